@@ -1,0 +1,39 @@
+//! # gradus
+//!
+//! Gradient-based optimizers written from scratch, exact to torch.optim: the same
+//! update rules, defaults and hyperparameter names, and the same results to the last
+//! few bits in `f64`.
+//!
+//! * [`optim`]: SGD (momentum, Nesterov), Adagrad, RMSprop, Adadelta, Adam, AdamW,
+//!   NAdam, RAdam, Adamax, Lion and Newton's method, over named tensors of `f32` or
+//!   `f64`.
+//! * [`schedule`]: learning-rate schedules named after torch's `lr_scheduler`.
+//! * [`clip`]: gradient clipping by global norm and by value.
+//! * [`spec`]: the spec language, `adam(lr=0.01, betas=(0.9, 0.99))`, that turns text
+//!   into optimizers and schedules.
+//!
+//! This crate has no I/O, command-line or plotting dependencies; problems, plots and
+//! the `gradus` command live in their own crates.
+//!
+//! ```
+//! use gradus::optim::{self, Param};
+//! let mut opt = optim::build::<f64>("sgd(lr=0.1, momentum=0.9, nesterov=true)").unwrap();
+//! let mut w = vec![1.0, -2.0];
+//! for _ in 0..100 {
+//!     let g: Vec<f64> = w.iter().map(|x| 2.0 * x).collect();
+//!     opt.step(&mut [Param::new("w", &mut w, &g)]).unwrap();
+//! }
+//! assert!(w.iter().all(|x| x.abs() < 1e-3));
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod clip;
+pub mod error;
+pub mod float;
+pub mod optim;
+pub mod schedule;
+pub mod spec;
+
+pub use error::{Error, Result};
+pub use float::{DType, Float};

@@ -1,0 +1,90 @@
+//! Building blocks shared by the rules, each written once and each computing exactly
+//! what the corresponding ATen CPU kernel computes for one element, in the same order,
+//! so that results match torch.optim to the last bit wherever torch takes its scalar
+//! path.
+
+use crate::float::Float;
+
+/// The gradient a rule works with: negated under `maximize`, plus classic (L2)
+/// weight decay `g + wd·p` when `wd != 0` (torch's `grad.add(param, alpha=wd)`).
+#[inline(always)]
+pub(crate) fn grad_in<T: Float>(g: T, p: T, maximize: bool, wd: T) -> T {
+    let g = if maximize { -g } else { g };
+    if wd != T::zero() {
+        g + wd * p
+    } else {
+        g
+    }
+}
+
+/// `torch.lerp(a, b, w)` as ATen computes it for one element: `a + w·(b − a)` for
+/// `|w| < 0.5`, else `b − (b − a)·(1 − w)` (both forms are exact at their end).
+/// Adam's first moment is `lerp(m, g, 1 − β1)`.
+#[inline(always)]
+pub(crate) fn lerp<T: Float>(a: T, b: T, w: T) -> T {
+    if w.abs() < T::of(0.5) {
+        a + w * (b - a)
+    } else {
+        b - (b - a) * (T::one() - w)
+    }
+}
+
+/// Exponential moving average of squares, `v·β + ((1 − β)·g)·g`: torch's
+/// `v.mul_(beta).addcmul_(g, g, value=1 - beta)`.
+#[inline(always)]
+pub(crate) fn ema_sq<T: Float>(v: T, g: T, beta: T, one_minus_beta: T) -> T {
+    v * beta + one_minus_beta * g * g
+}
+
+/// `p.addcdiv_(t1, t2, value)`: `p + (value·t1)/t2`, in ATen's order.
+#[inline(always)]
+pub(crate) fn addcdiv<T: Float>(p: T, value: T, t1: T, t2: T) -> T {
+    p + value * t1 / t2
+}
+
+/// Bias correction `1 − βᵗ` of a moving average started at zero (Kingma & Ba 2015),
+/// computed in `f64` with the C library's `pow`, as Python computes `1 - beta ** step`.
+#[inline]
+pub(crate) fn bias_correction(beta: f64, step: u64) -> f64 {
+    1.0 - beta.powf(step as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lerp_matches_both_forms_at_the_ends() {
+        assert_eq!(lerp(2.0, 5.0, 0.0), 2.0);
+        assert_eq!(lerp(2.0, 5.0, 1.0), 5.0);
+        // 0.1 uses the first form: 2 + 0.1·3
+        assert_eq!(lerp(2.0, 5.0, 0.1), 2.0 + 0.1 * 3.0);
+        // 0.9 uses the second: 5 − 3·(1 − 0.9)
+        assert_eq!(lerp(2.0, 5.0, 0.9), 5.0 - 3.0 * (1.0 - 0.9));
+    }
+
+    #[test]
+    fn grad_in_negates_then_decays() {
+        assert_eq!(grad_in(1.0, 10.0, false, 0.0), 1.0);
+        assert_eq!(grad_in(1.0, 10.0, true, 0.0), -1.0);
+        assert_eq!(grad_in(1.0, 10.0, true, 0.5), 4.0);
+    }
+
+    #[test]
+    fn bias_correction_values() {
+        assert_eq!(bias_correction(0.9, 1), 1.0 - 0.9);
+        assert!((bias_correction(0.999, 1 << 30) - 1.0).abs() < 1e-300);
+    }
+}
+
+/// `torch.maximum(a, b)` for one element: NaN if either is NaN.
+#[inline(always)]
+pub(crate) fn maximum<T: Float>(a: T, b: T) -> T {
+    if a.is_nan() || b.is_nan() {
+        a + b
+    } else if a > b {
+        a
+    } else {
+        b
+    }
+}

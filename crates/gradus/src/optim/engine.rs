@@ -1,0 +1,353 @@
+//! The element-wise engine: runs any [`Rule`] over named tensors in one pass.
+
+use super::{NonFinitePolicy, Optimizer, Param, StepOutcome};
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::spec::Call;
+use std::collections::HashMap;
+use std::fmt::Debug;
+
+/// An element-wise optimization algorithm, written once for `f32` and `f64`.
+///
+/// A rule is its own config: a plain struct with torch's hyperparameter names and
+/// defaults. Per step and tensor, [`Rule::coeffs`] turns the step number (1 on the
+/// first update, as torch counts) into the scalars of that step (bias corrections,
+/// step sizes), and [`Rule::update`] updates one element from its parameter, its
+/// gradient and its state slots. The engine calls `update` in a single pass over the
+/// tensor, so composition never costs an extra sweep over memory.
+pub trait Rule: Clone + Debug + PartialEq + Send + Sync + 'static {
+    /// The spec name (`adam`, `sgd`, ...).
+    const NAME: &'static str;
+    /// The spec keys, in torch's constructor order (positional arguments follow it).
+    const KEYS: &'static [&'static str];
+
+    /// Builds the config from a spec call (`adam(lr=0.01)`), filling torch's defaults
+    /// and validating every value.
+    fn from_call(call: &Call) -> Result<Self>;
+
+    /// The config as a spec call that [`Rule::from_call`] reads back exactly.
+    fn to_call(&self) -> Call;
+
+    /// Checks every hyperparameter, naming the first bad one and its valid range.
+    fn validate(&self) -> Result<()>;
+
+    /// The learning rate.
+    fn lr(&self) -> f64;
+
+    /// Sets the learning rate (validated by the caller).
+    fn set_lr(&mut self, lr: f64);
+
+    /// The coefficient a one-cycle schedule cycles (`momentum` or `betas[0]`).
+    fn momentum(&self) -> Option<f64> {
+        None
+    }
+
+    /// Sets the coefficient [`Rule::momentum`] reports.
+    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
+        Err(Error::Unsupported(format!(
+            "{} has no momentum or betas[0] to cycle (asked to set {momentum}); \
+             use one_cycle(..., cycle_momentum=false)",
+            Self::NAME
+        )))
+    }
+
+    /// Names of the per-element state buffers, as torch names them (`exp_avg`, ...).
+    fn slot_names(&self) -> &'static [&'static str];
+
+    /// Initial value of state slot `slot` (0 for all but a few, e.g. Adagrad's
+    /// `initial_accumulator_value`).
+    fn slot_init(&self, _slot: usize) -> f64 {
+        0.0
+    }
+
+    /// Initial values of per-tensor scalar state (e.g. NAdam's `mu_product`).
+    fn scalar_init(&self) -> Vec<f64> {
+        Vec::new()
+    }
+
+    /// The per-step scalars of one tensor, computed once per step.
+    type Coeffs<T: Float>: Copy + Send + Sync;
+
+    /// Computes the scalars of update number `step` (1-based) and advances the
+    /// tensor's scalar state.
+    fn coeffs<T: Float>(&self, step: u64, scalars: &mut [f64]) -> Self::Coeffs<T>;
+
+    /// Updates one element: parameter `p`, gradient `g`, state slots `s`
+    /// (`s.len() == slot_names().len()`).
+    fn update<T: Float>(c: &Self::Coeffs<T>, p: &mut T, g: T, s: &mut [T]);
+}
+
+/// The state of one tensor: its step count, per-element buffers and scalars.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TensorState<T> {
+    /// The tensor's name.
+    pub name: String,
+    /// Updates applied to this tensor so far.
+    pub step: u64,
+    /// Per-element buffers, named by [`Rule::slot_names`], each as long as the tensor.
+    pub slots: Vec<Vec<T>>,
+    /// Per-tensor scalars (see [`Rule::scalar_init`]).
+    pub scalars: Vec<f64>,
+}
+
+/// The complete state of an optimizer, as saved in a checkpoint.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OptimizerState<T> {
+    /// The algorithm's spec name.
+    pub algorithm: String,
+    /// The hyperparameters, as a spec call.
+    pub spec: String,
+    /// Names of the state slots, in order.
+    pub slot_names: Vec<String>,
+    /// The non-finite policy.
+    pub nonfinite: NonFinitePolicy,
+    /// Steps skipped under [`NonFinitePolicy::Skip`].
+    pub skipped: u64,
+    /// One entry per tensor seen, in first-seen order.
+    pub tensors: Vec<TensorState<T>>,
+}
+
+/// Runs a [`Rule`] over named tensors, keeping per-tensor state by name.
+#[derive(Debug, Clone)]
+pub struct Elementwise<R: Rule, T: Float> {
+    rule: R,
+    policy: NonFinitePolicy,
+    skipped: u64,
+    tensors: Vec<TensorState<T>>,
+    index: HashMap<String, usize>,
+    /// Scratch: state index of each param of the current step (reused, no per-step allocation).
+    slots_of: Vec<usize>,
+}
+
+impl<R: Rule, T: Float> Elementwise<R, T> {
+    /// An optimizer with the given (validated) config.
+    pub fn new(rule: R) -> Result<Self> {
+        rule.validate()?;
+        Ok(Elementwise {
+            rule,
+            policy: NonFinitePolicy::default(),
+            skipped: 0,
+            tensors: Vec::new(),
+            index: HashMap::new(),
+            slots_of: Vec::new(),
+        })
+    }
+
+    /// The config.
+    pub fn config(&self) -> &R {
+        &self.rule
+    }
+
+    /// The state of the tensor called `name`, if it has been stepped.
+    pub fn tensor_state(&self, name: &str) -> Option<&TensorState<T>> {
+        self.index.get(name).map(|&i| &self.tensors[i])
+    }
+
+    /// Resolves each param to a state index (`usize::MAX` for a new tensor), checking
+    /// lengths and name uniqueness. Mutates nothing but the scratch buffer.
+    fn resolve(&mut self, params: &[Param<'_, T>]) -> Result<()> {
+        let nslots = self.rule.slot_names().len();
+        self.slots_of.clear();
+        // Fast path: the same tensors in the same order as they were first seen.
+        let same_order = params.len() <= self.tensors.len()
+            && params
+                .iter()
+                .zip(&self.tensors)
+                .all(|(p, t)| p.name == t.name);
+        for (i, p) in params.iter().enumerate() {
+            if p.value.len() != p.grad.len() {
+                return Err(Error::LengthMismatch {
+                    name: p.name.to_string(),
+                    params: p.value.len(),
+                    grads: p.grad.len(),
+                });
+            }
+            let idx = if same_order {
+                i
+            } else {
+                *self.index.get(p.name).unwrap_or(&usize::MAX)
+            };
+            if idx != usize::MAX {
+                let t = &self.tensors[idx];
+                let len = if nslots == 0 { p.value.len() } else { t.slots[0].len() };
+                if len != p.value.len() {
+                    return Err(Error::StateShape {
+                        name: p.name.to_string(),
+                        expected: len,
+                        got: p.value.len(),
+                    });
+                }
+            }
+            self.slots_of.push(idx);
+        }
+        if !same_order {
+            // Names must be unique; the fast path guarantees it by construction.
+            let mut seen: Vec<&str> = params.iter().map(|p| p.name).collect();
+            seen.sort_unstable();
+            if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
+                return Err(Error::DuplicateName(w[0].to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    fn first_nonfinite(&self, params: &[Param<'_, T>]) -> Option<(usize, usize)> {
+        params.iter().enumerate().find_map(|(i, p)| {
+            super::kernel::first_nonfinite(p.grad).map(|j| (i, j))
+        })
+    }
+}
+
+impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
+    fn name(&self) -> &'static str {
+        R::NAME
+    }
+
+    fn spec(&self) -> Call {
+        self.rule.to_call()
+    }
+
+    fn step(&mut self, params: &mut [Param<'_, T>]) -> Result<StepOutcome> {
+        self.resolve(params)?;
+        if self.policy != NonFinitePolicy::Propagate {
+            if let Some((i, j)) = self.first_nonfinite(params) {
+                if self.policy == NonFinitePolicy::Skip {
+                    self.skipped += 1;
+                    return Ok(StepOutcome::Skipped);
+                }
+                let idx = self.slots_of[i];
+                let step = if idx == usize::MAX { 1 } else { self.tensors[idx].step + 1 };
+                return Err(Error::NonFiniteGradient {
+                    name: params[i].name.to_string(),
+                    index: j,
+                    step,
+                });
+            }
+        }
+        // Everything is checked: from here on the step cannot fail.
+        for (i, p) in params.iter().enumerate() {
+            if self.slots_of[i] == usize::MAX {
+                let n = p.value.len();
+                let slots = (0..self.rule.slot_names().len())
+                    .map(|k| vec![T::of(self.rule.slot_init(k)); n])
+                    .collect();
+                self.index.insert(p.name.to_string(), self.tensors.len());
+                self.slots_of[i] = self.tensors.len();
+                self.tensors.push(TensorState {
+                    name: p.name.to_string(),
+                    step: 0,
+                    slots,
+                    scalars: self.rule.scalar_init(),
+                });
+            }
+        }
+        let rule = &self.rule;
+        super::kernel::run(rule, params, &self.slots_of, &mut self.tensors);
+        Ok(StepOutcome::Applied)
+    }
+
+    fn lr(&self) -> f64 {
+        self.rule.lr()
+    }
+
+    fn set_lr(&mut self, lr: f64) -> Result<()> {
+        super::check_nonneg(R::NAME, "lr", lr)?;
+        self.rule.set_lr(lr);
+        Ok(())
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        self.rule.momentum()
+    }
+
+    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
+        let mut r = self.rule.clone();
+        r.set_momentum(momentum)?;
+        r.validate()?;
+        self.rule = r;
+        Ok(())
+    }
+
+    fn nonfinite_policy(&self) -> NonFinitePolicy {
+        self.policy
+    }
+
+    fn set_nonfinite_policy(&mut self, policy: NonFinitePolicy) {
+        self.policy = policy;
+    }
+
+    fn skipped_steps(&self) -> u64 {
+        self.skipped
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState {
+            algorithm: R::NAME.to_string(),
+            spec: self.rule.to_call().to_string(),
+            slot_names: self.rule.slot_names().iter().map(|s| s.to_string()).collect(),
+            nonfinite: self.policy,
+            skipped: self.skipped,
+            tensors: self.tensors.clone(),
+        }
+    }
+
+    fn load_state(&mut self, state: OptimizerState<T>) -> Result<()> {
+        if state.algorithm != R::NAME {
+            return Err(Error::StateMismatch(format!(
+                "state is for '{}' but the optimizer is '{}'",
+                state.algorithm,
+                R::NAME
+            )));
+        }
+        let rule = R::from_call(&crate::spec::parse(&state.spec)?)?;
+        let names = rule.slot_names();
+        if state.slot_names.iter().map(String::as_str).ne(names.iter().copied()) {
+            return Err(Error::StateMismatch(format!(
+                "state slots [{}] do not match {}'s [{}]",
+                state.slot_names.join(", "),
+                R::NAME,
+                names.join(", ")
+            )));
+        }
+        let scalars = rule.scalar_init().len();
+        let mut index = HashMap::new();
+        for (i, t) in state.tensors.iter().enumerate() {
+            if index.insert(t.name.clone(), i).is_some() {
+                return Err(Error::StateMismatch(format!(
+                    "tensor '{}' appears twice in the state",
+                    t.name
+                )));
+            }
+            if t.slots.len() != names.len() {
+                return Err(Error::StateMismatch(format!(
+                    "tensor '{}' has {} state buffers, expected {}",
+                    t.name,
+                    t.slots.len(),
+                    names.len()
+                )));
+            }
+            if let Some(s) = t.slots.iter().find(|s| s.len() != t.slots[0].len()) {
+                return Err(Error::StateMismatch(format!(
+                    "tensor '{}' has state buffers of different lengths ({} and {})",
+                    t.name,
+                    t.slots[0].len(),
+                    s.len()
+                )));
+            }
+            if t.scalars.len() != scalars {
+                return Err(Error::StateMismatch(format!(
+                    "tensor '{}' has {} scalar states, expected {}",
+                    t.name,
+                    t.scalars.len(),
+                    scalars
+                )));
+            }
+        }
+        self.rule = rule;
+        self.policy = state.nonfinite;
+        self.skipped = state.skipped;
+        self.tensors = state.tensors;
+        self.index = index;
+        Ok(())
+    }
+}

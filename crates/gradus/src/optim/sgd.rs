@@ -1,0 +1,325 @@
+//! Stochastic gradient descent, with heavy-ball or Nesterov momentum.
+//!
+//! # Update rule (torch.optim.SGD)
+//! With `g_t = ∇f(θ_{t−1})` (negated when `maximize`), plus `λ·θ_{t−1}` when
+//! `weight_decay = λ ≠ 0`:
+//!
+//! ```text
+//! b_1 = g_1                                  (first step: no dampening)
+//! b_t = μ·b_{t−1} + (1 − τ)·g_t              (momentum μ ≠ 0, dampening τ)
+//! d_t = g_t + μ·b_t   if nesterov   else  b_t   (d_t = g_t when μ = 0)
+//! θ_t = θ_{t−1} − lr·d_t
+//! ```
+//!
+//! Defaults: `lr=1e-3, momentum=0, dampening=0, nesterov=false, weight_decay=0,
+//! maximize=false`, as torch.
+//!
+//! # The tutorials' forms
+//! * "velocity = β·velocity + g" is `momentum=β, dampening=0` (Polyak 1964's heavy ball).
+//! * "velocity = β·velocity + (1 − β)·g" (momentum as a leaky, exponentially weighted
+//!   average) is `momentum=β, dampening=β`; its effective step is `(1 − β)` times
+//!   smaller. Note torch, and so gradus, start the buffer at `g_1` with no dampening.
+//! * Nesterov's look-ahead (Nesterov 1983; Sutskever et al. 2013) is written, as in
+//!   torch, as a gradient step plus a momentum step: `θ − lr·(g + μ·b)`. The first
+//!   tutorial's version looks ahead with the wrong sign; gradus does not copy it.
+//!
+//! # Differences from torch
+//! torch refuses `nesterov=true` with `momentum=0`; gradus accepts it as plain SGD
+//! (there is nothing to look ahead with), so that a momentum sweep can start at 0.
+//! Like torch it refuses Nesterov with non-zero dampening.
+//!
+//! ```
+//! use gradus::optim::{Sgd, SgdConfig, Optimizer, Param};
+//! // f(x) = x², gradient 2x, from 10 with lr 0.1: 10 → 8 → 6.4
+//! let mut opt = Sgd::<f64>::new(SgdConfig { lr: 0.1, ..Default::default() }).unwrap();
+//! let mut x = [10.0];
+//! for want in [8.0, 6.4] {
+//!     let g = [2.0 * x[0]];
+//!     opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
+//!     assert!((x[0] - want).abs() < 1e-12);
+//! }
+//! ```
+
+use super::blocks::grad_in;
+use super::engine::{Elementwise, Rule};
+use super::{check_nonneg, check_unit_closed};
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::spec::{Args, Call, Value};
+
+/// Hyperparameters of [`Sgd`], with torch's names and defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SgdConfig {
+    /// Learning rate (default 1e-3).
+    pub lr: f64,
+    /// Momentum factor μ (default 0: no momentum buffer).
+    pub momentum: f64,
+    /// Dampening τ of the gradient added to the buffer (default 0).
+    pub dampening: f64,
+    /// Use Nesterov momentum (default false).
+    pub nesterov: bool,
+    /// L2 penalty λ added to the gradient (default 0).
+    pub weight_decay: f64,
+    /// Maximize the objective instead of minimizing (default false).
+    pub maximize: bool,
+}
+
+impl Default for SgdConfig {
+    fn default() -> Self {
+        SgdConfig {
+            lr: 1e-3,
+            momentum: 0.0,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+            maximize: false,
+        }
+    }
+}
+
+/// Stochastic gradient descent (with optional momentum): see the [module docs](self).
+pub type Sgd<T> = Elementwise<SgdConfig, T>;
+
+/// Per-step scalars of [`SgdConfig`].
+#[derive(Debug, Clone, Copy)]
+pub struct SgdCoeffs<T> {
+    neg_lr: T,
+    momentum: T,
+    one_minus_dampening: T,
+    wd: T,
+    first: bool,
+    nesterov: bool,
+    maximize: bool,
+    has_momentum: bool,
+}
+
+impl Rule for SgdConfig {
+    const NAME: &'static str = "sgd";
+    const KEYS: &'static [&'static str] = &[
+        "lr",
+        "momentum",
+        "dampening",
+        "weight_decay",
+        "nesterov",
+        "maximize",
+    ];
+
+    fn from_call(call: &Call) -> Result<Self> {
+        let a = Args::bind(call, Self::KEYS)?;
+        let d = Self::default();
+        let c = SgdConfig {
+            lr: a.f64_or("lr", d.lr)?,
+            momentum: a.f64_or("momentum", d.momentum)?,
+            dampening: a.f64_or("dampening", d.dampening)?,
+            weight_decay: a.f64_or("weight_decay", d.weight_decay)?,
+            nesterov: a.bool("nesterov")?.unwrap_or(d.nesterov),
+            maximize: a.bool("maximize")?.unwrap_or(d.maximize),
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn to_call(&self) -> Call {
+        Call {
+            name: Self::NAME.into(),
+            positional: vec![],
+            keywords: vec![
+                ("lr".into(), Value::Number(self.lr)),
+                ("momentum".into(), Value::Number(self.momentum)),
+                ("dampening".into(), Value::Number(self.dampening)),
+                ("weight_decay".into(), Value::Number(self.weight_decay)),
+                ("nesterov".into(), Value::Bool(self.nesterov)),
+                ("maximize".into(), Value::Bool(self.maximize)),
+            ],
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        check_nonneg("sgd", "lr", self.lr)?;
+        // torch allows any momentum >= 0; above 1 the buffer grows without bound.
+        check_nonneg("sgd", "momentum", self.momentum)?;
+        check_unit_closed("sgd", "dampening", self.dampening)?;
+        check_nonneg("sgd", "weight_decay", self.weight_decay)?;
+        if self.nesterov && self.dampening != 0.0 {
+            return Err(Error::invalid(
+                "sgd",
+                "dampening",
+                crate::spec::fmt_value(self.dampening),
+                "0 when nesterov=true (Nesterov momentum requires zero dampening)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        Some(self.momentum)
+    }
+
+    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
+        self.momentum = momentum;
+        Ok(())
+    }
+
+    fn slot_names(&self) -> &'static [&'static str] {
+        if self.momentum != 0.0 {
+            &["momentum_buffer"]
+        } else {
+            &[]
+        }
+    }
+
+    type Coeffs<T: Float> = SgdCoeffs<T>;
+
+    fn coeffs<T: Float>(&self, step: u64, _scalars: &mut [f64]) -> SgdCoeffs<T> {
+        SgdCoeffs {
+            neg_lr: T::of(-self.lr),
+            momentum: T::of(self.momentum),
+            one_minus_dampening: T::of(1.0 - self.dampening),
+            wd: T::of(self.weight_decay),
+            first: step == 1,
+            nesterov: self.nesterov,
+            maximize: self.maximize,
+            has_momentum: self.momentum != 0.0,
+        }
+    }
+
+    #[inline(always)]
+    fn update<T: Float>(c: &SgdCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+        let g = grad_in(g, *p, c.maximize, c.wd);
+        let d = if c.has_momentum {
+            let b = if c.first {
+                g
+            } else {
+                s[0] * c.momentum + c.one_minus_dampening * g
+            };
+            s[0] = b;
+            if c.nesterov {
+                g + c.momentum * b
+            } else {
+                b
+            }
+        } else {
+            g
+        };
+        *p = *p + c.neg_lr * d;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::{Optimizer, Param};
+
+    fn run(cfg: SgdConfig, x0: f64, grad: impl Fn(f64) -> f64, steps: usize) -> Vec<f64> {
+        let mut opt = Sgd::<f64>::new(cfg).unwrap();
+        let mut x = [x0];
+        let mut out = vec![];
+        for _ in 0..steps {
+            let g = [grad(x[0])];
+            opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
+            out.push(x[0]);
+        }
+        out
+    }
+
+    #[test]
+    fn plain_gd_on_parabola_matches_the_third_tutorial() {
+        // x ← x − 0.1·2x = 0.8x from 10: 8, 6.4, 5.12, ...
+        let xs = run(SgdConfig { lr: 0.1, ..Default::default() }, 10.0, |x| 2.0 * x, 10);
+        let want = [8.0, 6.4, 5.12, 4.096, 3.2768, 2.62144, 2.097152, 1.6777216, 1.34217728, 1.073741824];
+        for (x, w) in xs.iter().zip(want) {
+            assert!((x - w).abs() < 1e-12, "{x} vs {w}");
+        }
+        // lr 1.05: x ← x − 2.1x = −1.1x: −11, 12.1, −13.31, 14.641
+        let xs = run(SgdConfig { lr: 1.05, ..Default::default() }, 10.0, |x| 2.0 * x, 4);
+        for (x, w) in xs.iter().zip([-11.0, 12.1, -13.31, 14.641]) {
+            assert!((x - w).abs() < 1e-12, "{x} vs {w}");
+        }
+    }
+
+    #[test]
+    fn momentum_first_steps_by_hand() {
+        // f = x², x0 = 10, lr 0.1, μ 0.5, dampening 0.
+        // step 1: g = 20, b = 20 (no dampening on the first step), x = 10 − 2 = 8
+        // step 2: g = 16, b = 0.5·20 + 16 = 26, x = 8 − 2.6 = 5.4
+        // step 3: g = 10.8, b = 13 + 10.8 = 23.8, x = 5.4 − 2.38 = 3.02
+        let cfg = SgdConfig { lr: 0.1, momentum: 0.5, ..Default::default() };
+        let xs = run(cfg, 10.0, |x| 2.0 * x, 3);
+        for (x, w) in xs.iter().zip([8.0, 5.4, 3.02]) {
+            assert!((x - w).abs() < 1e-12, "{x} vs {w}");
+        }
+    }
+
+    #[test]
+    fn dampened_momentum_by_hand() {
+        // μ = τ = 0.9, lr 0.1, f = x² from 10.
+        // step 1: g = 20, b = 20, x = 8
+        // step 2: g = 16, b = 0.9·20 + 0.1·16 = 19.6, x = 8 − 1.96 = 6.04
+        let cfg = SgdConfig { lr: 0.1, momentum: 0.9, dampening: 0.9, ..Default::default() };
+        let xs = run(cfg, 10.0, |x| 2.0 * x, 2);
+        for (x, w) in xs.iter().zip([8.0, 6.04]) {
+            assert!((x - w).abs() < 1e-12, "{x} vs {w}");
+        }
+    }
+
+    #[test]
+    fn nesterov_by_hand() {
+        // μ 0.5, lr 0.1, f = x² from 10.
+        // step 1: g = 20, b = 20, d = 20 + 0.5·20 = 30, x = 10 − 3 = 7
+        // step 2: g = 14, b = 10 + 14 = 24, d = 14 + 12 = 26, x = 7 − 2.6 = 4.4
+        let cfg = SgdConfig { lr: 0.1, momentum: 0.5, nesterov: true, ..Default::default() };
+        let xs = run(cfg, 10.0, |x| 2.0 * x, 2);
+        for (x, w) in xs.iter().zip([7.0, 4.4]) {
+            assert!((x - w).abs() < 1e-12, "{x} vs {w}");
+        }
+    }
+
+    #[test]
+    fn weight_decay_and_maximize_by_hand() {
+        // g = 2x + 0.5x = 2.5x, lr 0.1: x = 10 − 2.5 = 7.5
+        let cfg = SgdConfig { lr: 0.1, weight_decay: 0.5, ..Default::default() };
+        assert!((run(cfg, 10.0, |x| 2.0 * x, 1)[0] - 7.5).abs() < 1e-12);
+        // maximize −x²: gradient −2x negated to 2x, so it descends x² too: 8
+        let cfg = SgdConfig { lr: 0.1, maximize: true, ..Default::default() };
+        assert!((run(cfg, 10.0, |x| -2.0 * x, 1)[0] - 8.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn nesterov_with_zero_momentum_is_plain_sgd() {
+        let a = run(SgdConfig { lr: 0.05, nesterov: true, ..Default::default() }, 3.0, |x| 4.0 * x * x * x, 50);
+        let b = run(SgdConfig { lr: 0.05, ..Default::default() }, 3.0, |x| 4.0 * x * x * x, 50);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn validation_names_the_parameter() {
+        for (spec, param) in [
+            ("sgd(lr=-1)", "lr"),
+            ("sgd(lr=nan)", "lr"),
+            ("sgd(momentum=-0.1)", "momentum"),
+            ("sgd(dampening=1.5)", "dampening"),
+            ("sgd(weight_decay=inf)", "weight_decay"),
+            ("sgd(momentum=0.9, dampening=0.1, nesterov=true)", "dampening"),
+        ] {
+            match SgdConfig::from_call(&crate::spec::parse(spec).unwrap()) {
+                Err(Error::InvalidHyperparameter { param: p, .. }) => assert_eq!(p, param, "{spec}"),
+                other => panic!("{spec}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn spec_round_trip() {
+        let c = SgdConfig::from_call(&crate::spec::parse("sgd(0.1, 0.9, nesterov=true)").unwrap()).unwrap();
+        assert_eq!(c, SgdConfig { lr: 0.1, momentum: 0.9, nesterov: true, ..Default::default() });
+        assert_eq!(SgdConfig::from_call(&c.to_call()).unwrap(), c);
+    }
+}
