@@ -1,0 +1,98 @@
+//! Printing histories: JSON lines for machines, tutorial-style lines for people.
+
+use crate::cli_error::CliError;
+use crate::runner::Record;
+use gradus::Float;
+use std::io::Write;
+
+/// Output format of `gradus run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A line every `--log-every` steps, like the tutorials' `Epoch: 100, Loss: 0.8915`.
+    Text,
+    /// One JSON object per step on stdout, then a `{"summary": {...}}` line.
+    Jsonl,
+}
+
+/// A loss as people read it: fixed decimals in the usual range, scientific otherwise.
+pub fn human(x: f64) -> String {
+    let a = x.abs();
+    if x == 0.0 || (1e-3..1e6).contains(&a) {
+        format!("{x:.4}")
+    } else if x.is_finite() {
+        format!("{x:.4e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// Writes records to stdout in the chosen format.
+pub struct Printer {
+    format: Format,
+    log_every: u64,
+    out: std::io::BufWriter<std::io::Stdout>,
+}
+
+impl Printer {
+    /// A printer for a run of `steps` updates starting after `first_step`.
+    pub fn new(format: Format, log_every: Option<u64>, steps: u64) -> Self {
+        let log_every = log_every.unwrap_or_else(|| (steps / 10).max(1));
+        Printer {
+            format,
+            log_every: log_every.max(1),
+            out: std::io::BufWriter::new(std::io::stdout()),
+        }
+    }
+
+    /// Prints one record (text format: only every `log_every` steps and the last).
+    pub fn record<T: Float>(&mut self, r: &Record<T>, last: bool) -> Result<(), CliError> {
+        let res = match self.format {
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.out, r).map_err(std::io::Error::other)?;
+                self.out.write_all(b"\n")
+            }
+            Format::Text => {
+                if r.step % self.log_every == 0 || last {
+                    writeln!(self.out, "Epoch: {}, Loss: {}", r.step, human(r.loss.f64()))
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        res.map_err(|e| CliError::io("writing to stdout", e))
+    }
+
+    /// Prints a summary object: a `{"summary": ...}` line, or `key: value` lines.
+    pub fn summary(&mut self, summary: &serde_json::Map<String, serde_json::Value>) -> Result<(), CliError> {
+        let res = match self.format {
+            Format::Jsonl => {
+                let mut m = serde_json::Map::new();
+                m.insert("summary".into(), serde_json::Value::Object(summary.clone()));
+                serde_json::to_writer(&mut self.out, &m).map_err(std::io::Error::other)?;
+                self.out.write_all(b"\n")
+            }
+            Format::Text => {
+                let mut r = writeln!(self.out, "--");
+                for (k, v) in summary {
+                    let text = match v {
+                        serde_json::Value::Number(n) => match n.as_f64() {
+                            Some(x) if !n.is_u64() && !n.is_i64() => human(x),
+                            _ => n.to_string(),
+                        },
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    r = r.and_then(|_| writeln!(self.out, "{k}: {text}"));
+                }
+                r
+            }
+        };
+        res.and_then(|_| self.out.flush())
+            .map_err(|e| CliError::io("writing to stdout", e))
+    }
+
+    /// Flushes stdout (before an error is printed on stderr).
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+}

@@ -1,0 +1,409 @@
+//! The training loop shared by `run`, `compare` and `report`: a problem, an optimizer
+//! (or Newton's method), a schedule, minibatches and gradient noise, stepped one update
+//! at a time.
+
+use crate::cli_error::CliError;
+use gradus::optim::{self, NonFinitePolicy, Newton, NewtonConfig, Optimizer, Param, StepOutcome};
+use gradus::schedule::{self, Schedule};
+use gradus::spec::Call;
+use gradus::{DType, Float};
+use gradus_problems::sampling::{BatchSampler, GradientNoise, Sampling};
+use gradus_problems::{Objective, ProblemOptions};
+use std::ops::Range;
+
+/// Everything that defines a run, independent of the element type.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// Problem name (`rosenbrock`, `boston`, ...).
+    pub problem: String,
+    /// Problem settings (dimension, seed, data file, ...).
+    pub problem_options: ProblemOptions,
+    /// Start point, overriding the problem's default.
+    pub start: Option<Vec<f64>>,
+    /// The optimizer.
+    pub optimizer: Call,
+    /// The learning-rate schedule (constant lr when `None`).
+    pub schedule: Option<Call>,
+    /// Minibatch size (`None`: full batch).
+    pub batch_size: Option<usize>,
+    /// How minibatches are drawn.
+    pub sampling: Sampling,
+    /// Standard deviation of Gaussian noise added to gradients (0: none).
+    pub noise: f64,
+    /// Seed of the sampler, the noise and the problem's split and initialisation.
+    pub seed: u64,
+    /// Clip gradients to this global 2-norm.
+    pub clip_norm: Option<f64>,
+    /// Clip gradient elements to `[-v, v]`.
+    pub clip_value: Option<f64>,
+    /// What to do with non-finite gradients.
+    pub nonfinite: NonFinitePolicy,
+    /// Element type.
+    pub dtype: DType,
+}
+
+/// One line of the history: the state before update `step`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Record<T> {
+    /// Updates applied so far (0: the start).
+    pub step: u64,
+    /// The (full, training) loss at the current parameters.
+    pub loss: T,
+    /// The learning rate the next update uses.
+    pub lr: f64,
+    /// The parameters (for problems with at most 100 of them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub params: Option<Vec<T>>,
+}
+
+/// The first-order optimizer or Newton's method.
+pub enum Stepper<T: Float> {
+    /// Any element-wise optimizer.
+    FirstOrder(Box<dyn Optimizer<T>>),
+    /// Newton's method (the problem has a Hessian).
+    Newton(Newton),
+}
+
+impl<T: Float> Stepper<T> {
+    fn lr(&self) -> f64 {
+        match self {
+            Stepper::FirstOrder(o) => o.lr(),
+            Stepper::Newton(n) => n.lr(),
+        }
+    }
+
+    fn set_lr(&mut self, lr: f64) -> gradus::Result<()> {
+        match self {
+            Stepper::FirstOrder(o) => o.set_lr(lr),
+            Stepper::Newton(n) => n.set_lr(lr),
+        }
+    }
+
+    fn momentum(&self) -> Option<f64> {
+        match self {
+            Stepper::FirstOrder(o) => o.momentum(),
+            Stepper::Newton(_) => None,
+        }
+    }
+}
+
+/// Params with at most this many entries are printed in every record.
+pub const MAX_PRINTED_PARAMS: usize = 100;
+
+/// A run in progress.
+pub struct Runner<T: Float> {
+    /// The problem.
+    pub problem: Box<dyn Objective<T>>,
+    /// Current parameters.
+    pub x: Vec<T>,
+    grad: Vec<T>,
+    hessian: Vec<T>,
+    tensors: Vec<(String, Range<usize>)>,
+    /// The optimizer.
+    pub stepper: Stepper<T>,
+    /// The schedule.
+    pub schedule: Option<Box<dyn Schedule>>,
+    sampler: Option<BatchSampler>,
+    noise: Option<GradientNoise>,
+    /// Updates applied so far.
+    pub step: u64,
+    spec: RunSpec,
+    /// The loss at the current parameters, once evaluated.
+    current_loss: Option<T>,
+    /// Steps the optimizer skipped (non-finite gradients under `skip`).
+    pub skipped: u64,
+}
+
+/// Why evaluating or stepping stopped.
+#[derive(Debug)]
+pub enum Halt {
+    /// The loss at step `step` is not finite.
+    NonFiniteLoss {
+        /// The step.
+        step: u64,
+    },
+    /// The parameters at step `step` are not finite.
+    NonFiniteParams {
+        /// The step.
+        step: u64,
+    },
+    /// Any other error.
+    Error(CliError),
+}
+
+impl Halt {
+    /// The error to report.
+    pub fn into_error(self) -> CliError {
+        match self {
+            Halt::NonFiniteLoss { step } => CliError::diverged(format!(
+                "the loss became non-finite at step {step}; the run diverged (try a smaller lr, \
+                 gradient clipping with --clip-norm, or --on-nonfinite skip)"
+            )),
+            Halt::NonFiniteParams { step } => CliError::diverged(format!(
+                "the parameters became non-finite at step {step}; the run diverged"
+            )),
+            Halt::Error(e) => e,
+        }
+    }
+}
+
+impl From<CliError> for Halt {
+    fn from(e: CliError) -> Self {
+        Halt::Error(e)
+    }
+}
+
+impl From<gradus::Error> for Halt {
+    fn from(e: gradus::Error) -> Self {
+        match e {
+            gradus::Error::NonFiniteGradient { name, index, step } => {
+                Halt::Error(CliError::diverged(format!(
+                    "non-finite gradient (tensor '{name}', element {index}) at step {}; the run \
+                     diverged (try a smaller lr, --clip-norm, or --on-nonfinite skip)",
+                    step - 1
+                )))
+            }
+            other => Halt::Error(other.into()),
+        }
+    }
+}
+
+impl<T: Float> Runner<T> {
+    /// Builds the problem, optimizer, schedule, sampler and noise of `spec`.
+    pub fn new(spec: &RunSpec) -> Result<Self, CliError> {
+        let problem = gradus_problems::build::<T>(&spec.problem, &spec.problem_options)?;
+        let dim = problem.dim();
+        let x: Vec<T> = match &spec.start {
+            Some(s) => {
+                if s.len() != dim {
+                    return Err(CliError::usage(format!(
+                        "--start has {} value{} but problem '{}' has {dim} parameter{}",
+                        s.len(),
+                        if s.len() == 1 { "" } else { "s" },
+                        spec.problem,
+                        if dim == 1 { "" } else { "s" }
+                    )));
+                }
+                if let Some(v) = s.iter().find(|v| !v.is_finite()) {
+                    return Err(CliError::usage(format!(
+                        "--start value {v} is not a finite number"
+                    )));
+                }
+                s.iter().map(|&v| T::of(v)).collect()
+            }
+            None => problem.start(),
+        };
+        let mut offset = 0;
+        let tensors = problem
+            .tensors()
+            .into_iter()
+            .map(|(name, len)| {
+                let r = offset..offset + len;
+                offset += len;
+                (name, r)
+            })
+            .collect();
+        let mut stepper = if spec.optimizer.name == "newton" {
+            if problem.as_hessian().is_none() {
+                return Err(CliError::usage(format!(
+                    "newton needs a Hessian, which problem '{}' does not provide; use a \
+                     first-order optimizer, or an analytic problem",
+                    spec.problem
+                )));
+            }
+            if spec.batch_size.is_some() || spec.noise != 0.0 {
+                return Err(CliError::usage(
+                    "newton takes exact full-batch derivatives: drop --batch-size and --noise",
+                ));
+            }
+            Stepper::Newton(Newton::new(NewtonConfig::from_call(&spec.optimizer)?)?)
+        } else {
+            let mut o = optim::build_from_call::<T>(&spec.optimizer)?;
+            o.set_nonfinite_policy(spec.nonfinite);
+            Stepper::FirstOrder(o)
+        };
+        let schedule = match &spec.schedule {
+            Some(call) => {
+                let s = schedule::build_from_call(call, stepper.lr(), stepper.momentum())?;
+                Some(s)
+            }
+            None => None,
+        };
+        let sampler = match (spec.batch_size, problem.as_data()) {
+            (Some(0), _) => return Err(CliError::usage("--batch-size must be at least 1")),
+            (Some(b), Some(data)) => Some(BatchSampler::new(
+                data.n_train(),
+                b,
+                spec.sampling,
+                spec.seed,
+            )?),
+            (Some(_), None) => {
+                return Err(CliError::usage(format!(
+                    "--batch-size needs a data problem (boston, boston-full, digits, \
+                     digits-softmax, linreg); '{}' is an analytic function (use --noise for \
+                     stochastic gradients)",
+                    spec.problem
+                )))
+            }
+            (None, _) => None,
+        };
+        let noise = if spec.noise != 0.0 {
+            Some(GradientNoise::new(spec.noise, spec.seed)?)
+        } else {
+            None
+        };
+        let mut runner = Runner {
+            grad: vec![T::zero(); dim],
+            hessian: Vec::new(),
+            problem,
+            x,
+            tensors,
+            stepper: Stepper::FirstOrder(optim::build::<T>("sgd")?),
+            schedule,
+            sampler,
+            noise,
+            step: 0,
+            spec: spec.clone(),
+            current_loss: None,
+            skipped: 0,
+        };
+        std::mem::swap(&mut runner.stepper, &mut stepper);
+        runner.apply_schedule()?;
+        Ok(runner)
+    }
+
+    /// The spec this run was built from.
+    pub fn spec(&self) -> &RunSpec {
+        &self.spec
+    }
+
+    /// Sets the optimizer's lr (and momentum) from the schedule for the next update.
+    fn apply_schedule(&mut self) -> Result<(), CliError> {
+        if let Some(s) = &self.schedule {
+            let lr = s.lr();
+            let m = s.momentum();
+            self.stepper.set_lr(lr)?;
+            if let (Some(m), Stepper::FirstOrder(o)) = (m, &mut self.stepper) {
+                o.set_momentum(m)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The learning rate of the next update.
+    pub fn lr(&self) -> f64 {
+        self.stepper.lr()
+    }
+
+    /// The loss at the current parameters (evaluated once per step). Full-batch runs
+    /// get the gradient in the same evaluation and keep it for the next update.
+    pub fn loss(&mut self) -> T {
+        if let Some(l) = self.current_loss {
+            return l;
+        }
+        let l = if self.sampler.is_none() {
+            self.problem.gradient(&self.x, &mut self.grad)
+        } else {
+            self.problem.value(&self.x)
+        };
+        self.current_loss = Some(l);
+        l
+    }
+
+    /// The record of the current state; `Err` if the loss or parameters are not finite.
+    pub fn record(&mut self) -> Result<Record<T>, Halt> {
+        let loss = self.loss();
+        if !loss.is_finite() {
+            return Err(Halt::NonFiniteLoss { step: self.step });
+        }
+        if self.x.iter().any(|v| !v.is_finite()) {
+            return Err(Halt::NonFiniteParams { step: self.step });
+        }
+        Ok(self.record_unchecked())
+    }
+
+    /// The record of the current state, finite or not.
+    pub fn record_unchecked(&mut self) -> Record<T> {
+        let loss = self.loss();
+        Record {
+            step: self.step,
+            loss,
+            lr: self.lr(),
+            params: (self.x.len() <= MAX_PRINTED_PARAMS).then(|| self.x.clone()),
+        }
+    }
+
+    /// Applies one update: gradient (minibatch, noise, clipping), optimizer step,
+    /// schedule step.
+    pub fn advance(&mut self) -> Result<StepOutcome, Halt> {
+        // The metric a plateau schedule sees: this step's (batch) loss.
+        let metric = match (&mut self.sampler, self.problem.as_data()) {
+            (Some(sampler), Some(data)) => {
+                let rows = sampler.next_batch();
+                data.batch_gradient(&self.x, rows, &mut self.grad)
+            }
+            // Full batch: `loss` evaluates the gradient with the loss (or already did).
+            _ => self.loss(),
+        };
+        if let Some(noise) = &mut self.noise {
+            noise.add(&mut self.grad);
+        }
+        if self.spec.clip_norm.is_some() || self.spec.clip_value.is_some() {
+            let mut grads = split(&self.tensors, &mut self.grad);
+            if let Some(v) = self.spec.clip_value {
+                gradus::clip::clip_grad_value(&mut grads, v).map_err(CliError::from)?;
+            }
+            if let Some(n) = self.spec.clip_norm {
+                gradus::clip::clip_grad_norm(&mut grads, n, 2.0).map_err(CliError::from)?;
+            }
+        }
+        let outcome = match &mut self.stepper {
+            Stepper::FirstOrder(opt) => {
+                let mut params = params(&self.tensors, &mut self.x, &self.grad);
+                opt.step(&mut params)?
+            }
+            Stepper::Newton(newton) => {
+                let n = self.x.len();
+                self.hessian.resize(n * n, T::zero());
+                let h = self.problem.as_hessian().expect("checked in Runner::new");
+                h.hessian(&self.x, &mut self.hessian);
+                newton.step(&mut self.x, &self.grad, &self.hessian)?;
+                StepOutcome::Applied
+            }
+        };
+        if outcome == StepOutcome::Skipped {
+            self.skipped += 1;
+        }
+        self.step += 1;
+        self.current_loss = None;
+        if let Some(s) = &mut self.schedule {
+            s.step(metric.f64());
+        }
+        self.apply_schedule()?;
+        Ok(outcome)
+    }
+}
+
+/// Splits a flat vector into the problem's named tensors.
+fn split<'a, T>(tensors: &[(String, Range<usize>)], mut rest: &'a mut [T]) -> Vec<&'a mut [T]> {
+    let mut out = Vec::with_capacity(tensors.len());
+    for (_, r) in tensors {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(r.len());
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
+/// Pairs each named tensor of `x` with its gradient.
+fn params<'a, T>(
+    tensors: &'a [(String, Range<usize>)],
+    x: &'a mut [T],
+    grad: &'a [T],
+) -> Vec<Param<'a, T>> {
+    split(tensors, x)
+        .into_iter()
+        .zip(tensors)
+        .map(|(v, (name, r))| Param::new(name, v, &grad[r.clone()]))
+        .collect()
+}
