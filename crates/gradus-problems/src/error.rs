@@ -100,15 +100,13 @@ pub enum ProblemError {
         line: u64,
     },
     /// A requested column is not in the header.
-    #[error("{file}: no column '{column}' in the header (line {line}); columns: {}", .available.join(", "))]
+    #[error("{file}: no column '{column}' in the header; columns: {}", .available.join(", "))]
     MissingColumn {
         /// The file.
         file: String,
         /// The column asked for.
         column: String,
-        /// The header's line number.
-        line: u64,
-        /// The header's columns.
+        /// The header's (or data set's) columns.
         available: Vec<String>,
     },
     /// A row with a different number of fields than the header.

@@ -41,6 +41,7 @@ pub use error::ProblemError;
 pub use models::{least_squares, LeastSquaresFit, LinearRegression, Mlp, SoftmaxRegression};
 pub use objective::{DataObjective, Hessian, Objective};
 pub use registry::{
-    build, check_start, ProblemOptions, DEFAULT_HIDDEN, DEFAULT_TEST_FRACTION, PROBLEMS,
+    build, check_start, ProblemOptions, DEFAULT_HIDDEN, DEFAULT_TEST_FRACTION, MAX_DIM, MAX_HIDDEN,
+    PROBLEMS,
 };
 pub use sampling::{BatchSampler, GradientNoise, Sampling};

@@ -34,7 +34,8 @@ pub const PROBLEMS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct ProblemOptions {
-    /// Dimension of an n-dimensional function (`rosenbrock`, `sphere`, `rastrigin`).
+    /// Dimension of an n-dimensional function (`rosenbrock`, `sphere`, `rastrigin`;
+    /// default 2, at most [`MAX_DIM`]); a fixed-dimension function accepts only its own.
     pub dim: Option<usize>,
     /// Seed of the train/test split and of a model's initial weights.
     pub seed: u64,
@@ -44,7 +45,7 @@ pub struct ProblemOptions {
     pub target: Option<String>,
     /// The feature columns of `linreg` (default: every other numeric column).
     pub features: Option<Vec<String>>,
-    /// Hidden units of `digits` (default [`DEFAULT_HIDDEN`]).
+    /// Hidden units of `digits` (default [`DEFAULT_HIDDEN`], at most [`MAX_HIDDEN`]).
     pub hidden: Option<usize>,
     /// Fraction of rows held out for testing, in (0, 1); default 0.2.
     pub test_fraction: f64,
@@ -52,6 +53,13 @@ pub struct ProblemOptions {
 
 /// The default hidden width of `digits`.
 pub const DEFAULT_HIDDEN: usize = 64;
+
+/// The largest `--dim` of the n-dimensional functions (a larger one would only
+/// exhaust memory).
+pub const MAX_DIM: usize = 10_000_000;
+
+/// The largest `--hidden` of `digits`.
+pub const MAX_HIDDEN: usize = 100_000;
 
 /// The default test fraction.
 pub const DEFAULT_TEST_FRACTION: f64 = 0.2;
@@ -118,7 +126,14 @@ impl ProblemOptions {
     /// The dimension of an n-dimensional `problem` (default 2).
     fn n_dim(&self, problem: &str) -> Result<usize, ProblemError> {
         self.only(problem, &["--dim"])?;
-        Ok(self.dim.unwrap_or(2))
+        match self.dim {
+            Some(got) if got > MAX_DIM => Err(ProblemError::InvalidDim {
+                problem: problem.into(),
+                got,
+                expected: format!("at most {MAX_DIM}"),
+            }),
+            dim => Ok(dim.unwrap_or(2)),
+        }
     }
 }
 
@@ -195,12 +210,12 @@ pub fn build<T: Float>(
             opts.only(name, &["--hidden"])?;
             let hidden = opts.hidden.unwrap_or(DEFAULT_HIDDEN);
             // Refuse a bad width before the data are read.
-            if hidden == 0 {
+            if hidden == 0 || hidden > MAX_HIDDEN {
                 return Err(ProblemError::InvalidOption {
                     problem: name.into(),
                     option: "--hidden".into(),
-                    value: "0".into(),
-                    expected: "at least 1 hidden unit".into(),
+                    value: hidden.to_string(),
+                    expected: format!("1 to {MAX_HIDDEN} hidden units"),
                 });
             }
             Box::new(Mlp::<T>::digits(hidden, opts.test_fraction, opts.seed)?)

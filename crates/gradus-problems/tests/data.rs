@@ -36,6 +36,12 @@ fn reads_a_csv_with_header_and_default_features() {
 }
 
 #[test]
+fn ignores_a_byte_order_mark() {
+    let d = load("\u{feff}a,y\n1,2\n3,5\n", "y", Some(&["a"])).unwrap();
+    assert_eq!(d.names, ["a"]);
+}
+
+#[test]
 fn skips_a_leading_count_line() {
     let d = load("2,2,,\nx1,x2,y\n1,2,3\n4,5,6\n", "y", None).unwrap();
     assert_eq!((d.rows, d.cols), (2, 2));
@@ -215,6 +221,8 @@ fn registry_errors_name_the_bad_input() {
         ..ProblemOptions::default()
     };
     assert!(err_of("digits", hidden(0)).contains("--hidden = 0"));
+    assert!(err_of("digits", hidden(1 << 40)).contains("1 to 100000 hidden units"));
+    assert!(err_of("sphere", dim(usize::MAX)).contains("at most 10000000"));
     assert!(err_of("digits-softmax", hidden(8)).contains("does not take --hidden"));
     let frac = ProblemOptions {
         test_fraction: 1.0,

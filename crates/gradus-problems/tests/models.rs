@@ -186,6 +186,28 @@ fn mlp_tensors_and_initialisation_follow_torch_linear() {
     assert_eq!((m.n_train(), m.data().test_labels.len()), (1437, 360));
 }
 
+#[test]
+fn f32_models_agree_with_f64() {
+    for name in ["boston", "boston-full", "digits", "digits-softmax"] {
+        let a = build::<f64>(name, &ProblemOptions::default()).unwrap();
+        let b = build::<f32>(name, &ProblemOptions::default()).unwrap();
+        let x64 = perturbed(&a.start(), 0.1, 4);
+        let x32: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+        let (mut g64, mut g32) = (vec![0.0; a.dim()], vec![0.0f32; b.dim()]);
+        let (fa, fb) = (
+            a.gradient(&x64, &mut g64),
+            b.gradient(&x32, &mut g32) as f64,
+        );
+        assert!(
+            (fa - fb).abs() < 1e-5 * (1.0 + fa.abs()),
+            "{name}: {fa} vs {fb}"
+        );
+        for (p, q) in g64.iter().zip(&g32) {
+            assert!((p - *q as f64).abs() < 1e-4, "{name}: {p} vs {q}");
+        }
+    }
+}
+
 /// Splits the flat vector into the objective's named tensors and takes one step.
 fn step(opt: &mut dyn Optimizer<f64>, tensors: &[(String, usize)], x: &mut [f64], g: &[f64]) {
     let mut params = Vec::new();

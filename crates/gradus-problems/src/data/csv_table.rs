@@ -25,6 +25,8 @@ pub(crate) fn read_lines(
     bytes: &[u8],
     file: &str,
 ) -> Result<Vec<(u64, Vec<String>)>, ProblemError> {
+    // Spreadsheet programs often start UTF-8 files with a byte-order mark.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -106,7 +108,6 @@ pub fn parse_csv(
                 ProblemError::MissingColumn {
                     file: file.to_string(),
                     column: name.to_string(),
-                    line: header.number,
                     available: header.fields.clone(),
                 }
             })

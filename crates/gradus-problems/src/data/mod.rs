@@ -52,7 +52,6 @@ impl Dataset {
                     .ok_or_else(|| ProblemError::MissingColumn {
                         file: self.source.clone(),
                         column: f.to_string(),
-                        line: 0,
                         available: self.names.clone(),
                     })
             })
