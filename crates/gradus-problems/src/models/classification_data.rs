@@ -25,7 +25,7 @@ pub struct ClassificationData<T> {
 
 impl<T: Float> ClassificationData<T> {
     /// Builds the training and test sets from `data`, multiplying every input by
-    /// `scale`; the target must hold whole numbers in `0..classes`.
+    /// `scale`; the target must hold whole numbers in `0..classes` (`classes ≥ 2`).
     pub fn new(
         data: &Dataset,
         classes: usize,
@@ -33,6 +33,13 @@ impl<T: Float> ClassificationData<T> {
         test_fraction: f64,
         seed: u64,
     ) -> Result<Self, ProblemError> {
+        if classes < 2 {
+            return Err(ProblemError::InvalidSetting {
+                param: "classes".into(),
+                value: classes.to_string(),
+                expected: "at least 2".into(),
+            });
+        }
         let labels = data
             .y
             .iter()
