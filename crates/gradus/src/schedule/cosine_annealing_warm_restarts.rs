@@ -91,10 +91,11 @@ impl CosineAnnealingWarmRestartsConfig {
 
     /// `(T_cur, T_i)` at update `k`, found by walking the periods.
     pub fn counters(&self, k: u64) -> (u64, u64) {
-        let (mut start, mut t_i) = (0u64, self.t_0);
+        // `max(1)` only matters for a config that skipped validation.
+        let (mut start, mut t_i) = (0u64, self.t_0.max(1));
         while k - start >= t_i {
             start += t_i;
-            t_i = t_i.saturating_mul(self.t_mult);
+            t_i = t_i.saturating_mul(self.t_mult.max(1));
         }
         (k - start, t_i)
     }

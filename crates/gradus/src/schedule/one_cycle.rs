@@ -257,7 +257,7 @@ impl OneCycleConfig {
 
     /// The phases: `(end_step, start_lr, end_lr, start_momentum, end_momentum)`.
     fn phases(&self) -> Vec<(f64, f64, f64, f64, f64)> {
-        let t = self.total_steps;
+        let t = self.total_steps.max(1); // max(1): only for a config that skipped validation
         let p = self.pct_start;
         let initial = self.max_lr / self.div_factor;
         let min_lr = initial / self.final_div_factor;
@@ -286,7 +286,7 @@ impl OneCycleConfig {
     /// values at the end of the cycle (update `total_steps − 1`).
     pub fn at(&self, k: u64) -> (f64, f64) {
         let step = if k > self.total_steps {
-            self.total_steps - 1
+            self.total_steps.saturating_sub(1)
         } else {
             k
         } as f64;

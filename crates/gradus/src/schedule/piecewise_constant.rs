@@ -98,7 +98,13 @@ impl PiecewiseConstantConfig {
 
     /// The lr of update `k`.
     pub fn lr_at(&self, k: u64) -> f64 {
-        self.values[self.boundaries.partition_point(|&b| b <= k)]
+        // `get` and the fallback only matter for a config that skipped validation.
+        let i = self.boundaries.partition_point(|&b| b <= k);
+        self.values
+            .get(i)
+            .or(self.values.last())
+            .copied()
+            .unwrap_or(0.0)
     }
 }
 

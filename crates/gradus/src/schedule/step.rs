@@ -63,7 +63,7 @@ impl StepConfig {
 
     /// The closed form at update `k`, for an optimizer lr `base_lr`.
     pub fn closed_form(&self, base_lr: f64, k: u64) -> f64 {
-        base_lr * self.gamma.powf((k / self.step_size) as f64)
+        base_lr * self.gamma.powf((k / self.step_size.max(1)) as f64)
     }
 }
 
