@@ -7,9 +7,56 @@
 //! (with that step's loss, which only `reduce_on_plateau` reads). So the lr of update
 //! `k` (`k = 0` first) equals torch's when its scheduler steps after each optimizer
 //! step.
+//!
+//! # Bit-compatibility with torch
+//! torch's schedulers (stepped without an epoch argument) mostly update the current
+//! learning rate from its previous value (`lr·γ`, a ratio of cosines, ...) rather than
+//! evaluating their closed forms. The two agree only to rounding, so gradus follows
+//! the recursive form wherever torch does, keeps the current lr in its state, and
+//! matches torch's `param_groups[0]['lr']` to the last bit (checked against a committed
+//! torch fixture in `tests/schedules_torch.rs`). Each module states the closed form
+//! for reference.
+//!
+//! ```
+//! use gradus::schedule;
+//! let s = schedule::build("step(step_size=2, gamma=0.5)", 0.1, None).unwrap();
+//! assert_eq!(schedule::lrs(s.as_ref(), 5), vec![0.1, 0.1, 0.05, 0.05, 0.025]);
+//! ```
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::spec::Call;
+
+pub mod constant;
+pub mod cosine_annealing;
+pub mod cosine_annealing_warm_restarts;
+pub mod exp_decay;
+pub mod exponential;
+pub mod inverse_poly;
+pub mod linear;
+pub mod multi_step;
+pub mod one_cycle;
+pub mod piecewise_constant;
+pub mod polynomial;
+pub mod reduce_on_plateau;
+pub mod sequential;
+pub mod step;
+
+pub use constant::{Constant, ConstantConfig};
+pub use cosine_annealing::{CosineAnnealing, CosineAnnealingConfig};
+pub use cosine_annealing_warm_restarts::{
+    CosineAnnealingWarmRestarts, CosineAnnealingWarmRestartsConfig,
+};
+pub use exp_decay::{ExpDecay, ExpDecayConfig};
+pub use exponential::{Exponential, ExponentialConfig};
+pub use inverse_poly::{InversePoly, InversePolyConfig};
+pub use linear::{Linear, LinearConfig};
+pub use multi_step::{MultiStep, MultiStepConfig};
+pub use one_cycle::{AnnealStrategy, OneCycle, OneCycleConfig};
+pub use piecewise_constant::{PiecewiseConstant, PiecewiseConstantConfig};
+pub use polynomial::{Polynomial, PolynomialConfig};
+pub use reduce_on_plateau::{PlateauMode, ReduceOnPlateau, ReduceOnPlateauConfig, ThresholdMode};
+pub use sequential::Sequential;
+pub use step::{Step, StepConfig};
 
 /// The saved state of a schedule (for checkpoints).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -20,7 +67,7 @@ pub struct ScheduleState {
     pub spec: String,
     /// Updates stepped so far.
     pub last_epoch: u64,
-    /// Internal numbers (current lr, counters, ...), schedule-specific.
+    /// Internal numbers (current lr, counters, ...), schedule-specific. All finite.
     pub values: Vec<f64>,
     /// The states of child schedules (for `sequential`).
     pub children: Vec<ScheduleState>,
@@ -70,15 +117,436 @@ pub fn lrs(schedule: &dyn Schedule, n: usize) -> Vec<f64> {
 }
 
 /// Every schedule name with a one-line description.
-pub const SCHEDULES: &[(&str, &str)] = &[];
+pub const SCHEDULES: &[(&str, &str)] = &[
+    ("step", "multiply the lr by gamma every step_size updates (torch StepLR)"),
+    ("multi_step", "multiply the lr by gamma at each milestone (torch MultiStepLR)"),
+    ("exponential", "multiply the lr by gamma after every update (torch ExponentialLR)"),
+    ("cosine_annealing", "cosine from the lr down to eta_min over t_max updates, then back up (torch CosineAnnealingLR; Loshchilov & Hutter 2017)"),
+    ("cosine_annealing_warm_restarts", "cosine annealing restarted every t_0, t_0·t_mult, ... updates (torch CosineAnnealingWarmRestarts, SGDR)"),
+    ("polynomial", "lr·(1 − k/total_iters)^power, then constant (torch PolynomialLR)"),
+    ("linear", "lr scaled by a factor moving linearly from start_factor to end_factor over total_iters updates (torch LinearLR)"),
+    ("constant", "lr scaled by factor for the first total_iters updates (torch ConstantLR)"),
+    ("one_cycle", "1cycle: warm up to max_lr, anneal far below, cycling momentum inversely (torch OneCycleLR; Smith & Topin 2017)"),
+    ("sequential", "run schedulers one after another, switching at milestones (torch SequentialLR)"),
+    ("reduce_on_plateau", "multiply the lr by factor when the loss stops improving for patience updates (torch ReduceLROnPlateau)"),
+    ("piecewise_constant", "absolute lr values[i] between boundaries (the second tutorial)"),
+    ("exp_decay", "lr·e^(−lam·k) (the second tutorial's exponential schedule)"),
+    ("inverse_poly", "lr·(1 + beta·k)^(−alpha) (the second tutorial's polynomial schedule)"),
+];
+
+fn unknown(name: &str) -> Error {
+    Error::UnknownName {
+        kind: "schedule",
+        name: name.to_string(),
+        valid: SCHEDULES.iter().map(|(n, _)| n.to_string()).collect(),
+    }
+}
 
 /// Builds a schedule from a spec call, for an optimizer whose lr is `base_lr` (and
 /// momentum, if it has one, `base_momentum`).
-pub fn build_from_call(_call: &Call, _base_lr: f64, _base_momentum: Option<f64>) -> Result<Box<dyn Schedule>> {
-    Err(crate::Error::Unsupported("schedules are not built yet".into()))
+pub fn build_from_call(
+    call: &Call,
+    base_lr: f64,
+    base_momentum: Option<f64>,
+) -> Result<Box<dyn Schedule>> {
+    crate::optim::check_nonneg("schedule", "base_lr (the optimizer's lr)", base_lr)?;
+    match call.name.as_str() {
+        "sequential" => Ok(Box::new(Sequential::from_call(
+            call,
+            base_lr,
+            base_momentum,
+        )?)),
+        "reduce_on_plateau" => Ok(Box::new(ReduceOnPlateau::new(
+            ReduceOnPlateauConfig::from_call(call)?,
+            base_lr,
+        )?)),
+        _ => Ok(build_chainable(call, base_lr, base_momentum)?.into_schedule()),
+    }
 }
 
 /// Builds a schedule from a spec string such as `step(step_size=30, gamma=0.1)`.
 pub fn build(spec: &str, base_lr: f64, base_momentum: Option<f64>) -> Result<Box<dyn Schedule>> {
     build_from_call(&crate::spec::parse(spec)?, base_lr, base_momentum)
+}
+
+/// Builds a schedule that can run inside `sequential` (every one but `sequential`
+/// and `reduce_on_plateau`, which torch's SequentialLR refuses too).
+pub(crate) fn build_chainable(
+    call: &Call,
+    base_lr: f64,
+    base_momentum: Option<f64>,
+) -> Result<Box<dyn Chainable>> {
+    Ok(match call.name.as_str() {
+        "step" => Box::new(Step::new(StepConfig::from_call(call)?, base_lr)?),
+        "multi_step" => Box::new(MultiStep::new(MultiStepConfig::from_call(call)?, base_lr)?),
+        "exponential" => Box::new(Exponential::new(
+            ExponentialConfig::from_call(call)?,
+            base_lr,
+        )?),
+        "cosine_annealing" => Box::new(CosineAnnealing::new(
+            CosineAnnealingConfig::from_call(call)?,
+            base_lr,
+        )?),
+        "cosine_annealing_warm_restarts" => Box::new(CosineAnnealingWarmRestarts::new(
+            CosineAnnealingWarmRestartsConfig::from_call(call)?,
+            base_lr,
+        )?),
+        "polynomial" => Box::new(Polynomial::new(
+            PolynomialConfig::from_call(call)?,
+            base_lr,
+        )?),
+        "linear" => Box::new(Linear::new(LinearConfig::from_call(call)?, base_lr)?),
+        "constant" => Box::new(Constant::new(ConstantConfig::from_call(call)?, base_lr)?),
+        "one_cycle" => Box::new(OneCycle::new(
+            OneCycleConfig::from_call(call)?,
+            base_momentum,
+        )?),
+        "piecewise_constant" => Box::new(PiecewiseConstant::new(
+            PiecewiseConstantConfig::from_call(call)?,
+            base_lr,
+        )?),
+        "exp_decay" => Box::new(ExpDecay::new(ExpDecayConfig::from_call(call)?, base_lr)?),
+        "inverse_poly" => Box::new(InversePoly::new(
+            InversePolyConfig::from_call(call)?,
+            base_lr,
+        )?),
+        "sequential" | "reduce_on_plateau" => {
+            return Err(Error::Unsupported(format!(
+                "{}() cannot be a child of sequential() (torch's SequentialLR refuses it too)",
+                call.name
+            )))
+        }
+        other => return Err(unknown(other)),
+    })
+}
+
+/// What every torch-style schedule keeps: the lr torch's `param_groups[0]['lr']` would
+/// hold, the `initial_lr` its closed form starts from, and torch's `last_epoch`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Core {
+    /// torch's `base_lrs[0]` (the group's `initial_lr` when the scheduler was built).
+    pub base_lr: f64,
+    /// The current lr (torch's `group['lr']`).
+    pub lr: f64,
+    /// torch's `last_epoch`.
+    pub epoch: u64,
+}
+
+impl Core {
+    pub(crate) fn new(base_lr: f64) -> Self {
+        Core {
+            base_lr,
+            lr: base_lr,
+            epoch: 0,
+        }
+    }
+}
+
+/// A schedule written as torch writes its `LRScheduler` subclasses. The blanket
+/// [`Schedule`] and [`Chainable`] impls do the bookkeeping.
+pub(crate) trait TorchRule: Clone + std::fmt::Debug + Send + 'static {
+    /// The spec name.
+    const NAME: &'static str;
+    /// The schedule as a spec call.
+    fn spec(&self) -> Call;
+    fn core(&self) -> &Core;
+    fn core_mut(&mut self) -> &mut Core;
+    /// torch's `_initial_step()`: `last_epoch` becomes 0 and the lr is computed from
+    /// the group's current lr `lr` with `_is_initial` set.
+    fn begin(&mut self, lr: f64);
+    /// torch's `step()` without an epoch: `last_epoch += 1`, then `get_lr()`.
+    fn advance(&mut self);
+    /// torch's `_update_lr(0)` (what SequentialLR does at a milestone): `last_epoch = 0`
+    /// and `_get_closed_form_lr()` where the class has one, else `get_lr()`.
+    fn restart(&mut self);
+    /// The momentum this schedule sets (one_cycle).
+    fn momentum(&self) -> Option<f64> {
+        None
+    }
+    /// The `initial_lr` this schedule writes into the param group when built.
+    fn initial_lr(&self) -> Option<f64> {
+        None
+    }
+    /// Extra state beyond [`Core`], all finite.
+    fn extra(&self) -> Vec<f64> {
+        vec![]
+    }
+    /// Restores [`TorchRule::extra`] (length already checked).
+    fn load_extra(&mut self, _values: &[f64]) -> Result<()> {
+        Ok(())
+    }
+    /// Length of [`TorchRule::extra`].
+    const EXTRA: usize = 0;
+}
+
+/// A schedule that can run inside `sequential`, sharing the param group's lr with its
+/// siblings as torch's SequentialLR does.
+pub(crate) trait Chainable: Schedule {
+    /// torch's `_initial_step()` from the group lr `lr`.
+    fn begin(&mut self, lr: f64);
+    /// torch's `_update_lr(0)` at a milestone.
+    fn restart(&mut self);
+    /// Overwrites the group lr (a sibling changed it).
+    fn set_lr(&mut self, lr: f64);
+    /// The `initial_lr` this schedule writes into the param group when built.
+    fn initial_lr(&self) -> Option<f64>;
+    /// A boxed copy.
+    fn chainable_clone(&self) -> Box<dyn Chainable>;
+    /// As a plain schedule.
+    fn into_schedule(self: Box<Self>) -> Box<dyn Schedule>;
+}
+
+/// Checks a saved state's name, spec and number of values before loading it.
+pub(crate) fn check_state(
+    state: &ScheduleState,
+    name: &str,
+    spec: &Call,
+    values: usize,
+) -> Result<()> {
+    if state.name != name {
+        return Err(Error::StateMismatch(format!(
+            "saved schedule is '{}', this one is '{name}'",
+            state.name
+        )));
+    }
+    let spec = spec.to_string();
+    if state.spec != spec {
+        return Err(Error::StateMismatch(format!(
+            "saved schedule is '{}', this one is '{spec}'",
+            state.spec
+        )));
+    }
+    if state.values.len() != values {
+        return Err(Error::StateMismatch(format!(
+            "{name}: saved state has {} values, expected {values}",
+            state.values.len()
+        )));
+    }
+    if let Some(x) = state.values.iter().find(|x| !x.is_finite()) {
+        return Err(Error::StateMismatch(format!(
+            "{name}: saved state holds {x}"
+        )));
+    }
+    Ok(())
+}
+
+/// A saved counter, checked to be a non-negative integer.
+pub(crate) fn count(name: &str, x: f64) -> Result<u64> {
+    if x >= 0.0 && x.fract() == 0.0 && x <= 9.007_199_254_740_992e15 {
+        Ok(x as u64)
+    } else {
+        Err(Error::StateMismatch(format!(
+            "{name}: saved counter {x} is not a count"
+        )))
+    }
+}
+
+impl<R: TorchRule> Schedule for R {
+    fn name(&self) -> &'static str {
+        R::NAME
+    }
+    fn spec(&self) -> Call {
+        TorchRule::spec(self)
+    }
+    fn lr(&self) -> f64 {
+        self.core().lr
+    }
+    fn momentum(&self) -> Option<f64> {
+        TorchRule::momentum(self)
+    }
+    fn step(&mut self, _metric: f64) {
+        self.advance();
+    }
+    fn last_epoch(&self) -> u64 {
+        self.core().epoch
+    }
+    fn state(&self) -> ScheduleState {
+        let c = self.core();
+        let mut values = vec![c.base_lr, c.lr];
+        values.extend(self.extra());
+        ScheduleState {
+            name: R::NAME.into(),
+            spec: TorchRule::spec(self).to_string(),
+            last_epoch: c.epoch,
+            values,
+            children: vec![],
+        }
+    }
+    fn load_state(&mut self, state: &ScheduleState) -> Result<()> {
+        check_state(state, R::NAME, &TorchRule::spec(self), 2 + R::EXTRA)?;
+        let mut next = self.clone();
+        *next.core_mut() = Core {
+            base_lr: state.values[0],
+            lr: state.values[1],
+            epoch: state.last_epoch,
+        };
+        next.load_extra(&state.values[2..])?;
+        *self = next;
+        Ok(())
+    }
+    fn boxed_clone(&self) -> Box<dyn Schedule> {
+        Box::new(self.clone())
+    }
+}
+
+impl<R: TorchRule> Chainable for R {
+    fn begin(&mut self, lr: f64) {
+        TorchRule::begin(self, lr);
+    }
+    fn restart(&mut self) {
+        TorchRule::restart(self);
+    }
+    fn set_lr(&mut self, lr: f64) {
+        self.core_mut().lr = lr;
+    }
+    fn initial_lr(&self) -> Option<f64> {
+        TorchRule::initial_lr(self)
+    }
+    fn chainable_clone(&self) -> Box<dyn Chainable> {
+        Box::new(self.clone())
+    }
+    fn into_schedule(self: Box<Self>) -> Box<dyn Schedule> {
+        self
+    }
+}
+
+impl Clone for Box<dyn Chainable> {
+    fn clone(&self) -> Self {
+        self.chainable_clone()
+    }
+}
+
+/// Shared test helpers.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// Relative difference, exact zero allowed.
+    pub fn rel(a: f64, b: f64) -> f64 {
+        if a == b {
+            0.0
+        } else {
+            (a - b).abs() / a.abs().max(b.abs())
+        }
+    }
+
+    /// Asserts two lr sequences agree to `tol` relative.
+    pub fn assert_close(got: &[f64], want: &[f64], tol: f64) {
+        assert_eq!(got.len(), want.len());
+        for (k, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(rel(*g, *w) <= tol, "update {k}: {g} vs {w}");
+        }
+    }
+
+    /// The param name of an `InvalidHyperparameter` error from building `spec`.
+    pub fn invalid_param(spec: &str, base_lr: f64, momentum: Option<f64>) -> String {
+        match build(spec, base_lr, momentum) {
+            Err(Error::InvalidHyperparameter { param, .. }) => param,
+            other => panic!("{spec}: expected InvalidHyperparameter, got {other:?}"),
+        }
+    }
+
+    /// Steps 50 times, saves, loads into a freshly built copy, and checks that both
+    /// continue identically for 100 more.
+    pub fn round_trip(
+        spec: &str,
+        base_lr: f64,
+        momentum: Option<f64>,
+        metric: impl Fn(usize) -> f64,
+    ) {
+        let mut a = build(spec, base_lr, momentum).unwrap();
+        for k in 0..50 {
+            a.step(metric(k));
+        }
+        let saved = a.state();
+        // The state serializes (the values are finite). serde_json without its
+        // `float_roundtrip` feature may change the last bit of a float when parsing, so
+        // the exactness check below loads the state itself.
+        let json = serde_json::to_string(&saved).unwrap();
+        let parsed: ScheduleState = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed.values.len(), saved.values.len());
+        let mut b = build(spec, base_lr, momentum).unwrap();
+        b.load_state(&saved).unwrap();
+        assert_eq!(b.state(), a.state());
+        for k in 50..150 {
+            assert_eq!(a.lr().to_bits(), b.lr().to_bits(), "{spec} at {k}");
+            assert_eq!(a.momentum(), b.momentum());
+            assert_eq!(a.last_epoch(), b.last_epoch());
+            a.step(metric(k));
+            b.step(metric(k));
+        }
+        // A state of another schedule is refused.
+        let other = build("exp_decay(lam=0.5)", base_lr, None).unwrap().state();
+        assert!(matches!(b.load_state(&other), Err(Error::StateMismatch(_))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_name_builds_and_unknown_names_list_them() {
+        for (name, _) in SCHEDULES {
+            let spec = match *name {
+                "step" => "step(3)",
+                "multi_step" => "multi_step([2, 4])",
+                "exponential" => "exponential(0.9)",
+                "cosine_annealing" => "cosine_annealing(10)",
+                "cosine_annealing_warm_restarts" => "cosine_annealing_warm_restarts(5)",
+                "one_cycle" => "one_cycle(max_lr=0.1, total_steps=20)",
+                "sequential" => "sequential([linear, exponential(0.9)], [5])",
+                "piecewise_constant" => "piecewise_constant([5], [0.1, 0.01])",
+                "exp_decay" => "exp_decay(0.1)",
+                "inverse_poly" => "inverse_poly(0.1, 0.5)",
+                other => other,
+            };
+            let s = build(spec, 0.1, Some(0.9)).unwrap();
+            assert_eq!(s.name(), *name);
+            // The spec round-trips through text.
+            let again = build(&s.spec().to_string(), 0.1, Some(0.9)).unwrap();
+            assert_eq!(lrs(s.as_ref(), 30), lrs(again.as_ref(), 30), "{spec}");
+        }
+        match build("cosine", 0.1, None) {
+            Err(Error::UnknownName { valid, .. }) => assert_eq!(valid.len(), SCHEDULES.len()),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            build("step(3)", f64::NAN, None),
+            Err(Error::InvalidHyperparameter { .. })
+        ));
+    }
+
+    #[test]
+    fn lrs_does_not_step_the_original() {
+        let s = build("exponential(0.5)", 1.0, None).unwrap();
+        assert_eq!(lrs(s.as_ref(), 3), vec![1.0, 0.5, 0.25]);
+        assert_eq!(s.last_epoch(), 0);
+        assert_eq!(s.lr(), 1.0);
+    }
+}
+
+/// `n` must be at least 1 (periods, total counts: torch divides by them).
+pub(crate) fn check_positive_count(owner: &str, param: &str, n: u64) -> Result<()> {
+    if n >= 1 {
+        Ok(())
+    } else {
+        Err(Error::invalid(owner, param, n, "an integer >= 1"))
+    }
+}
+
+/// A number argument as a spec value.
+pub(crate) fn num(key: &str, x: f64) -> (String, crate::spec::Value) {
+    (key.to_string(), crate::spec::Value::Number(x))
+}
+
+/// A list of numbers as a spec value.
+pub(crate) fn num_list(
+    key: &str,
+    xs: impl IntoIterator<Item = f64>,
+) -> (String, crate::spec::Value) {
+    (
+        key.to_string(),
+        crate::spec::Value::List(xs.into_iter().map(crate::spec::Value::Number).collect()),
+    )
 }
