@@ -59,7 +59,10 @@ pub fn summary<T: Float>(runner: &mut Runner<T>, wall_seconds: f64) -> Map<Strin
     let spec = runner.spec().clone();
     let loss = runner.loss();
     m.insert("problem".into(), Value::String(spec.problem.clone()));
-    m.insert("optimizer".into(), Value::String(spec.optimizer.to_string()));
+    m.insert(
+        "optimizer".into(),
+        Value::String(spec.optimizer.to_string()),
+    );
     if let Some(s) = &runner.schedule {
         m.insert("schedule".into(), Value::String(s.spec().to_string()));
     }
@@ -68,7 +71,10 @@ pub fn summary<T: Float>(runner: &mut Runner<T>, wall_seconds: f64) -> Map<Strin
     m.insert("steps".into(), Value::from(runner.step));
     m.insert("loss".into(), num(loss));
     if runner.x.len() <= crate::runner::MAX_PRINTED_PARAMS {
-        m.insert("params".into(), Value::Array(runner.x.iter().map(|&v| num(v)).collect()));
+        m.insert(
+            "params".into(),
+            Value::Array(runner.x.iter().map(|&v| num(v)).collect()),
+        );
     }
     m.insert("lr".into(), num(runner.lr()));
     if runner.skipped > 0 || spec.nonfinite != gradus::optim::NonFinitePolicy::Error {
@@ -172,7 +178,9 @@ fn run_history_typed<T: Float>(spec: &RunSpec, steps: u64) -> Result<RunResult, 
 pub fn main(args: CompareArgs) -> Result<(), CliError> {
     if let Some(t) = args.tol {
         if !t.is_finite() {
-            return Err(CliError::usage(format!("--tol {t} is invalid: expected a finite number")));
+            return Err(CliError::usage(format!(
+                "--tol {t} is invalid: expected a finite number"
+            )));
         }
     }
     let specs = args
@@ -181,7 +189,8 @@ pub fn main(args: CompareArgs) -> Result<(), CliError> {
         .map(|o| args.common.spec(o))
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).map_err(|e| CliError::io(format!("creating {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::io(format!("creating {}", dir.display()), e))?;
     }
     let mut results = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
@@ -196,11 +205,19 @@ pub fn main(args: CompareArgs) -> Result<(), CliError> {
 }
 
 fn file_stem(i: usize, spec: &str) -> String {
-    let name: String = spec.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let name: String = spec
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
     format!("{:02}-{name}", i + 1)
 }
 
-fn write_history(dir: &std::path::Path, i: usize, r: &RunResult, format: HistoryFormat) -> Result<(), CliError> {
+fn write_history(
+    dir: &std::path::Path,
+    i: usize,
+    r: &RunResult,
+    format: HistoryFormat,
+) -> Result<(), CliError> {
     let ext = match format {
         HistoryFormat::Csv => "csv",
         HistoryFormat::Jsonl => "jsonl",
@@ -209,7 +226,11 @@ fn write_history(dir: &std::path::Path, i: usize, r: &RunResult, format: History
     let mut out = String::new();
     match format {
         HistoryFormat::Csv => {
-            let np = r.history.first().and_then(|h| h.3.as_ref()).map_or(0, |p| p.len());
+            let np = r
+                .history
+                .first()
+                .and_then(|h| h.3.as_ref())
+                .map_or(0, |p| p.len());
             out.push_str("step,loss,lr");
             for j in 0..np {
                 out.push_str(&format!(",p{j}"));
@@ -230,7 +251,10 @@ fn write_history(dir: &std::path::Path, i: usize, r: &RunResult, format: History
                 m.insert("loss".into(), num(*loss));
                 m.insert("lr".into(), num(*lr));
                 if let Some(p) = params {
-                    m.insert("params".into(), Value::Array(p.iter().map(|&v| num(v)).collect()));
+                    m.insert(
+                        "params".into(),
+                        Value::Array(p.iter().map(|&v| num(v)).collect()),
+                    );
                 }
                 out.push_str(&Value::Object(m).to_string());
                 out.push('\n');
@@ -247,7 +271,9 @@ fn write_history(dir: &std::path::Path, i: usize, r: &RunResult, format: History
 fn print_table(results: &[RunResult], tol: Option<f64>) {
     let get = |r: &RunResult, k: &str| r.summary.get(k).and_then(Value::as_f64);
     let has_test = results.iter().any(|r| r.summary.contains_key("test_loss"));
-    let has_acc = results.iter().any(|r| r.summary.contains_key("test_accuracy"));
+    let has_acc = results
+        .iter()
+        .any(|r| r.summary.contains_key("test_accuracy"));
     let mut header = vec!["optimizer".to_string(), "steps".into(), "final loss".into()];
     if has_test {
         header.push("test loss".into());
@@ -261,7 +287,10 @@ fn print_table(results: &[RunResult], tol: Option<f64>) {
     header.push("wall s".into());
     let mut rows = vec![header];
     for r in results {
-        let mut row = vec![r.optimizer.clone(), r.history.last().map_or(0, |h| h.0).to_string()];
+        let mut row = vec![
+            r.optimizer.clone(),
+            r.history.last().map_or(0, |h| h.0).to_string(),
+        ];
         row.push(match &r.stopped {
             Some(_) => "diverged".into(),
             None => get(r, "loss").map_or("-".into(), human),
@@ -286,11 +315,21 @@ fn print_table(results: &[RunResult], tol: Option<f64>) {
         let line: Vec<String> = row
             .iter()
             .enumerate()
-            .map(|(j, c)| if j == 0 { format!("{c:<w$}", w = widths[j]) } else { format!("{c:>w$}", w = widths[j]) })
+            .map(|(j, c)| {
+                if j == 0 {
+                    format!("{c:<w$}", w = widths[j])
+                } else {
+                    format!("{c:>w$}", w = widths[j])
+                }
+            })
             .collect();
         let _ = writeln!(out, "{}", line.join("  "));
         if i == 0 {
-            let _ = writeln!(out, "{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+            let _ = writeln!(
+                out,
+                "{}",
+                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
+            );
         }
     }
     for r in results {

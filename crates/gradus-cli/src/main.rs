@@ -8,7 +8,7 @@ mod run;
 mod runner;
 
 use clap::{Parser, Subcommand};
-use cli_error::CliError;
+
 use std::process::ExitCode;
 
 /// Gradient-based optimizers exact to torch.optim, and the experiments that teach them.

@@ -47,10 +47,9 @@ impl Printer {
     /// Prints one record (text format: only every `log_every` steps and the last).
     pub fn record<T: Float>(&mut self, r: &Record<T>, last: bool) -> Result<(), CliError> {
         let res = match self.format {
-            Format::Jsonl => {
-                serde_json::to_writer(&mut self.out, r).map_err(std::io::Error::other)?;
-                self.out.write_all(b"\n")
-            }
+            Format::Jsonl => serde_json::to_writer(&mut self.out, r)
+                .map_err(std::io::Error::other)
+                .and_then(|_| self.out.write_all(b"\n")),
             Format::Text => {
                 if r.step % self.log_every == 0 || last {
                     writeln!(self.out, "Epoch: {}, Loss: {}", r.step, human(r.loss.f64()))
@@ -63,13 +62,17 @@ impl Printer {
     }
 
     /// Prints a summary object: a `{"summary": ...}` line, or `key: value` lines.
-    pub fn summary(&mut self, summary: &serde_json::Map<String, serde_json::Value>) -> Result<(), CliError> {
+    pub fn summary(
+        &mut self,
+        summary: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), CliError> {
         let res = match self.format {
             Format::Jsonl => {
                 let mut m = serde_json::Map::new();
                 m.insert("summary".into(), serde_json::Value::Object(summary.clone()));
-                serde_json::to_writer(&mut self.out, &m).map_err(std::io::Error::other)?;
-                self.out.write_all(b"\n")
+                serde_json::to_writer(&mut self.out, &m)
+                    .map_err(std::io::Error::other)
+                    .and_then(|_| self.out.write_all(b"\n"))
             }
             Format::Text => {
                 let mut r = writeln!(self.out, "--");

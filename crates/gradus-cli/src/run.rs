@@ -2,11 +2,11 @@
 
 use crate::cli_error::CliError;
 use crate::output::{Format, Printer};
-use crate::runner::{Halt, RunSpec, Runner};
+use crate::runner::{RunSpec, Runner};
 use gradus::optim::NonFinitePolicy;
 use gradus::{DType, Float};
-use gradus_problems::sampling::Sampling;
 use gradus_problems::ProblemOptions;
+use gradus_problems::Sampling;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -124,14 +124,21 @@ impl ProblemArgs {
     /// The run settings for `optimizer`, validated.
     pub fn spec(&self, optimizer: &str) -> Result<RunSpec, CliError> {
         let optimizer = gradus::spec::parse(optimizer)?;
-        let schedule = self.schedule.as_deref().map(gradus::spec::parse).transpose()?;
+        let schedule = self
+            .schedule
+            .as_deref()
+            .map(gradus::spec::parse)
+            .transpose()?;
         if !(self.noise.is_finite() && self.noise >= 0.0) {
             return Err(CliError::usage(format!(
                 "--noise {} is invalid: expected a finite standard deviation >= 0",
                 self.noise
             )));
         }
-        for (flag, v) in [("--clip-norm", self.clip_norm), ("--clip-value", self.clip_value)] {
+        for (flag, v) in [
+            ("--clip-norm", self.clip_norm),
+            ("--clip-value", self.clip_value),
+        ] {
             if let Some(v) = v {
                 if !(v.is_finite() && v >= 0.0) {
                     return Err(CliError::usage(format!(
@@ -141,13 +148,15 @@ impl ProblemArgs {
             }
         }
         let start = self.start.as_deref().map(parse_start).transpose()?;
-        let mut opts = ProblemOptions::default();
-        opts.dim = self.dim;
-        opts.seed = self.seed;
-        opts.data = self.data.clone();
-        opts.target = self.target.clone();
-        opts.features = self.features.clone();
-        opts.hidden = self.hidden;
+        let opts = ProblemOptions {
+            dim: self.dim,
+            seed: self.seed,
+            data: self.data.clone(),
+            target: self.target.clone(),
+            features: self.features.clone(),
+            hidden: self.hidden,
+            ..ProblemOptions::default()
+        };
         Ok(RunSpec {
             problem: self.problem.clone(),
             problem_options: opts,

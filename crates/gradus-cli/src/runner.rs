@@ -3,11 +3,11 @@
 //! at a time.
 
 use crate::cli_error::CliError;
-use gradus::optim::{self, NonFinitePolicy, Newton, NewtonConfig, Optimizer, Param, StepOutcome};
+use gradus::optim::{self, Newton, NewtonConfig, NonFinitePolicy, Optimizer, Param, StepOutcome};
 use gradus::schedule::{self, Schedule};
 use gradus::spec::Call;
 use gradus::{DType, Float};
-use gradus_problems::sampling::{BatchSampler, GradientNoise, Sampling};
+use gradus_problems::{BatchSampler, GradientNoise, Sampling};
 use gradus_problems::{Objective, ProblemOptions};
 use std::ops::Range;
 
@@ -233,7 +233,7 @@ impl<T: Float> Runner<T> {
             (Some(0), _) => return Err(CliError::usage("--batch-size must be at least 1")),
             (Some(b), Some(data)) => Some(BatchSampler::new(
                 data.n_train(),
-                b,
+                Some(b),
                 spec.sampling,
                 spec.seed,
             )?),

@@ -11,12 +11,26 @@ use crate::spec::fmt_value;
 /// multiplied by `min(1, max_norm / (total + 1e-6))`. Returns the total norm before
 /// clipping. A non-finite total norm leaves the gradients unchanged (and is returned,
 /// so the caller's non-finite policy can act on it).
-pub fn clip_grad_norm<T: Float>(grads: &mut [&mut [T]], max_norm: f64, norm_type: f64) -> Result<f64> {
+pub fn clip_grad_norm<T: Float>(
+    grads: &mut [&mut [T]],
+    max_norm: f64,
+    norm_type: f64,
+) -> Result<f64> {
     if !(max_norm.is_finite() && max_norm >= 0.0) {
-        return Err(Error::invalid("clip_grad_norm", "max_norm", fmt_value(max_norm), "a finite number >= 0"));
+        return Err(Error::invalid(
+            "clip_grad_norm",
+            "max_norm",
+            fmt_value(max_norm),
+            "a finite number >= 0",
+        ));
     }
-    if !(norm_type > 0.0) {
-        return Err(Error::invalid("clip_grad_norm", "norm_type", fmt_value(norm_type), "a number > 0 or inf"));
+    if norm_type.is_nan() || norm_type <= 0.0 {
+        return Err(Error::invalid(
+            "clip_grad_norm",
+            "norm_type",
+            fmt_value(norm_type),
+            "a number > 0 or inf",
+        ));
     }
     let total = total_norm(grads, norm_type);
     if !total.is_finite() {
@@ -38,29 +52,34 @@ pub fn clip_grad_norm<T: Float>(grads: &mut [&mut [T]], max_norm: f64, norm_type
 /// per-tensor p-norms.
 pub fn total_norm<T: Float>(grads: &[&mut [T]], norm_type: f64) -> f64 {
     if norm_type.is_infinite() {
-        return grads
-            .iter()
-            .flat_map(|g| g.iter())
-            .fold(0.0f64, |m, x| {
-                let a = x.f64().abs();
-                if a.is_nan() || m.is_nan() {
-                    f64::NAN
-                } else {
-                    m.max(a)
-                }
-            });
+        return grads.iter().flat_map(|g| g.iter()).fold(0.0f64, |m, x| {
+            let a = x.f64().abs();
+            if a.is_nan() || m.is_nan() {
+                f64::NAN
+            } else {
+                m.max(a)
+            }
+        });
     }
     let per_tensor = grads.iter().map(|g| {
         let s: f64 = g.iter().map(|x| x.f64().abs().powf(norm_type)).sum();
         s.powf(1.0 / norm_type)
     });
-    per_tensor.map(|n| n.powf(norm_type)).sum::<f64>().powf(1.0 / norm_type)
+    per_tensor
+        .map(|n| n.powf(norm_type))
+        .sum::<f64>()
+        .powf(1.0 / norm_type)
 }
 
 /// Clamps every gradient element to `[-clip_value, clip_value]`.
 pub fn clip_grad_value<T: Float>(grads: &mut [&mut [T]], clip_value: f64) -> Result<()> {
     if !(clip_value.is_finite() && clip_value >= 0.0) {
-        return Err(Error::invalid("clip_grad_value", "clip_value", fmt_value(clip_value), "a finite number >= 0"));
+        return Err(Error::invalid(
+            "clip_grad_value",
+            "clip_value",
+            fmt_value(clip_value),
+            "a finite number >= 0",
+        ));
     }
     let hi = T::of(clip_value);
     let lo = -hi;

@@ -528,7 +528,11 @@ impl<'a> Args<'a> {
             None => Ok(None),
             Some(Value::Tuple(v) | Value::List(v)) if v.len() == 2 => match (&v[0], &v[1]) {
                 (Value::Number(a), Value::Number(b)) => Ok(Some((*a, *b))),
-                _ => Err(self.wrong(key, "a pair of numbers like (0.9, 0.999)", self.get(key).unwrap())),
+                _ => Err(self.wrong(
+                    key,
+                    "a pair of numbers like (0.9, 0.999)",
+                    self.get(key).unwrap(),
+                )),
             },
             Some(v) => Err(self.wrong(key, "a pair of numbers like (0.9, 0.999)", v)),
         }
@@ -555,7 +559,11 @@ impl<'a> Args<'a> {
     pub fn u64_list(&self, key: &str) -> Result<Option<Vec<u64>>> {
         match self.f64_list(key)? {
             None => Ok(None),
-            Some(v) => v.into_iter().map(|x| self.to_u64(key, x)).collect::<Result<Vec<_>>>().map(Some),
+            Some(v) => v
+                .into_iter()
+                .map(|x| self.to_u64(key, x))
+                .collect::<Result<Vec<_>>>()
+                .map(Some),
         }
     }
 
@@ -567,7 +575,9 @@ impl<'a> Args<'a> {
                 .iter()
                 .map(|x| match x {
                     Value::Call(c) => Ok(c),
-                    _ => Err(self.wrong(key, "a list of calls like [linear(total_iters=5), ...]", v)),
+                    _ => {
+                        Err(self.wrong(key, "a list of calls like [linear(total_iters=5), ...]", v))
+                    }
                 })
                 .collect::<Result<Vec<_>>>()
                 .map(Some),
@@ -611,7 +621,10 @@ mod tests {
         assert_eq!(c.keywords[0], ("lr".into(), Value::Number(0.01)));
         assert_eq!(
             c.keywords[1],
-            ("betas".into(), Value::Tuple(vec![Value::Number(0.9), Value::Number(0.99)]))
+            (
+                "betas".into(),
+                Value::Tuple(vec![Value::Number(0.9), Value::Number(0.99)])
+            )
         );
         assert_eq!(c.keywords[2], ("amsgrad".into(), Value::Bool(true)));
         let c = parse("multi_step(milestones=[30, 80], gamma=0.5)").unwrap();
@@ -658,7 +671,9 @@ mod tests {
             panic!()
         };
         assert_eq!(items.len(), 2);
-        let Value::Call(cos) = &items[1] else { panic!() };
+        let Value::Call(cos) = &items[1] else {
+            panic!()
+        };
         assert_eq!(cos.positional, vec![Value::Number(90.0)]);
     }
 
@@ -727,7 +742,10 @@ mod tests {
 
         let c = parse("f(a=1.5, b=(1, 2), c=[1, 2], d=true, e=x)").unwrap();
         let a = Args::bind(&c, &["a", "b", "c", "d", "e"]).unwrap();
-        assert!(matches!(a.u64("a"), Err(Error::InvalidHyperparameter { .. })));
+        assert!(matches!(
+            a.u64("a"),
+            Err(Error::InvalidHyperparameter { .. })
+        ));
         assert!(matches!(a.f64("b"), Err(Error::WrongType { .. })));
         assert_eq!(a.pair("b").unwrap(), Some((1.0, 2.0)));
         assert_eq!(a.u64_list("c").unwrap(), Some(vec![1, 2]));

@@ -128,7 +128,10 @@ impl AdamConfig {
             ("lr".into(), Value::Number(self.lr)),
             (
                 "betas".into(),
-                Value::Tuple(vec![Value::Number(self.betas.0), Value::Number(self.betas.1)]),
+                Value::Tuple(vec![
+                    Value::Number(self.betas.0),
+                    Value::Number(self.betas.1),
+                ]),
             ),
             ("eps".into(), Value::Number(self.eps)),
             ("weight_decay".into(), Value::Number(self.weight_decay)),
@@ -381,7 +384,15 @@ mod tests {
         // g = 20 at x = 10. m = 0.1·20 = 2, v = 0.001·400 = 0.4.
         // step size = lr/(1 − 0.9) = 10·lr; denom = √0.4/√0.001 + ε = 20 + 1e-8.
         // x = 10 − 10·lr·2/(20 + 1e-8) = 10 − lr·(1 − 5e-10): with lr 1.05, 8.95000000052…
-        let xs = run(AdamConfig { lr: 1.05, ..Default::default() }, 10.0, |x| 2.0 * x, 1);
+        let xs = run(
+            AdamConfig {
+                lr: 1.05,
+                ..Default::default()
+            },
+            10.0,
+            |x| 2.0 * x,
+            1,
+        );
         let want = 10.0 - 1.05 * 20.0 / (20.0 + 1e-8);
         assert!((xs[0] - want).abs() < 1e-12, "{} vs {want}", xs[0]);
     }
@@ -389,7 +400,15 @@ mod tests {
     #[test]
     fn third_tutorial_adam_with_lr_105_settles() {
         // The tutorial prints 8.95, 7.90, 6.87, 5.84, 4.84 (to two decimals).
-        let xs = run(AdamConfig { lr: 1.05, ..Default::default() }, 10.0, |x| 2.0 * x, 200);
+        let xs = run(
+            AdamConfig {
+                lr: 1.05,
+                ..Default::default()
+            },
+            10.0,
+            |x| 2.0 * x,
+            200,
+        );
         for (x, w) in xs.iter().zip([8.95, 7.90, 6.87, 5.84, 4.84]) {
             assert!((x - w).abs() < 0.006, "{x} vs {w}");
         }
@@ -399,8 +418,25 @@ mod tests {
     #[test]
     fn adamw_with_zero_weight_decay_is_adam() {
         let f = |x: f64| 4.0 * x * x * x - 3.0;
-        let a = run(AdamConfig { lr: 0.01, ..Default::default() }, 2.0, f, 100);
-        let w = run(AdamWConfig { lr: 0.01, weight_decay: 0.0, ..Default::default() }, 2.0, f, 100);
+        let a = run(
+            AdamConfig {
+                lr: 0.01,
+                ..Default::default()
+            },
+            2.0,
+            f,
+            100,
+        );
+        let w = run(
+            AdamWConfig {
+                lr: 0.01,
+                weight_decay: 0.0,
+                ..Default::default()
+            },
+            2.0,
+            f,
+            100,
+        );
         assert_eq!(a, w);
     }
 
@@ -408,19 +444,38 @@ mod tests {
     fn adamw_decays_weights_before_the_moment_update() {
         // With zero gradient the moments stay 0 and the step is 0/(0 + ε) = 0, so only
         // the decay acts: x ← x·(1 − lr·λ) = 10·(1 − 0.1·0.5) = 9.5.
-        let cfg = AdamWConfig { lr: 0.1, weight_decay: 0.5, ..Default::default() };
+        let cfg = AdamWConfig {
+            lr: 0.1,
+            weight_decay: 0.5,
+            ..Default::default()
+        };
         let xs = run(cfg, 10.0, |_| 0.0, 2);
-        assert_eq!(xs, vec![10.0 * (1.0 - 0.05), 10.0 * (1.0 - 0.05) * (1.0 - 0.05)]);
+        assert_eq!(
+            xs,
+            vec![10.0 * (1.0 - 0.05), 10.0 * (1.0 - 0.05) * (1.0 - 0.05)]
+        );
         // And adam(decoupled_weight_decay=true) is exactly adamw.
-        let a = AdamConfig { lr: 0.1, weight_decay: 0.5, decoupled_weight_decay: true, ..Default::default() };
-        assert_eq!(run(a, 10.0, |x| 2.0 * x, 20), run(cfg, 10.0, |x| 2.0 * x, 20));
+        let a = AdamConfig {
+            lr: 0.1,
+            weight_decay: 0.5,
+            decoupled_weight_decay: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            run(a, 10.0, |x| 2.0 * x, 20),
+            run(cfg, 10.0, |x| 2.0 * x, 20)
+        );
     }
 
     #[test]
     fn amsgrad_keeps_the_maximum() {
         // Gradient 10 then 1: v1 = 0.1, v2 = 0.999·0.1 + 0.001 = 0.1009 > v1, so the
         // maximum is v2; a third gradient 0 gives v3 = 0.999·0.1009 < v2: max stays v2.
-        let mut opt = Adam::<f64>::new(AdamConfig { amsgrad: true, ..Default::default() }).unwrap();
+        let mut opt = Adam::<f64>::new(AdamConfig {
+            amsgrad: true,
+            ..Default::default()
+        })
+        .unwrap();
         let mut x = [0.0];
         for g in [10.0, 1.0, 0.0] {
             opt.step(&mut [Param::new("x", &mut x, &[g])]).unwrap();
@@ -451,6 +506,9 @@ mod tests {
                 other => panic!("{spec}: {other:?}"),
             }
         }
-        assert!(AdamWConfig::from_call(&crate::spec::parse("adamw(decoupled_weight_decay=true)").unwrap()).is_err());
+        assert!(AdamWConfig::from_call(
+            &crate::spec::parse("adamw(decoupled_weight_decay=true)").unwrap()
+        )
+        .is_err());
     }
 }

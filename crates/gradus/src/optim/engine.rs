@@ -169,7 +169,11 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
             };
             if idx != usize::MAX {
                 let t = &self.tensors[idx];
-                let len = if nslots == 0 { p.value.len() } else { t.slots[0].len() };
+                let len = if nslots == 0 {
+                    p.value.len()
+                } else {
+                    t.slots[0].len()
+                };
                 if len != p.value.len() {
                     return Err(Error::StateShape {
                         name: p.name.to_string(),
@@ -192,9 +196,10 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
     }
 
     fn first_nonfinite(&self, params: &[Param<'_, T>]) -> Option<(usize, usize)> {
-        params.iter().enumerate().find_map(|(i, p)| {
-            super::kernel::first_nonfinite(p.grad).map(|j| (i, j))
-        })
+        params
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| super::kernel::first_nonfinite(p.grad).map(|j| (i, j)))
     }
 }
 
@@ -216,7 +221,11 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                     return Ok(StepOutcome::Skipped);
                 }
                 let idx = self.slots_of[i];
-                let step = if idx == usize::MAX { 1 } else { self.tensors[idx].step + 1 };
+                let step = if idx == usize::MAX {
+                    1
+                } else {
+                    self.tensors[idx].step + 1
+                };
                 return Err(Error::NonFiniteGradient {
                     name: params[i].name.to_string(),
                     index: j,
@@ -284,7 +293,12 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
         OptimizerState {
             algorithm: R::NAME.to_string(),
             spec: self.rule.to_call().to_string(),
-            slot_names: self.rule.slot_names().iter().map(|s| s.to_string()).collect(),
+            slot_names: self
+                .rule
+                .slot_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             nonfinite: self.policy,
             skipped: self.skipped,
             tensors: self.tensors.clone(),
@@ -301,7 +315,12 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
         }
         let rule = R::from_call(&crate::spec::parse(&state.spec)?)?;
         let names = rule.slot_names();
-        if state.slot_names.iter().map(String::as_str).ne(names.iter().copied()) {
+        if state
+            .slot_names
+            .iter()
+            .map(String::as_str)
+            .ne(names.iter().copied())
+        {
             return Err(Error::StateMismatch(format!(
                 "state slots [{}] do not match {}'s [{}]",
                 state.slot_names.join(", "),

@@ -16,11 +16,11 @@ const PAR_CHUNK: usize = 1 << 14;
 
 /// Index of the first NaN or ±inf in `g`.
 pub(crate) fn first_nonfinite<T: Float>(g: &[T]) -> Option<usize> {
-    // A branch-free sum tells quickly whether anything is non-finite: x - x is 0 for
+    // A branch-free sum tells quickly whether anything is non-finite: 0·x is ±0 for
     // finite x and NaN otherwise.
     let mut acc = T::zero();
     for &x in g {
-        acc = acc + (x - x);
+        acc = acc + x * T::zero();
     }
     if acc == T::zero() {
         None
@@ -81,7 +81,12 @@ fn par_sweep<R: Rule, T: Float, const N: usize>(
 }
 
 /// Dispatches to the widest instruction set this CPU has.
-fn sweep<R: Rule, T: Float, const N: usize>(c: &R::Coeffs<T>, p: &mut [T], g: &[T], s: [&mut [T]; N]) {
+fn sweep<R: Rule, T: Float, const N: usize>(
+    c: &R::Coeffs<T>,
+    p: &mut [T],
+    g: &[T],
+    s: [&mut [T]; N],
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx512f") {

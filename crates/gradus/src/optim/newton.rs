@@ -154,7 +154,9 @@ impl Newton {
             });
         }
         if hessian.iter().any(|h| !h.is_finite()) {
-            return Err(Error::Newton(format!("the Hessian is not finite on step {step}")));
+            return Err(Error::Newton(format!(
+                "the Hessian is not finite on step {step}"
+            )));
         }
         let h = DMatrix::from_fn(n, n, |i, j| hessian[i * n + j].f64());
         let g = DVector::from_fn(n, |i, _| grad[i].f64());
@@ -192,7 +194,11 @@ mod tests {
             let h = [(0.5 * x[0]).cosh() * 0.25];
             newton.step(&mut x, &g, &h).unwrap();
             want -= (0.5 * want).tanh() / 0.5;
-            assert!((x[0] - want).abs() <= 1e-12 * want.abs().max(1.0), "{} vs {want}", x[0]);
+            assert!(
+                (x[0] - want).abs() <= 1e-12 * want.abs().max(1.0),
+                "{} vs {want}",
+                x[0]
+            );
         }
         assert!(x[0].abs() < 1e-10);
     }
@@ -201,8 +207,13 @@ mod tests {
     fn singular_hessian_is_an_error_and_changes_nothing() {
         let mut newton = Newton::new(NewtonConfig::default()).unwrap();
         let mut x = [1.0f64, 2.0];
-        let err = newton.step(&mut x, &[1.0, 1.0], &[1.0, 1.0, 1.0, 1.0]).unwrap_err();
-        assert!(matches!(err, Error::Newton(ref m) if m.contains("singular")), "{err}");
+        let err = newton
+            .step(&mut x, &[1.0, 1.0], &[1.0, 1.0, 1.0, 1.0])
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Newton(ref m) if m.contains("singular")),
+            "{err}"
+        );
         assert_eq!(x, [1.0, 2.0]);
         assert_eq!(newton.steps(), 0);
     }

@@ -233,13 +233,40 @@ mod tests {
     #[test]
     fn plain_gd_on_parabola_matches_the_third_tutorial() {
         // x ← x − 0.1·2x = 0.8x from 10: 8, 6.4, 5.12, ...
-        let xs = run(SgdConfig { lr: 0.1, ..Default::default() }, 10.0, |x| 2.0 * x, 10);
-        let want = [8.0, 6.4, 5.12, 4.096, 3.2768, 2.62144, 2.097152, 1.6777216, 1.34217728, 1.073741824];
+        let xs = run(
+            SgdConfig {
+                lr: 0.1,
+                ..Default::default()
+            },
+            10.0,
+            |x| 2.0 * x,
+            10,
+        );
+        let want = [
+            8.0,
+            6.4,
+            5.12,
+            4.096,
+            3.2768,
+            2.62144,
+            2.097152,
+            1.6777216,
+            1.34217728,
+            1.073741824,
+        ];
         for (x, w) in xs.iter().zip(want) {
             assert!((x - w).abs() < 1e-12, "{x} vs {w}");
         }
         // lr 1.05: x ← x − 2.1x = −1.1x: −11, 12.1, −13.31, 14.641
-        let xs = run(SgdConfig { lr: 1.05, ..Default::default() }, 10.0, |x| 2.0 * x, 4);
+        let xs = run(
+            SgdConfig {
+                lr: 1.05,
+                ..Default::default()
+            },
+            10.0,
+            |x| 2.0 * x,
+            4,
+        );
         for (x, w) in xs.iter().zip([-11.0, 12.1, -13.31, 14.641]) {
             assert!((x - w).abs() < 1e-12, "{x} vs {w}");
         }
@@ -251,7 +278,11 @@ mod tests {
         // step 1: g = 20, b = 20 (no dampening on the first step), x = 10 − 2 = 8
         // step 2: g = 16, b = 0.5·20 + 16 = 26, x = 8 − 2.6 = 5.4
         // step 3: g = 10.8, b = 13 + 10.8 = 23.8, x = 5.4 − 2.38 = 3.02
-        let cfg = SgdConfig { lr: 0.1, momentum: 0.5, ..Default::default() };
+        let cfg = SgdConfig {
+            lr: 0.1,
+            momentum: 0.5,
+            ..Default::default()
+        };
         let xs = run(cfg, 10.0, |x| 2.0 * x, 3);
         for (x, w) in xs.iter().zip([8.0, 5.4, 3.02]) {
             assert!((x - w).abs() < 1e-12, "{x} vs {w}");
@@ -263,7 +294,12 @@ mod tests {
         // μ = τ = 0.9, lr 0.1, f = x² from 10.
         // step 1: g = 20, b = 20, x = 8
         // step 2: g = 16, b = 0.9·20 + 0.1·16 = 19.6, x = 8 − 1.96 = 6.04
-        let cfg = SgdConfig { lr: 0.1, momentum: 0.9, dampening: 0.9, ..Default::default() };
+        let cfg = SgdConfig {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.9,
+            ..Default::default()
+        };
         let xs = run(cfg, 10.0, |x| 2.0 * x, 2);
         for (x, w) in xs.iter().zip([8.0, 6.04]) {
             assert!((x - w).abs() < 1e-12, "{x} vs {w}");
@@ -275,7 +311,12 @@ mod tests {
         // μ 0.5, lr 0.1, f = x² from 10.
         // step 1: g = 20, b = 20, d = 20 + 0.5·20 = 30, x = 10 − 3 = 7
         // step 2: g = 14, b = 10 + 14 = 24, d = 14 + 12 = 26, x = 7 − 2.6 = 4.4
-        let cfg = SgdConfig { lr: 0.1, momentum: 0.5, nesterov: true, ..Default::default() };
+        let cfg = SgdConfig {
+            lr: 0.1,
+            momentum: 0.5,
+            nesterov: true,
+            ..Default::default()
+        };
         let xs = run(cfg, 10.0, |x| 2.0 * x, 2);
         for (x, w) in xs.iter().zip([7.0, 4.4]) {
             assert!((x - w).abs() < 1e-12, "{x} vs {w}");
@@ -285,17 +326,42 @@ mod tests {
     #[test]
     fn weight_decay_and_maximize_by_hand() {
         // g = 2x + 0.5x = 2.5x, lr 0.1: x = 10 − 2.5 = 7.5
-        let cfg = SgdConfig { lr: 0.1, weight_decay: 0.5, ..Default::default() };
+        let cfg = SgdConfig {
+            lr: 0.1,
+            weight_decay: 0.5,
+            ..Default::default()
+        };
         assert!((run(cfg, 10.0, |x| 2.0 * x, 1)[0] - 7.5).abs() < 1e-12);
         // maximize −x²: gradient −2x negated to 2x, so it descends x² too: 8
-        let cfg = SgdConfig { lr: 0.1, maximize: true, ..Default::default() };
+        let cfg = SgdConfig {
+            lr: 0.1,
+            maximize: true,
+            ..Default::default()
+        };
         assert!((run(cfg, 10.0, |x| -2.0 * x, 1)[0] - 8.0).abs() < 1e-12);
     }
 
     #[test]
     fn nesterov_with_zero_momentum_is_plain_sgd() {
-        let a = run(SgdConfig { lr: 0.05, nesterov: true, ..Default::default() }, 3.0, |x| 4.0 * x * x * x, 50);
-        let b = run(SgdConfig { lr: 0.05, ..Default::default() }, 3.0, |x| 4.0 * x * x * x, 50);
+        let a = run(
+            SgdConfig {
+                lr: 0.05,
+                nesterov: true,
+                ..Default::default()
+            },
+            3.0,
+            |x| 4.0 * x * x * x,
+            50,
+        );
+        let b = run(
+            SgdConfig {
+                lr: 0.05,
+                ..Default::default()
+            },
+            3.0,
+            |x| 4.0 * x * x * x,
+            50,
+        );
         assert_eq!(a, b);
     }
 
@@ -307,10 +373,15 @@ mod tests {
             ("sgd(momentum=-0.1)", "momentum"),
             ("sgd(dampening=1.5)", "dampening"),
             ("sgd(weight_decay=inf)", "weight_decay"),
-            ("sgd(momentum=0.9, dampening=0.1, nesterov=true)", "dampening"),
+            (
+                "sgd(momentum=0.9, dampening=0.1, nesterov=true)",
+                "dampening",
+            ),
         ] {
             match SgdConfig::from_call(&crate::spec::parse(spec).unwrap()) {
-                Err(Error::InvalidHyperparameter { param: p, .. }) => assert_eq!(p, param, "{spec}"),
+                Err(Error::InvalidHyperparameter { param: p, .. }) => {
+                    assert_eq!(p, param, "{spec}")
+                }
                 other => panic!("{spec}: {other:?}"),
             }
         }
@@ -318,8 +389,17 @@ mod tests {
 
     #[test]
     fn spec_round_trip() {
-        let c = SgdConfig::from_call(&crate::spec::parse("sgd(0.1, 0.9, nesterov=true)").unwrap()).unwrap();
-        assert_eq!(c, SgdConfig { lr: 0.1, momentum: 0.9, nesterov: true, ..Default::default() });
+        let c = SgdConfig::from_call(&crate::spec::parse("sgd(0.1, 0.9, nesterov=true)").unwrap())
+            .unwrap();
+        assert_eq!(
+            c,
+            SgdConfig {
+                lr: 0.1,
+                momentum: 0.9,
+                nesterov: true,
+                ..Default::default()
+            }
+        );
         assert_eq!(SgdConfig::from_call(&c.to_call()).unwrap(), c);
     }
 }

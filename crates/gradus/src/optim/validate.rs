@@ -9,7 +9,12 @@ pub(crate) fn check_nonneg(owner: &str, param: &str, x: f64) -> Result<()> {
     if x.is_finite() && x >= 0.0 {
         Ok(())
     } else {
-        Err(Error::invalid(owner, param, fmt_value(x), "a finite number >= 0"))
+        Err(Error::invalid(
+            owner,
+            param,
+            fmt_value(x),
+            "a finite number >= 0",
+        ))
     }
 }
 
@@ -18,7 +23,12 @@ pub(crate) fn check_pos(owner: &str, param: &str, x: f64) -> Result<()> {
     if x.is_finite() && x > 0.0 {
         Ok(())
     } else {
-        Err(Error::invalid(owner, param, fmt_value(x), "a finite number > 0"))
+        Err(Error::invalid(
+            owner,
+            param,
+            fmt_value(x),
+            "a finite number > 0",
+        ))
     }
 }
 
@@ -27,7 +37,12 @@ pub(crate) fn check_unit_open(owner: &str, param: &str, x: f64) -> Result<()> {
     if (0.0..1.0).contains(&x) {
         Ok(())
     } else {
-        Err(Error::invalid(owner, param, fmt_value(x), "a number in [0, 1)"))
+        Err(Error::invalid(
+            owner,
+            param,
+            fmt_value(x),
+            "a number in [0, 1)",
+        ))
     }
 }
 
@@ -36,7 +51,12 @@ pub(crate) fn check_unit_closed(owner: &str, param: &str, x: f64) -> Result<()> 
     if (0.0..=1.0).contains(&x) {
         Ok(())
     } else {
-        Err(Error::invalid(owner, param, fmt_value(x), "a number in [0, 1]"))
+        Err(Error::invalid(
+            owner,
+            param,
+            fmt_value(x),
+            "a number in [0, 1]",
+        ))
     }
 }
 
@@ -45,6 +65,11 @@ pub(crate) fn check_finite(owner: &str, param: &str, x: f64) -> Result<()> {
     if x.is_finite() {
         Ok(())
     } else {
-        Err(Error::invalid(owner, param, fmt_value(x), "a finite number"))
+        Err(Error::invalid(
+            owner,
+            param,
+            fmt_value(x),
+            "a finite number",
+        ))
     }
 }
