@@ -16,6 +16,8 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub common: ProblemArgs,
     /// Optimizer specs to compare (repeat the flag), e.g. `--optimizer sgd(lr=0.01) --optimizer adam`.
+    /// `--optimizer`, `--start` and `--schedule` may each be given once (shared by all
+    /// runs) or N times (one per run).
     #[arg(long = "optimizer", value_name = "SPEC", required = true)]
     pub optimizers: Vec<String>,
     /// Report the first step at which the loss gap (loss minus the known minimum or
@@ -28,6 +30,76 @@ pub struct CompareArgs {
     /// Format of the history files written with --out.
     #[arg(long, value_enum, default_value_t = HistoryFormat::Csv)]
     pub out_format: HistoryFormat,
+}
+
+/// The runs of a comparison: optimizers, starts and schedules broadcast together
+/// (each list has one entry or as many as the longest).
+pub fn runs(args: &CompareArgs) -> Result<Vec<RunSpec>, CliError> {
+    let c = &args.common;
+    let n = args
+        .optimizers
+        .len()
+        .max(c.start.len())
+        .max(c.schedule.len());
+    for (flag, len) in [
+        ("--optimizer", args.optimizers.len()),
+        ("--start", c.start.len()),
+        ("--schedule", c.schedule.len()),
+    ] {
+        if len > 1 && len != n {
+            return Err(CliError::usage(format!(
+                "{flag} was given {len} times but another flag {n} times; give each of \
+                 --optimizer, --start and --schedule once or {n} times"
+            )));
+        }
+    }
+    let pick = |v: &[String], i: usize| -> Option<String> {
+        match v.len() {
+            0 => None,
+            1 => Some(v[0].clone()),
+            _ => Some(v[i].clone()),
+        }
+    };
+    (0..n)
+        .map(|i| {
+            let o = pick(&args.optimizers, i).expect("at least one optimizer");
+            c.spec(
+                &o,
+                pick(&c.start, i).as_deref(),
+                pick(&c.schedule, i).as_deref(),
+            )
+        })
+        .collect()
+}
+
+/// A short label for run `i` of a comparison: the parts that differ between runs.
+pub fn label(specs: &[RunSpec], i: usize) -> String {
+    let s = &specs[i];
+    let differs = |f: &dyn Fn(&RunSpec) -> String| specs.iter().any(|o| f(o) != f(s));
+    let mut parts = Vec::new();
+    let opt = |r: &RunSpec| r.optimizer.to_string();
+    if differs(&opt) || specs.len() == 1 {
+        parts.push(opt(s));
+    }
+    let start = |r: &RunSpec| format!("{:?}", r.start);
+    if differs(&start) {
+        if let Some(v) = &s.start {
+            let v: Vec<String> = v.iter().map(|x| format!("{x}")).collect();
+            parts.push(format!("from ({})", v.join(", ")));
+        }
+    }
+    let sched = |r: &RunSpec| {
+        r.schedule
+            .as_ref()
+            .map_or("constant".to_string(), |c| c.to_string())
+    };
+    if differs(&sched) {
+        parts.push(sched(s));
+    }
+    if parts.is_empty() {
+        parts.push(opt(s));
+    }
+    parts.join(", ")
 }
 
 /// File format of `--out` histories.
@@ -114,6 +186,8 @@ pub struct RunResult {
     pub stopped: Option<String>,
     /// The loss the tolerance is measured against (known minimum or optimum), if any.
     pub reference: Option<f64>,
+    /// How tables and legends name this run.
+    pub label: String,
 }
 
 impl RunResult {
@@ -171,6 +245,7 @@ fn run_history_typed<T: Float>(spec: &RunSpec, steps: u64) -> Result<RunResult, 
         summary,
         stopped,
         reference,
+        label: spec.optimizer.to_string(),
     })
 }
 
@@ -183,18 +258,15 @@ pub fn main(args: CompareArgs) -> Result<(), CliError> {
             )));
         }
     }
-    let specs = args
-        .optimizers
-        .iter()
-        .map(|o| args.common.spec(o))
-        .collect::<Result<Vec<_>, _>>()?;
+    let specs = runs(&args)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::io(format!("creating {}", dir.display()), e))?;
     }
     let mut results = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
-        let r = run_history(spec, args.common.steps)?;
+        let mut r = run_history(spec, args.common.steps)?;
+        r.label = label(&specs, i);
         if let Some(dir) = &args.out {
             write_history(dir, i, &r, args.out_format)?;
         }
@@ -274,7 +346,7 @@ fn print_table(results: &[RunResult], tol: Option<f64>) {
     let has_acc = results
         .iter()
         .any(|r| r.summary.contains_key("test_accuracy"));
-    let mut header = vec!["optimizer".to_string(), "steps".into(), "final loss".into()];
+    let mut header = vec!["run".to_string(), "steps".into(), "final loss".into()];
     if has_test {
         header.push("test loss".into());
     }
@@ -288,7 +360,7 @@ fn print_table(results: &[RunResult], tol: Option<f64>) {
     let mut rows = vec![header];
     for r in results {
         let mut row = vec![
-            r.optimizer.clone(),
+            r.label.clone(),
             r.history.last().map_or(0, |h| h.0).to_string(),
         ];
         row.push(match &r.stopped {
@@ -334,7 +406,7 @@ fn print_table(results: &[RunResult], tol: Option<f64>) {
     }
     for r in results {
         if let Some(s) = &r.stopped {
-            let _ = writeln!(out, "note: {} stopped: {s}", r.optimizer);
+            let _ = writeln!(out, "note: {} stopped: {s}", r.label);
         }
     }
 }

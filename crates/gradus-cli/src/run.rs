@@ -19,12 +19,14 @@ pub struct ProblemArgs {
     /// Dimension of n-dimensional problems (rosenbrock, sphere, rastrigin).
     #[arg(long)]
     pub dim: Option<usize>,
-    /// Start point, comma-separated (must match the problem's dimension).
+    /// Start point, comma-separated (must match the problem's dimension). `compare`
+    /// takes several.
     #[arg(long, allow_hyphen_values = true, value_name = "V1,V2,...")]
-    pub start: Option<String>,
-    /// Learning-rate schedule spec, e.g. `cosine_annealing(t_max=100)` (default: constant lr).
+    pub start: Vec<String>,
+    /// Learning-rate schedule spec, e.g. `cosine_annealing(t_max=100)` (default: constant
+    /// lr). `compare` takes several.
     #[arg(long, value_name = "SPEC")]
-    pub schedule: Option<String>,
+    pub schedule: Vec<String>,
     /// Number of updates.
     #[arg(long, default_value_t = 100)]
     pub steps: u64,
@@ -121,14 +123,31 @@ pub fn parse_start(s: &str) -> Result<Vec<f64>, CliError> {
 }
 
 impl ProblemArgs {
-    /// The run settings for `optimizer`, validated.
-    pub fn spec(&self, optimizer: &str) -> Result<RunSpec, CliError> {
+    /// The single `--start` and `--schedule` of `gradus run` (at most one each).
+    pub fn single(&self) -> Result<(Option<&str>, Option<&str>), CliError> {
+        for (flag, v) in [("--start", &self.start), ("--schedule", &self.schedule)] {
+            if v.len() > 1 {
+                return Err(CliError::usage(format!(
+                    "{flag} was given {} times; `gradus run` takes one (use `gradus compare` for several)",
+                    v.len()
+                )));
+            }
+        }
+        Ok((
+            self.start.first().map(String::as_str),
+            self.schedule.first().map(String::as_str),
+        ))
+    }
+
+    /// The run settings for `optimizer`, `start` and `schedule`, validated.
+    pub fn spec(
+        &self,
+        optimizer: &str,
+        start: Option<&str>,
+        schedule: Option<&str>,
+    ) -> Result<RunSpec, CliError> {
         let optimizer = gradus::spec::parse(optimizer)?;
-        let schedule = self
-            .schedule
-            .as_deref()
-            .map(gradus::spec::parse)
-            .transpose()?;
+        let schedule = schedule.map(gradus::spec::parse).transpose()?;
         if !(self.noise.is_finite() && self.noise >= 0.0) {
             return Err(CliError::usage(format!(
                 "--noise {} is invalid: expected a finite standard deviation >= 0",
@@ -147,7 +166,7 @@ impl ProblemArgs {
                 }
             }
         }
-        let start = self.start.as_deref().map(parse_start).transpose()?;
+        let start = start.map(parse_start).transpose()?;
         let opts = ProblemOptions {
             dim: self.dim,
             seed: self.seed,
@@ -184,7 +203,8 @@ impl ProblemArgs {
 
 /// Entry point of `gradus run`.
 pub fn main(args: RunArgs) -> Result<(), CliError> {
-    let spec = args.common.spec(&args.optimizer)?;
+    let (start, schedule) = args.common.single()?;
+    let spec = args.common.spec(&args.optimizer, start, schedule)?;
     match spec.dtype {
         DType::F64 => run_typed::<f64>(&spec, &args),
         DType::F32 => run_typed::<f32>(&spec, &args),
