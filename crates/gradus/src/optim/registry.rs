@@ -33,8 +33,15 @@ pub fn build_from_call<T: Float>(call: &Call) -> Result<Box<dyn Optimizer<T>>> {
     use super::*;
     match call.name.as_str() {
         "sgd" => boxed::<SgdConfig, T>(call),
+        "adagrad" => boxed::<AdagradConfig, T>(call),
+        "rmsprop" => boxed::<RMSpropConfig, T>(call),
+        "adadelta" => boxed::<AdadeltaConfig, T>(call),
         "adam" => boxed::<AdamConfig, T>(call),
         "adamw" => boxed::<adam::AdamWConfig, T>(call),
+        "nadam" => boxed::<NAdamConfig, T>(call),
+        "radam" => boxed::<RAdamConfig, T>(call),
+        "adamax" => boxed::<AdamaxConfig, T>(call),
+        "lion" => boxed::<LionConfig, T>(call),
         "newton" => Err(Error::Unsupported(
             "newton needs a Hessian and cannot drive named tensors; build it with gradus::optim::Newton"
                 .into(),
