@@ -10,15 +10,15 @@
 //! m_t = β2·m_{t−1} + (1 − β2)·g_t       momentum, with its own, slower rate
 //! ```
 //!
-//! Defaults: `lr=1e-4, betas=(0.9, 0.99), weight_decay=0, maximize=false`, as in the
-//! paper and the authors' code. Every coordinate moves by exactly `lr` (or not at
+//! Defaults: `lr=1e-4, betas=(0.9, 0.99), weight_decay=0, maximize=false` (the
+//! paper's recommended betas). Every coordinate moves by exactly `lr` (or not at
 //! all) each step, so Lion wants a learning rate 3–10 times smaller than AdamW's and
 //! a correspondingly larger weight decay. It keeps one buffer per element (`exp_avg`),
 //! Adam two.
 //!
 //! # Reference
-//! Chen, Liang, Huang, Real, Wang, Pham, Dong, Luong, Hsieh, Lu & Le, *Symbolic
-//! Discovery of Optimization Algorithms*, NeurIPS 2023 (Program 1 / Algorithm 2).
+//! Chen et al., *Symbolic Discovery of Optimization Algorithms*, NeurIPS 2023
+//! (Algorithm 2).
 //!
 //! # Where torch and the tutorials differ
 //! Lion is not in torch.optim and none of the tutorials covers it. gradus follows the

@@ -20,9 +20,9 @@
 //!
 //! # Reference
 //! Hinton, Srivastava & Swersky, *Neural Networks for Machine Learning*, lecture 6e
-//! (Coursera, 2012). The centered form is Graves, *Generating Sequences With Recurrent
-//! Neural Networks*, 2013, eq. 38–45: it divides by an estimate of the gradient's
-//! standard deviation instead of its root mean square.
+//! (Coursera, 2012). The centered form is from Graves, *Generating Sequences With
+//! Recurrent Neural Networks*, arXiv:1308.0850, 2013: it divides by an estimate of the
+//! gradient's standard deviation instead of its root mean square.
 //!
 //! # Where torch and the tutorials differ
 //! * The tutorials write the decay as γ (`rmsprop(alpha=γ)`) and divide by
