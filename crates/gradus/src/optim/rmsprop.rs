@@ -31,8 +31,9 @@
 //!   learning rate multiplies the buffer, not the gradient.
 //! * In the centered form `v − ḡ²` is computed as torch does (`v.addcmul(ḡ, ḡ,
 //!   value=-1)`). When the gradient stays constant for thousands of steps its true
-//!   value underflows into rounding noise, and the step blows up (or is NaN if the
-//!   noise is negative), in torch as in gradus; a larger ε guards against it.
+//!   value falls below the rounding error of `v` and `ḡ²`, and the step blows up (or
+//!   is NaN if the difference rounds negative), in torch as in gradus; a larger ε
+//!   guards against it.
 //! * The momentum buffer exists only when `momentum > 0` at construction (as in
 //!   torch), so [`Optimizer::set_momentum`](crate::optim::Optimizer::set_momentum) may
 //!   change a non-zero momentum but not turn it on or off.
