@@ -42,11 +42,37 @@ pub(crate) fn addcdiv<T: Float>(p: T, value: T, t1: T, t2: T) -> T {
     p + value * t1 / t2
 }
 
+/// `s.addcmul_(t1, t2, value)`: `s + (value·t1)·t2`, in ATen's order. Adagrad's sum
+/// of squares (`value = 1`) and RMSprop's centered variance (`value = −1`).
+#[inline(always)]
+pub(crate) fn addcmul<T: Float>(s: T, value: T, t1: T, t2: T) -> T {
+    s + value * t1 * t2
+}
+
+/// `p.add_(x, alpha=a)`: `p + a·x`, in ATen's order. The final step of RMSprop with
+/// momentum, Adadelta and Lion.
+#[inline(always)]
+pub(crate) fn add_scaled<T: Float>(p: T, alpha: T, x: T) -> T {
+    p + alpha * x
+}
+
 /// Bias correction `1 − βᵗ` of a moving average started at zero (Kingma & Ba 2015),
 /// computed in `f64` with the C library's `pow`, as Python computes `1 - beta ** step`.
 #[inline]
 pub(crate) fn bias_correction(beta: f64, step: u64) -> f64 {
     1.0 - beta.powf(step as f64)
+}
+
+/// `torch.maximum(a, b)` for one element: NaN if either is NaN.
+#[inline(always)]
+pub(crate) fn maximum<T: Float>(a: T, b: T) -> T {
+    if a.is_nan() || b.is_nan() {
+        a + b
+    } else if a > b {
+        a
+    } else {
+        b
+    }
 }
 
 #[cfg(test)]
@@ -71,20 +97,23 @@ mod tests {
     }
 
     #[test]
+    fn addcmul_and_add_scaled_round_in_atens_order() {
+        // (value·t1)·t2 = 0.30000000000000004·3 = 0.9000000000000001, whereas
+        // value·(t1·t2) = 0.1·9 = 0.9: the order is visible.
+        assert_eq!(addcmul(0.0, 0.1, 3.0, 3.0), 0.9000000000000001);
+        assert_eq!(addcmul(0.25, -1.0, 0.5, 0.5), 0.0);
+        assert_eq!(add_scaled(1.0, -0.1, 3.0), 1.0 + -0.1 * 3.0);
+    }
+
+    #[test]
+    fn maximum_propagates_nan() {
+        assert_eq!(maximum(1.0, 2.0), 2.0);
+        assert!(maximum(f64::NAN, 2.0).is_nan() && maximum(2.0, f64::NAN).is_nan());
+    }
+
+    #[test]
     fn bias_correction_values() {
         assert_eq!(bias_correction(0.9, 1), 1.0 - 0.9);
         assert!((bias_correction(0.999, 1 << 30) - 1.0).abs() < 1e-300);
-    }
-}
-
-/// `torch.maximum(a, b)` for one element: NaN if either is NaN.
-#[inline(always)]
-pub(crate) fn maximum<T: Float>(a: T, b: T) -> T {
-    if a.is_nan() || b.is_nan() {
-        a + b
-    } else if a > b {
-        a
-    } else {
-        b
     }
 }

@@ -26,14 +26,28 @@ mod kernel;
 mod registry;
 mod validate;
 
+pub mod adadelta;
+pub mod adagrad;
 pub mod adam;
+pub mod adamax;
+pub mod lion;
+pub mod nadam;
 pub mod newton;
+pub mod radam;
+pub mod rmsprop;
 pub mod sgd;
 
+pub use adadelta::{Adadelta, AdadeltaConfig};
+pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW};
+pub use adamax::{Adamax, AdamaxConfig};
 pub use engine::{Elementwise, OptimizerState, Rule, TensorState};
+pub use lion::{Lion, LionConfig};
+pub use nadam::{NAdam, NAdamConfig};
 pub use newton::{Newton, NewtonConfig};
+pub use radam::{RAdam, RAdamConfig};
 pub use registry::{build, build_from_call, OPTIMIZERS};
+pub use rmsprop::{RMSprop, RMSpropConfig};
 pub use sgd::{Sgd, SgdConfig};
 pub(crate) use validate::*;
 
