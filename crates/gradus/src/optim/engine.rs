@@ -146,7 +146,6 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
     /// Resolves each param to a state index (`usize::MAX` for a new tensor), checking
     /// lengths and name uniqueness. Mutates nothing but the scratch buffer.
     fn resolve(&mut self, params: &[Param<'_, T>]) -> Result<()> {
-        let nslots = self.rule.slot_names().len();
         self.slots_of.clear();
         // Fast path: the same tensors in the same order as they were first seen.
         let same_order = params.len() <= self.tensors.len()
@@ -169,11 +168,7 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
             };
             if idx != usize::MAX {
                 let t = &self.tensors[idx];
-                let len = if nslots == 0 {
-                    p.value.len()
-                } else {
-                    t.slots[0].len()
-                };
+                let len = t.slots.first().map_or(p.value.len(), Vec::len);
                 if len != p.value.len() {
                     return Err(Error::StateShape {
                         name: p.name.to_string(),
@@ -248,6 +243,16 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                     slots,
                     scalars: self.rule.scalar_init(),
                 });
+            }
+        }
+        // A config change (a one-cycle schedule switching SGD's momentum on) can add
+        // state slots; they start at their initial value, as torch creates them lazily.
+        let nslots = self.rule.slot_names().len();
+        for (p, &idx) in params.iter().zip(&self.slots_of) {
+            let t = &mut self.tensors[idx];
+            while t.slots.len() < nslots {
+                let init = T::of(self.rule.slot_init(t.slots.len()));
+                t.slots.push(vec![init; p.value.len()]);
             }
         }
         let rule = &self.rule;
@@ -337,7 +342,7 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                     t.name
                 )));
             }
-            if t.slots.len() != names.len() {
+            if t.slots.len() < names.len() || t.slots.len() > 4 {
                 return Err(Error::StateMismatch(format!(
                     "tensor '{}' has {} state buffers, expected {}",
                     t.name,

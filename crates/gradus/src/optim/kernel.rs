@@ -40,7 +40,10 @@ pub(crate) fn run<R: Rule, T: Float>(
         let t = &mut tensors[idx];
         t.step += 1;
         let c = rule.coeffs::<T>(t.step, &mut t.scalars);
-        sweep_tensor::<R, T>(&c, p.value, p.grad, &mut t.slots);
+        // A tensor may keep more slots than the rule uses now (SGD whose momentum a
+        // schedule switched off keeps its buffer, as torch does).
+        let n = rule.slot_names().len();
+        sweep_tensor::<R, T>(&c, p.value, p.grad, &mut t.slots[..n]);
     }
 }
 
@@ -93,7 +96,7 @@ fn sweep<R: Rule, T: Float, const N: usize>(
             // SAFETY: the CPU supports AVX-512F, checked just above.
             return unsafe { sweep_avx512::<R, T, N>(c, p, g, s) };
         }
-        if std::is_x86_feature_detected!("avx2") {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports AVX2, checked just above.
             return unsafe { sweep_avx2::<R, T, N>(c, p, g, s) };
         }
@@ -113,7 +116,7 @@ unsafe fn sweep_avx512<R: Rule, T: Float, const N: usize>(
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn sweep_avx2<R: Rule, T: Float, const N: usize>(
     c: &R::Coeffs<T>,
     p: &mut [T],

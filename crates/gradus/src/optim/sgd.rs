@@ -40,7 +40,7 @@
 //! }
 //! ```
 
-use super::blocks::grad_in;
+use super::blocks::{add_scaled, grad_in};
 use super::engine::{Elementwise, Rule};
 use super::{check_nonneg, check_unit_closed};
 use crate::error::{Error, Result};
@@ -176,15 +176,26 @@ impl Rule for SgdConfig {
         }
     }
 
+    /// One flag per tensor: whether its momentum buffer holds a value yet. torch
+    /// creates the buffer from the first gradient seen while momentum ≠ 0, which need
+    /// not be the first step (a one-cycle schedule may switch momentum on later).
+    fn scalar_init(&self) -> Vec<f64> {
+        vec![0.0]
+    }
+
     type Coeffs<T: Float> = SgdCoeffs<T>;
 
-    fn coeffs<T: Float>(&self, step: u64, _scalars: &mut [f64]) -> SgdCoeffs<T> {
+    fn coeffs<T: Float>(&self, _step: u64, scalars: &mut [f64]) -> SgdCoeffs<T> {
+        let first = scalars[0] == 0.0;
+        if self.momentum != 0.0 {
+            scalars[0] = 1.0;
+        }
         SgdCoeffs {
             neg_lr: T::of(-self.lr),
             momentum: T::of(self.momentum),
             one_minus_dampening: T::of(1.0 - self.dampening),
             wd: T::of(self.weight_decay),
-            first: step == 1,
+            first,
             nesterov: self.nesterov,
             maximize: self.maximize,
             has_momentum: self.momentum != 0.0,
@@ -198,18 +209,18 @@ impl Rule for SgdConfig {
             let b = if c.first {
                 g
             } else {
-                s[0] * c.momentum + c.one_minus_dampening * g
+                add_scaled(s[0] * c.momentum, c.one_minus_dampening, g)
             };
             s[0] = b;
             if c.nesterov {
-                g + c.momentum * b
+                add_scaled(g, c.momentum, b)
             } else {
                 b
             }
         } else {
             g
         };
-        *p = *p + c.neg_lr * d;
+        *p = add_scaled(*p, c.neg_lr, d);
     }
 }
 
@@ -339,6 +350,33 @@ mod tests {
             ..Default::default()
         };
         assert!((run(cfg, 10.0, |x| -2.0 * x, 1)[0] - 8.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn momentum_switched_on_later_starts_its_buffer_from_the_gradient() {
+        // As torch with a one-cycle schedule on sgd(momentum=0): the buffer is created
+        // from the gradient of the first step with momentum ≠ 0.
+        // step 1 (μ = 0): x = 10 − 0.1·20 = 8
+        // step 2 (μ = 0.5): b = g = 16, x = 8 − 1.6 = 6.4
+        // step 3: g = 12.8, b = 8 + 12.8 = 20.8, x = 6.4 − 2.08 = 4.32
+        let mut opt = Sgd::<f64>::new(SgdConfig {
+            lr: 0.1,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut x = [10.0];
+        let mut xs = vec![];
+        for k in 0..3 {
+            if k == 1 {
+                opt.set_momentum(0.5).unwrap();
+            }
+            let g = [2.0 * x[0]];
+            opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
+            xs.push(x[0]);
+        }
+        for (x, w) in xs.iter().zip([8.0, 6.4, 4.32]) {
+            assert!((x - w).abs() < 1e-12, "{x} vs {w}");
+        }
     }
 
     #[test]
