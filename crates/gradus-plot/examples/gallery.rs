@@ -23,10 +23,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_else(|| "target/gallery".into()),
     );
     std::fs::create_dir_all(&out)?;
+    // `gallery DIR gif` draws only the animation, for timing it alone.
+    let only_gif = std::env::args().nth(2).as_deref() == Some("gif");
+    if !only_gif {
+        stills(&out)?;
+    }
+    let gif = out.join("rosenbrock.gif");
+    timed("rosenbrock gif (120 frames, 600×450)", || {
+        rosenbrock_gif(&gif)
+    })?;
+    gif_frames_to_png(&gif, &out, &[0, 40, 119])?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+fn stills(out: &Path) -> Result<(), PlotError> {
     timed("loss (log y)", || loss_chart(&out.join("loss.png")))?;
     timed("loss (svg)", || loss_chart(&out.join("loss.svg")))?;
     timed("rosenbrock contour", || {
         rosenbrock(&out.join("rosenbrock.png"))
+    })?;
+    timed("rosenbrock contour (svg)", || {
+        rosenbrock(&out.join("rosenbrock.svg"))
     })?;
     timed("beale contour", || beale(&out.join("beale.png")))?;
     timed("bowl contour, sgd schedules", || {
@@ -37,12 +55,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     timed("tanh from 4", || tanh(&out.join("tanh.png")))?;
     timed("boston scatter", || boston(&out.join("boston.png")))?;
     timed("schedules", || schedules(&out.join("schedules.png")))?;
-    let gif = out.join("rosenbrock.gif");
-    timed("rosenbrock gif (120 frames, 600×450)", || {
-        rosenbrock_gif(&gif)
-    })?;
-    gif_frames_to_png(&gif, &out, &[0, 40, 119])?;
-    println!("wrote {}", out.display());
     Ok(())
 }
 

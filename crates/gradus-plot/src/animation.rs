@@ -1,7 +1,8 @@
 //! GIF animations of trajectories moving over a contour map.
 //!
 //! The background (frame, filled levels, contour lines, legend) is rendered once. Each
-//! frame copies it and draws the trajectories so far; the frames share one 256-colour
+//! frame copies it and draws the trajectories so far (at twice the size, averaged down,
+//! as the still charts are); the frames share one 256-colour
 //! palette, learnt once from the final frame, and only the rectangle that changed since
 //! the previous frame is encoded. This is much faster than quantizing every frame on
 //! its own, which is what plotters' own GIF backend does.
@@ -11,6 +12,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use crate::axes::Look;
 use crate::contour::{ContourMap, Surface, Trajectory};
 use crate::output;
 use crate::{Chart, PlotError, Series, Size};
@@ -86,27 +88,45 @@ pub fn contour_animation(
     let trajectories = Trajectory::from_series(trajectories);
     let render_err = |e: String| PlotError::render(path, e);
 
-    let mut background = vec![255u8; size.width as usize * size.height as usize * 3];
+    // Drawn at `zoom` times the size and averaged down, like the still charts.
+    let zoom = output::zoom(size);
+    let big = (size.width * zoom, size.height * zoom);
+    let mut big_background = vec![255u8; big.0 as usize * big.1 as usize * 3];
     let map = {
-        let root = BitMapBackend::with_buffer(&mut background, (size.width, size.height))
-            .into_drawing_area();
-        let map = ContourMap::draw_background(&root, size, chart, surface, &trajectories)
+        let root = BitMapBackend::with_buffer(&mut big_background, big).into_drawing_area();
+        let look = Look::new(size, false, zoom);
+        let map = ContourMap::draw_background(&root, look, chart, surface, &trajectories)
             .map_err(render_err)?;
         root.present().map_err(|e| PlotError::render(path, e))?;
         map
     };
-    let draw_frame = |upto: usize| -> Result<Vec<u8>, PlotError> {
-        let mut rgb = background.clone();
+    let background = output::downsample(&big_background, size, zoom);
+    // Each frame is drawn on `work`, a copy of the big background; only the rows the
+    // trajectories touched are averaged down and then restored from the background.
+    let mut work = big_background.clone();
+    let row_bytes = big.0 as usize * 3;
+    let mut draw_frame = |upto: usize| -> Result<Vec<u8>, PlotError> {
         {
-            let root =
-                BitMapBackend::with_buffer(&mut rgb, (size.width, size.height)).into_drawing_area();
+            let root = BitMapBackend::with_buffer(&mut work, big).into_drawing_area();
             let area = map.plotting_area(&root);
             map.draw_paths(&area, &trajectories, Some(upto))
                 .map_err(render_err)?;
             map.draw_minima(&area, surface.minima).map_err(render_err)?;
             root.present().map_err(|e| PlotError::render(path, e))?;
         }
-        Ok(rgb)
+        let changed = |r: &usize| {
+            work[r * row_bytes..(r + 1) * row_bytes]
+                != big_background[r * row_bytes..(r + 1) * row_bytes]
+        };
+        let mut out = background.clone();
+        let first = (0..big.1 as usize).find(changed);
+        let last = (0..big.1 as usize).rev().find(changed);
+        if let (Some(first), Some(last)) = (first, last) {
+            let (z, from, to) = (zoom as usize, first * row_bytes, (last + 1) * row_bytes);
+            output::downsample_rows(&work, size, zoom, &mut out, first / z..last / z + 1);
+            work[from..to].copy_from_slice(&big_background[from..to]);
+        }
+        Ok(out)
     };
 
     let counts: Vec<usize> = (1..=animation.frames)

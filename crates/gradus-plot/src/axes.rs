@@ -218,11 +218,14 @@ pub(crate) struct Look {
     pub tick: f64,
     pub legend: f64,
     pub line: u32,
+    /// Vector output (SVG): strokes are left to the viewer, which joins them cleanly.
+    pub vector: bool,
 }
 
 impl Look {
-    pub fn for_size(size: Size) -> Look {
-        let s = size.scale();
+    /// The look of a chart of `size` drawn `zoom` times larger (for supersampling).
+    pub fn new(size: Size, vector: bool, zoom: u32) -> Look {
+        let s = size.scale() * f64::from(zoom);
         Look {
             scale: s,
             title: 24.0 * s,
@@ -230,7 +233,13 @@ impl Look {
             tick: 15.0 * s,
             legend: 15.0 * s,
             line: (2.0 * s).round().max(1.0) as u32,
+            vector,
         }
+    }
+
+    /// A stroke width of `v` pixels at the default size, at least 1.
+    pub fn stroke(&self, v: f64) -> u32 {
+        (v * self.scale).round().max(1.0) as u32
     }
 
     pub fn px(&self, v: f64) -> i32 {
@@ -278,8 +287,8 @@ pub(crate) fn draw_mesh<'a, DB: DrawingBackend + 'a>(
         .y_desc(chart.y_label.as_str())
         .label_style((FAMILY, look.tick))
         .axis_desc_style((FAMILY, look.axis_label))
-        .bold_line_style(BLACK.mix(0.12))
-        .axis_style(BLACK.mix(0.8))
+        .bold_line_style(ShapeStyle::from(BLACK.mix(0.12)).stroke_width(look.stroke(1.0)))
+        .axis_style(ShapeStyle::from(BLACK.mix(0.8)).stroke_width(look.stroke(1.0)))
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
         .set_all_tick_mark_size(look.px(5.0));
@@ -371,7 +380,7 @@ pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a>(
         .margin(look.px(12.0))
         .legend_area_size(look.px(40.0))
         .background_style(WHITE.mix(0.88))
-        .border_style(BLACK.mix(0.45))
+        .border_style(ShapeStyle::from(BLACK.mix(0.45)).stroke_width(look.stroke(1.0)))
         .label_font((FAMILY, look.legend))
         .draw()
         .map_err(|e| e.to_string())

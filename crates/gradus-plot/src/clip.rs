@@ -70,8 +70,11 @@ pub(crate) fn visible_runs(points: &[(f64, f64)], bounds: Bounds) -> Vec<Vec<(f6
 /// points under 2 pixels from the last kept one are dropped too, except a run's last,
 /// since each vertex adds rounding jitter to a thick stroke),
 /// and the line is broken at turns sharper than about 35°, where the stroke's corner
-/// would otherwise shoot far past the vertex. `to_px` maps a point to pixels.
+/// would otherwise shoot far past the vertex. `to_px` maps a point to pixels. For
+/// `vector` output only the repeated pixels go: SVG viewers stroke joins properly, and
+/// every extra piece is one more element in the file.
 pub(crate) fn stroke_pieces(
+    vector: bool,
     run: &[(f64, f64)],
     to_px: impl Fn(&(f64, f64)) -> (i32, i32),
 ) -> Vec<Vec<(f64, f64)>> {
@@ -82,11 +85,11 @@ pub(crate) fn stroke_pieces(
         let px = to_px(p);
         if let Some(last) = pixels.last() {
             let d2 = (px.0 - last.0).pow(2) + (px.1 - last.1).pow(2);
-            if d2 == 0 || (d2 < 4 && i + 1 < run.len()) {
+            if d2 == 0 || (!vector && d2 < 4 && i + 1 < run.len()) {
                 continue;
             }
         }
-        if pixels.len() >= 2 && piece.len() >= 2 {
+        if !vector && pixels.len() >= 2 && piece.len() >= 2 {
             let (a, b) = (pixels[pixels.len() - 2], pixels[pixels.len() - 1]);
             let u = (f64::from(a.0 - b.0), f64::from(a.1 - b.1));
             let v = (f64::from(px.0 - b.0), f64::from(px.1 - b.1));
@@ -266,7 +269,7 @@ mod tests {
             (1.0, 0.05),
             (1.0, 1.0),
         ];
-        let pieces = stroke_pieces(&run, to_px);
+        let pieces = stroke_pieces(false, &run, to_px);
         assert_eq!(
             pieces,
             vec![

@@ -10,7 +10,7 @@ use crate::clip::{stroke_pieces, visible_runs};
 use crate::line_chart::{bounds, plot_pixels};
 use crate::output::{self, Figure};
 use crate::palette;
-use crate::{Chart, PlotError, Series, Size};
+use crate::{Chart, PlotError, Series};
 
 /// How function values are spread over the contour levels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -153,10 +153,10 @@ impl Figure for ContourFigure<'_> {
     fn draw<'r, DB: DrawingBackend + 'r>(
         &self,
         root: &'r DrawingArea<DB, Shift>,
-        size: Size,
+        look: Look,
     ) -> Result<(), String> {
         let map =
-            ContourMap::draw_background(root, size, self.chart, self.surface, &self.trajectories)?;
+            ContourMap::draw_background(root, look, self.chart, self.surface, &self.trajectories)?;
         let area = map.plotting_area(root);
         map.draw_paths(&area, &self.trajectories, None)?;
         map.draw_minima(&area, self.surface.minima)?;
@@ -178,23 +178,24 @@ impl ContourMap {
     /// Draws frame, filled levels, contour lines, start points and legend on `root`.
     pub fn draw_background<'a, DB: DrawingBackend + 'a>(
         root: &'a DrawingArea<DB, Shift>,
-        size: Size,
+        look: Look,
         chart: &Chart,
         surface: &Surface<'_>,
         trajectories: &[Trajectory],
     ) -> Result<ContourMap, String> {
-        let look = Look::for_size(size);
         let x = Axis::linear(surface.x_range.0, surface.x_range.1);
         let y = Axis::linear(surface.y_range.0, surface.y_range.1);
         let mut ctx = axes::build(root, chart, &look, &x, &y)?;
         let (w, h) = plot_pixels(&ctx);
-        // About one grid cell per 3 pixels: smooth bands, cheap to evaluate.
-        let nx = ((w / 3.0).round() as usize).clamp(8, 600);
-        let ny = ((h / 3.0).round() as usize).clamp(8, 600);
+        // About one grid cell per 3 pixels: smooth bands, cheap to evaluate. SVG gets
+        // 5-pixel cells: every run of cells is an element there, and viewers smooth edges.
+        let cell = if look.vector { 5.0 } else { 3.0 };
+        let nx = ((w / cell).round() as usize).clamp(8, 600);
+        let ny = ((h / cell).round() as usize).clamp(8, 600);
         let grid = Grid::evaluate(surface, nx, ny);
         ctx.draw_series(grid.filled_bands(surface.levels))
             .map_err(|e| e.to_string())?;
-        let line = ShapeStyle::from(BLACK.mix(0.22)).stroke_width(1);
+        let line = ShapeStyle::from(BLACK.mix(0.22)).stroke_width(look.stroke(1.0));
         ctx.draw_series(
             grid.contour_lines(surface.levels)
                 .into_iter()
@@ -234,7 +235,7 @@ impl ContourMap {
                     EmptyElement::at((px + seg / 2, py))
                         + Rectangle::new(
                             [(-square, -square), (square, square)],
-                            ShapeStyle::from(BLACK).stroke_width(2),
+                            ShapeStyle::from(BLACK).stroke_width(look.stroke(2.0)),
                         )
                 });
         }
@@ -247,7 +248,10 @@ impl ContourMap {
                     let (fill, rim) = star_shape(star);
                     EmptyElement::at((px + seg / 2, py))
                         + Polygon::new(fill, ShapeStyle::from(BLACK).filled())
-                        + PathElement::new(rim, ShapeStyle::from(WHITE).stroke_width(1))
+                        + PathElement::new(
+                            rim,
+                            ShapeStyle::from(WHITE).stroke_width(look.stroke(1.0)),
+                        )
                 });
         }
 
@@ -280,7 +284,7 @@ impl ContourMap {
                     )
                     + Rectangle::new(
                         [(-square, -square), (square, square)],
-                        ShapeStyle::from(BLACK).stroke_width(2),
+                        ShapeStyle::from(BLACK).stroke_width(look.stroke(2.0)),
                     )
             })
         });
@@ -312,7 +316,7 @@ impl ContourMap {
             let shown = &t.points[..n];
             let line = ShapeStyle::from(t.color).stroke_width(self.look.line);
             for run in visible_runs(shown, b) {
-                for piece in stroke_pieces(&run, |p| area.map_coordinate(p)) {
+                for piece in stroke_pieces(self.look.vector, &run, |p| area.map_coordinate(p)) {
                     area.draw(&PathElement::new(piece, line))
                         .map_err(|e| e.to_string())?;
                 }
@@ -333,7 +337,7 @@ impl ContourMap {
                     area.draw(&Circle::new(
                         p,
                         head,
-                        ShapeStyle::from(BLACK).stroke_width(2),
+                        ShapeStyle::from(BLACK).stroke_width(self.look.stroke(2.0)),
                     ))
                     .map_err(|e| e.to_string())?;
                 }
@@ -354,7 +358,10 @@ impl ContourMap {
             let (fill, rim) = star_shape(r);
             let star = EmptyElement::at(m)
                 + Polygon::new(fill, ShapeStyle::from(BLACK).filled())
-                + PathElement::new(rim, ShapeStyle::from(WHITE).stroke_width(1));
+                + PathElement::new(
+                    rim,
+                    ShapeStyle::from(WHITE).stroke_width(self.look.stroke(1.0)),
+                );
             area.draw(&star).map_err(|e| e.to_string())?;
         }
         Ok(())
@@ -498,42 +505,98 @@ impl Grid {
         rects
     }
 
-    /// Marching squares: the segments of every level boundary.
+    /// Marching squares: every level boundary as polylines.
+    ///
+    /// Crossings are identified by the grid edge they lie on and computed once per edge,
+    /// so the segments of neighbouring cells share endpoints exactly and can be chained
+    /// into long polylines (one SVG element per line instead of one per cell).
     fn contour_lines(&self, levels: usize) -> Vec<Vec<(f64, f64)>> {
-        let mut segments = Vec::new();
+        let mut lines = Vec::new();
         if self.top <= 0.0 {
-            return segments;
+            return lines;
         }
+        let (nx, ny) = (self.nx, self.ny);
+        // Edge ids: horizontal edge (i, j)–(i+1, j) is j·nx + i; vertical edge
+        // (i, j)–(i, j+1) is H + j·(nx+1) + i, with H the number of horizontal edges.
+        let horizontal = nx * (ny + 1);
+        let h_edge = |i: usize, j: usize| j * nx + i;
+        let v_edge = |i: usize, j: usize| horizontal + j * (nx + 1) + i;
         for k in 1..levels {
             let c = self.top * k as f64 / levels as f64;
-            for j in 0..self.ny {
-                for i in 0..self.nx {
-                    let corners = [
-                        (i, j, self.at(i, j)),
-                        (i + 1, j, self.at(i + 1, j)),
-                        (i + 1, j + 1, self.at(i + 1, j + 1)),
-                        (i, j + 1, self.at(i, j + 1)),
+            let crossing = |edge: usize| -> (f64, f64) {
+                let (ia, ja, ib, jb) = if edge < horizontal {
+                    let (i, j) = (edge % nx, edge / nx);
+                    (i, j, i + 1, j)
+                } else {
+                    let e = edge - horizontal;
+                    let (i, j) = (e % (nx + 1), e / (nx + 1));
+                    (i, j, i, j + 1)
+                };
+                let (va, vb) = (self.at(ia, ja), self.at(ib, jb));
+                let s = (c - va) / (vb - va);
+                (
+                    self.x0 + (ia as f64 + s * (ib as f64 - ia as f64)) * self.dx,
+                    self.y0 + (ja as f64 + s * (jb as f64 - ja as f64)) * self.dy,
+                )
+            };
+            // Segments as pairs of edge ids, and for each edge the segments touching it.
+            let mut segments: Vec<(usize, usize)> = Vec::new();
+            let mut touching: std::collections::HashMap<usize, Vec<usize>> = Default::default();
+            for j in 0..ny {
+                for i in 0..nx {
+                    // Cell edges in order around the cell: bottom, right, top, left.
+                    let edges = [
+                        (h_edge(i, j), self.at(i, j), self.at(i + 1, j)),
+                        (v_edge(i + 1, j), self.at(i + 1, j), self.at(i + 1, j + 1)),
+                        (h_edge(i, j + 1), self.at(i + 1, j + 1), self.at(i, j + 1)),
+                        (v_edge(i, j), self.at(i, j + 1), self.at(i, j)),
                     ];
-                    // Crossing points on the four cell edges, in order around the cell.
-                    let mut crossings = Vec::with_capacity(4);
-                    for e in 0..4 {
-                        let (ia, ja, va) = corners[e];
-                        let (ib, jb, vb) = corners[(e + 1) % 4];
-                        if (va < c) != (vb < c) {
-                            let s = (c - va) / (vb - va);
-                            let x = self.x0 + (ia as f64 + s * (ib as f64 - ia as f64)) * self.dx;
-                            let y = self.y0 + (ja as f64 + s * (jb as f64 - ja as f64)) * self.dy;
-                            crossings.push((x, y));
-                        }
-                    }
+                    let crossed: Vec<usize> = edges
+                        .iter()
+                        .filter(|(_, va, vb)| (*va < c) != (*vb < c))
+                        .map(|(e, _, _)| *e)
+                        .collect();
                     // 2 crossings: one segment; 4 (saddle cell): pair them around the cell.
-                    for pair in crossings.chunks_exact(2) {
-                        segments.push(vec![pair[0], pair[1]]);
+                    for pair in crossed.chunks_exact(2) {
+                        let id = segments.len();
+                        segments.push((pair[0], pair[1]));
+                        touching.entry(pair[0]).or_default().push(id);
+                        touching.entry(pair[1]).or_default().push(id);
                     }
                 }
             }
+            let mut used = vec![false; segments.len()];
+            for first in 0..segments.len() {
+                if used[first] {
+                    continue;
+                }
+                used[first] = true;
+                let (a, b) = segments[first];
+                let mut chain = std::collections::VecDeque::from([a, b]);
+                // Extend at the back, then at the front.
+                for back in [true, false] {
+                    loop {
+                        let end = if back {
+                            chain[chain.len() - 1]
+                        } else {
+                            chain[0]
+                        };
+                        let next = touching[&end].iter().copied().find(|&s| !used[s]);
+                        let Some(next) = next else { break };
+                        used[next] = true;
+                        let (p, q) = segments[next];
+                        let other = if p == end { q } else { p };
+                        if back {
+                            chain.push_back(other);
+                        } else {
+                            chain.push_front(other);
+                        }
+                    }
+                }
+                lines.push(chain.into_iter().map(crossing).collect());
+            }
         }
-        segments
+        lines
     }
 }
 
@@ -548,7 +611,14 @@ mod tests {
         let grid = Grid::evaluate(&surface, 10, 10);
         assert_eq!(grid.band(grid.at(5, 5), 14), 0);
         assert_eq!(grid.band(grid.at(0, 0), 14), 13);
-        assert!(!grid.contour_lines(14).is_empty());
+        // Circles around the centre: each level is one closed line, chained whole.
+        let lines = grid.contour_lines(14);
+        assert!(!lines.is_empty());
+        let closed = lines
+            .iter()
+            .filter(|l| l.len() > 4 && l.first() == l.last())
+            .count();
+        assert!(closed >= 1, "{} lines, none closed", lines.len());
     }
 
     #[test]

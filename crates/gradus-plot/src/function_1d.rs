@@ -11,7 +11,7 @@ use crate::font::FAMILY;
 use crate::line_chart::{bounds, plot_pixels};
 use crate::output::{self, Figure};
 use crate::palette;
-use crate::{Chart, PlotError, Size};
+use crate::{Chart, PlotError};
 
 /// The iterates `x_0, x_1, …` of one optimizer on a 1-D function.
 #[derive(Clone, Debug, PartialEq)]
@@ -120,9 +120,8 @@ impl Figure for Function1dFigure<'_> {
     fn draw<'r, DB: DrawingBackend + 'r>(
         &self,
         root: &'r DrawingArea<DB, Shift>,
-        size: Size,
+        look: Look,
     ) -> Result<(), String> {
-        let look = Look::for_size(size);
         let mut ctx = axes::build(root, self.chart, &look, &self.x, &self.y)?;
         axes::draw_mesh(&mut ctx, self.chart, &look, &self.x, &self.y, true)?;
         let b = bounds(&self.x, &self.y);
@@ -132,7 +131,7 @@ impl Figure for Function1dFigure<'_> {
         let area = ctx.plotting_area().clone();
         let pieces = runs
             .iter()
-            .flat_map(|r| stroke_pieces(r, |p| area.map_coordinate(p)));
+            .flat_map(|r| stroke_pieces(look.vector, r, |p| area.map_coordinate(p)));
         ctx.draw_series(pieces.map(|piece| PathElement::new(piece, curve_style)))
             .map_err(|e| e.to_string())?
             .label("f(x)")
@@ -146,7 +145,7 @@ impl Figure for Function1dFigure<'_> {
         let label_font = look.tick * 0.85;
         for (points, (name, color)) in self.marked.iter().zip(&self.names) {
             let color = *color;
-            let joins = ShapeStyle::from(color.mix(0.45)).stroke_width(1);
+            let joins = ShapeStyle::from(color.mix(0.45)).stroke_width(look.stroke(1.0));
             let path: Vec<(f64, f64)> = points.iter().map(|(_, p)| *p).collect();
             ctx.draw_series(std::iter::once(PathElement::new(path.clone(), joins)))
                 .map_err(|e| e.to_string())?;
@@ -164,11 +163,15 @@ impl Figure for Function1dFigure<'_> {
                 let alpha = 0.25 + 0.75 * order as f64 / (n - 1.0);
                 let mark = EmptyElement::at(p)
                     + Circle::new((0, 0), radius, ShapeStyle::from(color.mix(alpha)).filled())
-                    + Circle::new((0, 0), radius, ShapeStyle::from(color).stroke_width(1));
+                    + Circle::new(
+                        (0, 0),
+                        radius,
+                        ShapeStyle::from(color).stroke_width(look.stroke(1.0)),
+                    );
                 area.draw(&mark).map_err(|e| e.to_string())?;
                 let (px, py) = ctx.backend_coord(&p);
                 let number = k.to_string();
-                let (dx, dy) = (radius + 1, -radius - look.px(14.0));
+                let (dx, dy) = (radius + look.px(1.0), -radius - look.px(14.0));
                 let width = (number.len() as f64 * label_font * 0.62).ceil() as i32;
                 let height = label_font.ceil() as i32;
                 let rect = (px + dx, py + dy, px + dx + width, py + dy + height);
@@ -198,10 +201,10 @@ impl Figure for Function1dFigure<'_> {
                     EmptyElement::at((px, py))
                         + Circle::new(
                             (seg / 4, 0),
-                            radius - 1,
+                            radius - look.px(1.0),
                             ShapeStyle::from(color.mix(0.3)).filled(),
                         )
-                        + Circle::new((3 * seg / 4, 0), radius - 1, dot)
+                        + Circle::new((3 * seg / 4, 0), radius - look.px(1.0), dot)
                 });
         }
         let widest = self

@@ -145,9 +145,8 @@ impl Figure for LineFigure<'_> {
     fn draw<'r, DB: DrawingBackend + 'r>(
         &self,
         root: &'r DrawingArea<DB, Shift>,
-        size: Size,
+        look: Look,
     ) -> Result<(), String> {
-        let look = Look::for_size(size);
         let mut ctx = axes::build(root, self.chart, &look, &self.x, &self.y)?;
         axes::draw_mesh(&mut ctx, self.chart, &look, &self.x, &self.y, true)?;
         let mut fractions = Vec::new();
@@ -201,7 +200,7 @@ pub(crate) fn draw_plot_series<'a, DB: DrawingBackend + 'a>(
     for run in &runs {
         match s.style {
             LineStyle::Solid | LineStyle::LineMarkers => {
-                for piece in stroke_pieces(run, |p| area.map_coordinate(p)) {
+                for piece in stroke_pieces(look.vector, run, |p| area.map_coordinate(p)) {
                     area.draw(&PathElement::new(piece, line)).map_err(err)?;
                 }
             }
@@ -223,6 +222,7 @@ pub(crate) fn draw_plot_series<'a, DB: DrawingBackend + 'a>(
     let hidden = ShapeStyle::from(TRANSPARENT);
     let pick = move |on: bool, st: ShapeStyle| if on { st } else { hidden };
     let seg = look.px(28.0);
+    let ring = radius + look.px(1.0);
     ctx.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
         .map_err(err)?
         .label(s.name.as_str())
@@ -231,7 +231,7 @@ pub(crate) fn draw_plot_series<'a, DB: DrawingBackend + 'a>(
                 + PathElement::new(p0.1.clone(), pick(p0.0, line))
                 + PathElement::new(p1.1.clone(), pick(p1.0, line))
                 + PathElement::new(p2.1.clone(), pick(p2.0, line))
-                + Circle::new((seg / 2, 0), radius + 1, pick(show_dot.0, dot))
+                + Circle::new((seg / 2, 0), ring, pick(show_dot.0, dot))
         });
     Ok(runs)
 }

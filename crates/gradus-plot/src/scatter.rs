@@ -10,7 +10,7 @@ use crate::clip::visible_runs;
 use crate::line_chart::{bounds, plot_pixels};
 use crate::output::{self, Figure};
 use crate::palette;
-use crate::{Chart, PlotError, Size};
+use crate::{Chart, PlotError};
 
 /// A fitted line `y = slope·x + intercept`.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,15 +88,14 @@ impl Figure for ScatterFigure<'_> {
     fn draw<'r, DB: DrawingBackend + 'r>(
         &self,
         root: &'r DrawingArea<DB, Shift>,
-        size: Size,
+        look: Look,
     ) -> Result<(), String> {
-        let look = Look::for_size(size);
         let mut ctx = axes::build(root, self.chart, &look, &self.x, &self.y)?;
         axes::draw_mesh(&mut ctx, self.chart, &look, &self.x, &self.y, true)?;
         let radius = look.px(4.0).max(2);
         let grey = RGBColor(90, 90, 90);
         let fill = ShapeStyle::from(grey.mix(0.35)).filled();
-        let edge = ShapeStyle::from(grey.mix(0.8)).stroke_width(1);
+        let edge = ShapeStyle::from(grey.mix(0.8)).stroke_width(look.stroke(1.0));
         ctx.draw_series(self.points.iter().map(|&p| {
             EmptyElement::at(p)
                 + Circle::new((0, 0), radius, fill)
