@@ -298,48 +298,63 @@ pub(crate) fn draw_mesh<'a, DB: DrawingBackend + 'a>(
     mesh.draw().map_err(|e| e.to_string())
 }
 
-/// The corner whose legend box covers the fewest data points.
+/// The corner, or failing that the edge middle, whose legend box covers the fewest
+/// data points.
 ///
 /// `points` are positions as fractions of the plot area (x from the left, y from the
 /// bottom); `rows` and `widest` (characters) size the box. Ties go to the upper right.
+/// Also returns how many points the chosen box covers.
 pub(crate) fn legend_corner(
     points: &[(f64, f64)],
     rows: usize,
     widest: usize,
     look: &Look,
     plot_px: (f64, f64),
-) -> SeriesLabelPosition {
-    let box_w = (widest as f64 * look.legend * 0.6 + 60.0 * look.scale) / plot_px.0.max(1.0);
-    let box_h = (rows as f64 * look.legend * 1.5 + 24.0 * look.scale) / plot_px.1.max(1.0);
-    let corners = [
-        (SeriesLabelPosition::UpperRight, true, true),
-        (SeriesLabelPosition::UpperLeft, false, true),
-        (SeriesLabelPosition::LowerRight, true, false),
-        (SeriesLabelPosition::LowerLeft, false, false),
+) -> (SeriesLabelPosition, usize) {
+    let (box_w, box_h) = legend_box(rows, widest, look, plot_px);
+    use SeriesLabelPosition as P;
+    // Where a box of width `size` sits along an axis: 0 = start, 1 = middle, 2 = end.
+    let span = |place: u8, size: f64| match place {
+        0 => (0.0, size),
+        1 => (0.5 - size / 2.0, 0.5 + size / 2.0),
+        _ => (1.0 - size, 1.0),
+    };
+    // Corners first, so they win ties; then the middles of the edges.
+    let candidates = [
+        (P::UpperRight, 2, 2),
+        (P::UpperLeft, 0, 2),
+        (P::LowerRight, 2, 0),
+        (P::LowerLeft, 0, 0),
+        (P::MiddleRight, 2, 1),
+        (P::UpperMiddle, 1, 2),
+        (P::LowerMiddle, 1, 0),
+        (P::MiddleLeft, 0, 1),
     ];
     let mut best = (usize::MAX, 0);
-    for (i, &(_, right, upper)) in corners.iter().enumerate() {
+    for (i, &(_, h, v)) in candidates.iter().enumerate() {
+        let (x0, x1) = span(h, box_w);
+        let (y0, y1) = span(v, box_h);
         let count = points
             .iter()
-            .filter(|&&(fx, fy)| {
-                let in_x = if right {
-                    fx >= 1.0 - box_w
-                } else {
-                    fx <= box_w
-                };
-                let in_y = if upper {
-                    fy >= 1.0 - box_h
-                } else {
-                    fy <= box_h
-                };
-                in_x && in_y
-            })
+            .filter(|&&(fx, fy)| fx >= x0 && fx <= x1 && fy >= y0 && fy <= y1)
             .count();
         if count < best.0 {
             best = (count, i);
         }
     }
-    corners[best.1].0.clone()
+    (candidates[best.1].0.clone(), best.0)
+}
+
+/// Estimated legend size as fractions of the plot area's width and height.
+pub(crate) fn legend_box(
+    rows: usize,
+    widest: usize,
+    look: &Look,
+    plot_px: (f64, f64),
+) -> (f64, f64) {
+    let box_w = (widest as f64 * look.legend * 0.6 + 60.0 * look.scale) / plot_px.0.max(1.0);
+    let box_h = (rows as f64 * look.legend * 1.5 + 24.0 * look.scale) / plot_px.1.max(1.0);
+    (box_w, box_h)
 }
 
 /// Points along each polyline (vertices plus samples on long segments), as fractions
@@ -417,6 +432,24 @@ mod tests {
         assert_eq!(axis.ticks, vec![-3.0, -2.0, -1.0, 0.0, 1.0]);
         let short = Axis::log10(-0.1, 0.9);
         assert!(short.ticks.len() >= 3, "{:?}", short.ticks);
+    }
+
+    #[test]
+    fn legend_goes_where_it_hides_no_data() {
+        let look = Look::new(Size::default(), false, 1);
+        // A line along the top edge: the upper corners are taken, the lower ones free.
+        let top: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64 / 100.0, 0.98)).collect();
+        let (pos, covered) = legend_corner(&top, 3, 10, &look, (700.0, 450.0));
+        assert!(matches!(pos, SeriesLabelPosition::LowerRight), "{pos:?}");
+        assert_eq!(covered, 0);
+        // Data everywhere: some position, and a count saying it covers data.
+        let mut all = Vec::new();
+        for i in 0..=20 {
+            for j in 0..=20 {
+                all.push((i as f64 / 20.0, j as f64 / 20.0));
+            }
+        }
+        assert!(legend_corner(&all, 3, 10, &look, (700.0, 450.0)).1 > 0);
     }
 
     #[test]

@@ -272,7 +272,7 @@ impl ContourMap {
             .max()
             .unwrap_or(0)
             .max(7);
-        let corner = axes::legend_corner(&fractions, rows, widest, &look, (w, h));
+        let (corner, _) = axes::legend_corner(&fractions, rows, widest, &look, (w, h));
         // Start squares belong to the background: they never move.
         let starts = trajectories.iter().filter_map(|t| {
             let p = *t.points.first()?;

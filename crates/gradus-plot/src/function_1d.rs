@@ -214,7 +214,7 @@ impl Figure for Function1dFigure<'_> {
             .max()
             .unwrap_or(0)
             .max(4);
-        let corner = axes::legend_corner(
+        let (corner, _) = axes::legend_corner(
             &fractions,
             self.names.len() + 1,
             widest,

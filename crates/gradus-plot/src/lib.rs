@@ -16,7 +16,19 @@
 //!
 //! Text is drawn with DejaVu Sans, embedded in the crate (see `assets/`), so no system
 //! font or font library is needed. Colours come from the Okabe–Ito palette, which
-//! stays distinguishable under the common forms of colour blindness.
+//! stays distinguishable under the common forms of colour blindness ([`PALETTE`]).
+//!
+//! How charts are drawn:
+//! * Sizes are in pixels ([`Size`], 900 × 600 by default); text, strokes and margins
+//!   scale with the smaller side relative to that default.
+//! * PNG and GIF images up to 4 megapixels are drawn at twice the size and averaged
+//!   down, which antialiases lines and sets small text evenly (plotters' bitmap backend
+//!   does neither on its own).
+//! * Legends sit in a white box in the corner (or edge middle) where they hide the
+//!   fewest data; a line chart whose data fill every such place gets extra room at the
+//!   top of its y axis for the legend.
+//! * Images are rendered in memory and written in one go, so a failed chart leaves no
+//!   partial file behind.
 //!
 //! ```no_run
 //! use gradus_plot::{line_chart, Chart, Series, YScale};

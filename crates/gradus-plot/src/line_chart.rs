@@ -147,21 +147,43 @@ impl Figure for LineFigure<'_> {
         root: &'r DrawingArea<DB, Shift>,
         look: Look,
     ) -> Result<(), String> {
-        let mut ctx = axes::build(root, self.chart, &look, &self.x, &self.y)?;
-        axes::draw_mesh(&mut ctx, self.chart, &look, &self.x, &self.y, true)?;
-        let mut fractions = Vec::new();
-        for s in &self.series {
-            let runs = draw_plot_series(&mut ctx, &look, s, &self.x, &self.y)?;
-            axes::sample_fractions(&runs, &self.x, &self.y, &mut fractions);
-        }
         let widest = self
             .series
             .iter()
             .map(|s| s.name.chars().count())
             .max()
             .unwrap_or(0);
-        let plot_px = plot_pixels(&ctx);
-        let corner = axes::legend_corner(&fractions, self.series.len(), widest, &look, plot_px);
+        let rows = self.series.len();
+        let fractions = |y: &Axis| {
+            let b = bounds(&self.x, y);
+            let mut out = Vec::new();
+            for s in &self.series {
+                axes::sample_fractions(&visible_runs(&s.points, b), &self.x, y, &mut out);
+            }
+            out
+        };
+        // Lay the chart out once to learn the plot area's size; if every legend position
+        // would hide data, raise the top of the y axis to leave the legend a free band.
+        let plot_px = plot_pixels(&axes::build(root, self.chart, &look, &self.x, &self.y)?);
+        let (mut corner, covered) =
+            axes::legend_corner(&fractions(&self.y), rows, widest, &look, plot_px);
+        let mut y = self.y.clone();
+        if covered > 0 {
+            let (_, box_h) = axes::legend_box(rows, widest, &look, plot_px);
+            let free = (box_h + 0.04).min(0.6);
+            let hi = y.lo + (y.hi - y.lo) / (1.0 - free);
+            y = if y.log {
+                Axis::log10(y.lo, hi)
+            } else {
+                Axis::linear(y.lo, hi)
+            };
+            corner = axes::legend_corner(&fractions(&y), rows, widest, &look, plot_px).0;
+        }
+        let mut ctx = axes::build(root, self.chart, &look, &self.x, &y)?;
+        axes::draw_mesh(&mut ctx, self.chart, &look, &self.x, &y, true)?;
+        for s in &self.series {
+            draw_plot_series(&mut ctx, &look, s, &self.x, &y)?;
+        }
         axes::draw_legend(&mut ctx, &look, corner)
     }
 }

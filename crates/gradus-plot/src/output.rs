@@ -187,3 +187,26 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downsampling_averages_blocks_with_rounding() {
+        // A 4×2 image (2× of 2×1): left block black and white, right block all 10.
+        let mut big = vec![0u8; 4 * 2 * 3];
+        for (i, px) in big.chunks_exact_mut(3).enumerate() {
+            let (x, y) = (i % 4, i / 4);
+            let v = match (x, y) {
+                (0, _) => 0,
+                (1, 0) => 255,
+                (1, 1) => 0,
+                _ => 10,
+            };
+            px.copy_from_slice(&[v, v, v]);
+        }
+        let small = downsample(&big, Size::new(2, 1), 2);
+        assert_eq!(small, vec![64, 64, 64, 10, 10, 10]); // 255 / 4 = 63.75 → 64
+    }
+}

@@ -134,7 +134,7 @@ impl Figure for ScatterFigure<'_> {
             .chain(std::iter::once(self.points_name.chars().count()))
             .max()
             .unwrap_or(0);
-        let corner = axes::legend_corner(
+        let (corner, _) = axes::legend_corner(
             &fractions,
             self.lines.len() + 1,
             widest,
