@@ -15,6 +15,7 @@ use plotters::prelude::*;
 use crate::axes::Look;
 use crate::contour::{ContourMap, Surface, Trajectory};
 use crate::output;
+use crate::palette::PALETTE;
 use crate::{Chart, PlotError, Series, Size};
 
 /// Timing of a [`contour_animation`].
@@ -140,7 +141,7 @@ pub fn contour_animation(
             &mut gif_bytes,
             size.width as u16,
             size.height as u16,
-            &quantizer.palette,
+            &quantizer.palette(),
         )
         .map_err(|e| PlotError::render(path, e))?;
         encoder
@@ -177,10 +178,13 @@ pub fn contour_animation(
     output::write(path, &gif_bytes)
 }
 
-/// Maps RGB pixels to a shared 256-colour palette.
+/// Maps RGB pixels to a shared 256-colour palette: the exact series colours, black,
+/// white and a few greys, then 240 colours learnt by NeuQuant for the contour bands and
+/// antialiased edges. Keeping the series colours exact stops them drifting (a learnt
+/// palette alone turned the bluish green into teal).
 struct Quantizer {
-    palette: Vec<u8>,
-    neuquant: color_quant::NeuQuant,
+    /// 256 RGB triples.
+    colors: Vec<[u8; 3]>,
     /// Palette index of every background pixel, so unchanged pixels need no lookup.
     background: Vec<u8>,
 }
@@ -188,22 +192,50 @@ struct Quantizer {
 impl Quantizer {
     /// Learns the palette from `sample` (the final frame shows every colour used).
     fn learn(sample: &[u8], background: &[u8]) -> Quantizer {
+        let mut colors: Vec<[u8; 3]> = PALETTE.iter().map(|&(r, g, b)| [r, g, b]).collect();
+        colors.push([255, 255, 255]);
+        for grey in [32u8, 64, 96, 128, 160, 192, 224] {
+            colors.push([grey; 3]);
+        }
         let rgba: Vec<u8> = sample
             .chunks_exact(3)
             .flat_map(|p| [p[0], p[1], p[2], 255])
             .collect();
-        let neuquant = color_quant::NeuQuant::new(10, 256, &rgba);
-        let palette = neuquant.color_map_rgb();
+        let learnt = color_quant::NeuQuant::new(10, 256 - colors.len(), &rgba).color_map_rgb();
+        colors.extend(learnt.chunks_exact(3).map(|c| [c[0], c[1], c[2]]));
+        colors.resize(256, [0, 0, 0]);
+        let mut quantizer = Quantizer {
+            colors,
+            background: Vec::new(),
+        };
         let mut cache = HashMap::new();
-        let background_idx = background
+        quantizer.background = background
             .chunks_exact(3)
-            .map(|p| lookup(&neuquant, &mut cache, [p[0], p[1], p[2]]))
+            .map(|p| quantizer.nearest(&mut cache, [p[0], p[1], p[2]]))
             .collect();
-        Quantizer {
-            palette,
-            neuquant,
-            background: background_idx,
-        }
+        quantizer
+    }
+
+    /// The GIF global colour table.
+    fn palette(&self) -> Vec<u8> {
+        self.colors.iter().flatten().copied().collect()
+    }
+
+    fn nearest(&self, cache: &mut HashMap<[u8; 3], u8>, p: [u8; 3]) -> u8 {
+        *cache.entry(p).or_insert_with(|| {
+            let distance = |c: &[u8; 3]| -> i32 {
+                (0..3)
+                    .map(|k| (i32::from(c[k]) - i32::from(p[k])).pow(2))
+                    .sum()
+            };
+            let (index, _) = self
+                .colors
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, c)| distance(c))
+                .expect("the palette has 256 colours");
+            index as u8
+        })
     }
 
     fn index(&self, rgb: &[u8], background: &[u8], cache: &mut HashMap<[u8; 3], u8>) -> Vec<u8> {
@@ -214,17 +246,11 @@ impl Quantizer {
                 if p == b {
                     bi
                 } else {
-                    lookup(&self.neuquant, cache, [p[0], p[1], p[2]])
+                    self.nearest(cache, [p[0], p[1], p[2]])
                 }
             })
             .collect()
     }
-}
-
-fn lookup(nq: &color_quant::NeuQuant, cache: &mut HashMap<[u8; 3], u8>, p: [u8; 3]) -> u8 {
-    *cache
-        .entry(p)
-        .or_insert_with(|| nq.index_of(&[p[0], p[1], p[2], 255]) as u8)
 }
 
 /// A frame holding only the bounding box of the pixels that differ from `previous`

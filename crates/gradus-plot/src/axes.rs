@@ -61,9 +61,15 @@ impl Axis {
     /// A linear axis over `[lo, hi]` (lo < hi, both finite) with "nice" ticks.
     pub fn linear(lo: f64, hi: f64) -> Axis {
         let step = nice_step((hi - lo) / 7.0);
-        let first = (lo / step).ceil() as i64;
-        let last = (hi / step).floor() as i64;
-        let ticks = (first..=last).map(|k| k as f64 * step).collect();
+        let count = (hi - lo) / step;
+        // A span too wide for f64 (e.g. ±1e308) gets no ticks rather than a runaway loop.
+        let ticks = if count.is_finite() && count < 100.0 {
+            let first = (lo / step).ceil() as i64;
+            let last = (hi / step).floor() as i64;
+            (first..=last).map(|k| k as f64 * step).collect()
+        } else {
+            Vec::new()
+        };
         Axis {
             lo,
             hi,

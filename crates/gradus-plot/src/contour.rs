@@ -76,7 +76,7 @@ impl<'a> Surface<'a> {
 
     pub(crate) fn validate(&self, path: &Path) -> Result<(), PlotError> {
         for (name, (lo, hi)) in [("x", self.x_range), ("y", self.y_range)] {
-            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+            if !(lo.is_finite() && hi.is_finite() && lo < hi && (hi - lo).is_finite()) {
                 return Err(PlotError::invalid(
                     path,
                     format!("{name} range ({lo}, {hi}) must be finite with min < max"),

@@ -57,7 +57,7 @@ pub fn function_1d(
     let path = path.as_ref();
     output::still_format(path)?;
     let (lo, hi) = x_range;
-    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+    if !(lo.is_finite() && hi.is_finite() && lo < hi && (hi - lo).is_finite()) {
         return Err(PlotError::invalid(
             path,
             format!("x range ({lo}, {hi}) must be finite with min < max"),

@@ -140,6 +140,22 @@ fn single_points_and_constant_series_get_a_widened_range() {
 }
 
 #[test]
+fn extreme_values_render_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("extreme.png");
+    let series = [
+        Series::new("huge", vec![(0.0, f64::MAX), (1.0, -f64::MAX), (2.0, 1.0)]),
+        Series::new("tiny span", vec![(0.0, 1.0), (1.0, 1.0 + 1e-15)]),
+    ];
+    for scale in [YScale::Linear, YScale::Log] {
+        line_chart(&path, &Chart::new("extreme", "x", "y"), &series, scale).unwrap();
+        check_still(&path, Size::default());
+    }
+    let points = [(-f64::MAX, 0.0), (f64::MAX, 1.0)];
+    scatter_with_lines(&path, &Chart::new("", "", ""), &points, "p", &[]).unwrap();
+}
+
+#[test]
 fn contour_trajectories_clip_and_cut_bad_trajectories() {
     let dir = tempfile::tempdir().unwrap();
     let minima = [(1.0, 1.0), (5.0, 5.0)]; // the second is outside the box: not drawn
@@ -340,6 +356,7 @@ fn bad_input_is_an_error_not_a_panic() {
 
     let f = |x: f64, y: f64| x + y;
     for (xr, yr) in [
+        ((-f64::MAX, f64::MAX), (0.0, 1.0)),
         ((1.0, 1.0), (0.0, 1.0)),
         ((0.0, 1.0), (2.0, -2.0)),
         ((f64::NAN, 1.0), (0.0, 1.0)),
