@@ -1,0 +1,69 @@
+//! # gradus-plot
+//!
+//! Charts for the gradus experiments: data in, image file out.
+//!
+//! * [`line_chart`]: named series on one chart, optionally on a log-scaled y axis (loss
+//!   histories, learning-rate schedules via [`schedule_chart`]).
+//! * [`contour_trajectories`]: a filled contour map of a 2-D function with optimizer
+//!   trajectories, their start points and the known minima.
+//! * [`contour_animation`]: the same map as a GIF, trajectories drawn step by step.
+//! * [`function_1d`]: a 1-D function with iterates `(x_k, f(x_k))` marked in order.
+//! * [`scatter_with_lines`]: data points with fitted lines `y = w·x + b`.
+//!
+//! The image format follows the file extension: `.png` or `.svg` for still charts,
+//! `.gif` for animations. Every function returns a [`PlotError`] naming the file and
+//! the cause instead of panicking, including on empty or non-finite data.
+//!
+//! Text is drawn with DejaVu Sans, embedded in the crate (see `assets/`), so no system
+//! font or font library is needed. Colours come from the Okabe–Ito palette, which
+//! stays distinguishable under the common forms of colour blindness ([`PALETTE`]).
+//!
+//! How charts are drawn:
+//! * Sizes are in pixels ([`Size`], 900 × 600 by default); text, strokes and margins
+//!   scale with the smaller side relative to that default.
+//! * PNG and GIF images up to 4 megapixels are drawn at twice the size and averaged
+//!   down, which antialiases lines and sets small text evenly (plotters' bitmap backend
+//!   does neither on its own).
+//! * Legends sit in a white box in the corner (or edge middle) where they hide the
+//!   fewest data; a line chart whose data fill every such place gets extra room at the
+//!   top of its y axis for the legend.
+//! * Images are rendered in memory and written in one go, so a failed chart leaves no
+//!   partial file behind.
+//!
+//! ```no_run
+//! use gradus_plot::{line_chart, Chart, Series, YScale};
+//! let adam: Vec<f64> = (0..100).map(|t| (-0.05 * t as f64).exp()).collect();
+//! let sgd: Vec<f64> = (0..100).map(|t| 1.0 / (1.0 + 0.1 * t as f64)).collect();
+//! let chart = Chart::new("Training loss", "step", "loss");
+//! line_chart(
+//!     "loss.png",
+//!     &chart,
+//!     &[Series::from_values("adam", &adam), Series::from_values("sgd", &sgd)],
+//!     YScale::Log,
+//! )?;
+//! # Ok::<(), gradus_plot::PlotError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod animation;
+mod axes;
+mod clip;
+mod contour;
+mod error;
+mod font;
+mod function_1d;
+mod line_chart;
+mod output;
+mod palette;
+mod scatter;
+mod spec;
+
+pub use animation::{contour_animation, Animation};
+pub use contour::{contour_trajectories, ContourScale, Surface};
+pub use error::PlotError;
+pub use function_1d::{function_1d, Iterates};
+pub use line_chart::{line_chart, schedule_chart};
+pub use palette::PALETTE;
+pub use scatter::{scatter_with_lines, FittedLine};
+pub use spec::{Chart, LineStyle, Series, Size, YScale};
