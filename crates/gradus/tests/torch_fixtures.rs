@@ -23,7 +23,7 @@ use serde_json::Value;
 /// `Error::UnknownName`, their fixtures are counted and reported as not yet
 /// implemented instead of failing. Any other build error fails, as does any name not
 /// listed here. Remove once merged.
-const PENDING: &[&str] = &["nadam", "radam", "adamax", "adagrad", "rmsprop", "adadelta"];
+const PENDING: &[&str] = &[];
 
 /// The fixture files, one per optimizer.
 const FIXTURES: &[(&str, &str)] = &[

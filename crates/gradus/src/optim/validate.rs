@@ -59,17 +59,3 @@ pub(crate) fn check_unit_closed(owner: &str, param: &str, x: f64) -> Result<()> 
         ))
     }
 }
-
-/// `x` must be finite (any sign).
-pub(crate) fn check_finite(owner: &str, param: &str, x: f64) -> Result<()> {
-    if x.is_finite() {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            owner,
-            param,
-            fmt_value(x),
-            "a finite number",
-        ))
-    }
-}
