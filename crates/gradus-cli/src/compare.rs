@@ -27,6 +27,10 @@ pub struct CompareArgs {
     /// Write every history to this directory (one file per optimizer).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Keep (and write) a record every N steps only: the loss of data problems is then
+    /// evaluated on the training set only every N steps.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub every: u64,
     /// Format of the history files written with --out.
     #[arg(long, value_enum, default_value_t = HistoryFormat::Csv)]
     pub out_format: HistoryFormat,
@@ -36,38 +40,26 @@ pub struct CompareArgs {
 /// (each list has one entry or as many as the longest).
 pub fn runs(args: &CompareArgs) -> Result<Vec<RunSpec>, CliError> {
     let c = &args.common;
-    let n = args
-        .optimizers
-        .len()
-        .max(c.start.len())
-        .max(c.schedule.len());
-    for (flag, len) in [
+    let lens = [
         ("--optimizer", args.optimizers.len()),
         ("--start", c.start.len()),
         ("--schedule", c.schedule.len()),
-    ] {
+        ("--steps", c.steps.len()),
+        ("--batch-size", c.batch_size.len()),
+    ];
+    let n = lens.iter().map(|l| l.1).max().unwrap_or(1).max(1);
+    for (flag, len) in lens {
         if len > 1 && len != n {
             return Err(CliError::usage(format!(
                 "{flag} was given {len} times but another flag {n} times; give each of \
-                 --optimizer, --start and --schedule once or {n} times"
+                 --optimizer, --start, --schedule, --steps and --batch-size once or {n} times"
             )));
         }
     }
-    let pick = |v: &[String], i: usize| -> Option<String> {
-        match v.len() {
-            0 => None,
-            1 => Some(v[0].clone()),
-            _ => Some(v[i].clone()),
-        }
-    };
     (0..n)
         .map(|i| {
-            let o = pick(&args.optimizers, i).expect("at least one optimizer");
-            c.spec(
-                &o,
-                pick(&c.start, i).as_deref(),
-                pick(&c.schedule, i).as_deref(),
-            )
+            let o = if args.optimizers.len() == 1 { &args.optimizers[0] } else { &args.optimizers[i] };
+            c.spec(&c.pick(o, i))
         })
         .collect()
 }
@@ -199,19 +191,29 @@ impl RunResult {
 }
 
 /// Runs `spec` for `steps` updates, keeping every record.
-pub fn run_history(spec: &RunSpec, steps: u64) -> Result<RunResult, CliError> {
+/// Records are kept every `every` steps (and at the last).
+pub fn run_history(spec: &RunSpec, every: u64) -> Result<RunResult, CliError> {
     match spec.dtype {
-        DType::F64 => run_history_typed::<f64>(spec, steps),
-        DType::F32 => run_history_typed::<f32>(spec, steps),
+        DType::F64 => run_history_typed::<f64>(spec, every),
+        DType::F32 => run_history_typed::<f32>(spec, every),
     }
 }
 
-fn run_history_typed<T: Float>(spec: &RunSpec, steps: u64) -> Result<RunResult, CliError> {
+fn run_history_typed<T: Float>(spec: &RunSpec, every: u64) -> Result<RunResult, CliError> {
+    let steps = spec.steps;
+    let every = every.max(1);
     let mut runner = Runner::<T>::new(spec)?;
     let started = Instant::now();
-    let mut history = Vec::with_capacity(steps as usize + 1);
+    let mut history = Vec::with_capacity((steps / every) as usize + 2);
     let mut stopped = None;
     loop {
+        if runner.step % every != 0 && runner.step != steps {
+            if let Err(h) = runner.advance() {
+                stopped = Some(h.into_error().message);
+                break;
+            }
+            continue;
+        }
         match runner.record() {
             Ok(r) => history.push((
                 r.step,
@@ -265,7 +267,7 @@ pub fn main(args: CompareArgs) -> Result<(), CliError> {
     }
     let mut results = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
-        let mut r = run_history(spec, args.common.steps)?;
+        let mut r = run_history(spec, args.every)?;
         r.label = label(&specs, i);
         if let Some(dir) = &args.out {
             write_history(dir, i, &r, args.out_format)?;

@@ -27,18 +27,18 @@ pub struct ProblemArgs {
     /// lr). `compare` takes several.
     #[arg(long, value_name = "SPEC")]
     pub schedule: Vec<String>,
-    /// Number of updates.
-    #[arg(long, default_value_t = 100)]
-    pub steps: u64,
+    /// Number of updates (default 100). `compare` takes several.
+    #[arg(long, value_name = "N")]
+    pub steps: Vec<u64>,
     /// Element type.
     #[arg(long, default_value = "f64", value_parser = parse_dtype)]
     pub dtype: DType,
     /// Seed of the data split, initialisation, minibatches and noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Minibatch size (data problems; default: full batch).
-    #[arg(long)]
-    pub batch_size: Option<usize>,
+    /// Minibatch size (data problems; default: full batch). `compare` takes several.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Vec<usize>,
     /// How minibatches are drawn.
     #[arg(long, value_enum, default_value_t = SamplingArg::Replacement)]
     pub sampling: SamplingArg,
@@ -92,6 +92,24 @@ fn parse_dtype(s: &str) -> Result<DType, String> {
     s.parse::<DType>().map_err(|e| e.to_string())
 }
 
+/// Updates per run when `--steps` is not given.
+pub const DEFAULT_STEPS: u64 = 100;
+
+/// One run's values of the flags `compare` takes several times.
+#[derive(Debug, Clone)]
+pub struct RunPick<'a> {
+    /// The optimizer spec.
+    pub optimizer: &'a str,
+    /// `--start`, as given.
+    pub start: Option<String>,
+    /// `--schedule`, as given.
+    pub schedule: Option<String>,
+    /// `--steps`.
+    pub steps: u64,
+    /// `--batch-size`.
+    pub batch_size: Option<usize>,
+}
+
 /// Arguments of `gradus run`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -123,29 +141,52 @@ pub fn parse_start(s: &str) -> Result<Vec<f64>, CliError> {
 }
 
 impl ProblemArgs {
-    /// The single `--start` and `--schedule` of `gradus run` (at most one each).
-    pub fn single(&self) -> Result<(Option<&str>, Option<&str>), CliError> {
-        for (flag, v) in [("--start", &self.start), ("--schedule", &self.schedule)] {
-            if v.len() > 1 {
+    /// The one run of `gradus run`: `--start`, `--schedule`, `--steps` and
+    /// `--batch-size` may be given at most once.
+    pub fn single<'a>(&'a self, optimizer: &'a str) -> Result<RunPick<'a>, CliError> {
+        let counts = [
+            ("--start", self.start.len()),
+            ("--schedule", self.schedule.len()),
+            ("--steps", self.steps.len()),
+            ("--batch-size", self.batch_size.len()),
+        ];
+        for (flag, n) in counts {
+            if n > 1 {
                 return Err(CliError::usage(format!(
-                    "{flag} was given {} times; `gradus run` takes one (use `gradus compare` for several)",
-                    v.len()
+                    "{flag} was given {n} times; `gradus run` takes one (use `gradus compare` for several)"
                 )));
             }
         }
-        Ok((
-            self.start.first().map(String::as_str),
-            self.schedule.first().map(String::as_str),
-        ))
+        Ok(self.pick(optimizer, 0))
     }
 
-    /// The run settings for `optimizer`, `start` and `schedule`, validated.
-    pub fn spec(
-        &self,
-        optimizer: &str,
-        start: Option<&str>,
-        schedule: Option<&str>,
-    ) -> Result<RunSpec, CliError> {
+    /// Run `i`'s share of the repeatable flags: a flag given once applies to every run.
+    pub fn pick<'a>(&'a self, optimizer: &'a str, i: usize) -> RunPick<'a> {
+        fn at<T: Clone>(v: &[T], i: usize) -> Option<T> {
+            match v.len() {
+                0 => None,
+                1 => Some(v[0].clone()),
+                _ => v.get(i).cloned(),
+            }
+        }
+        RunPick {
+            optimizer,
+            start: at(&self.start, i),
+            schedule: at(&self.schedule, i),
+            steps: at(&self.steps, i).unwrap_or(DEFAULT_STEPS),
+            batch_size: at(&self.batch_size, i),
+        }
+    }
+
+    /// The run settings for one pick of the repeatable flags, validated.
+    pub fn spec(&self, pick: &RunPick<'_>) -> Result<RunSpec, CliError> {
+        let optimizer = pick.optimizer;
+        let start = pick.start.as_deref();
+        // `none` (or `constant_lr`) in a list of schedules means a constant lr.
+        let schedule = pick
+            .schedule
+            .as_deref()
+            .filter(|s| !matches!(s.trim(), "none" | "constant_lr"));
         let optimizer = gradus::spec::parse(optimizer)?;
         let schedule = schedule.map(gradus::spec::parse).transpose()?;
         if !(self.noise.is_finite() && self.noise >= 0.0) {
@@ -182,7 +223,8 @@ impl ProblemArgs {
             start,
             optimizer,
             schedule,
-            batch_size: self.batch_size,
+            batch_size: pick.batch_size,
+            steps: pick.steps,
             sampling: match self.sampling {
                 SamplingArg::Replacement => Sampling::Replacement,
                 SamplingArg::Epoch => Sampling::Epoch,
@@ -203,8 +245,8 @@ impl ProblemArgs {
 
 /// Entry point of `gradus run`.
 pub fn main(args: RunArgs) -> Result<(), CliError> {
-    let (start, schedule) = args.common.single()?;
-    let spec = args.common.spec(&args.optimizer, start, schedule)?;
+    let pick = args.common.single(&args.optimizer)?;
+    let spec = args.common.spec(&pick)?;
     match spec.dtype {
         DType::F64 => run_typed::<f64>(&spec, &args),
         DType::F32 => run_typed::<f32>(&spec, &args),
@@ -213,7 +255,7 @@ pub fn main(args: RunArgs) -> Result<(), CliError> {
 
 fn run_typed<T: Float>(spec: &RunSpec, args: &RunArgs) -> Result<(), CliError> {
     let mut runner = Runner::<T>::new(spec)?;
-    let steps = args.common.steps;
+    let steps = spec.steps;
     let mut printer = Printer::new(args.format, args.log_every, steps);
     let started = Instant::now();
     let end = runner.step + steps;

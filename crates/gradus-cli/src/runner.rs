@@ -26,6 +26,8 @@ pub struct RunSpec {
     pub schedule: Option<Call>,
     /// Minibatch size (`None`: full batch).
     pub batch_size: Option<usize>,
+    /// Updates to run.
+    pub steps: u64,
     /// How minibatches are drawn.
     pub sampling: Sampling,
     /// Standard deviation of Gaussian noise added to gradients (0: none).
