@@ -31,6 +31,8 @@ pub struct CompareArgs {
     /// evaluated on the training set only every N steps.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub every: u64,
+    #[command(flatten)]
+    pub plots: crate::plots::PlotArgs,
     /// Format of the history files written with --out.
     #[arg(long, value_enum, default_value_t = HistoryFormat::Csv)]
     pub out_format: HistoryFormat,
@@ -58,7 +60,11 @@ pub fn runs(args: &CompareArgs) -> Result<Vec<RunSpec>, CliError> {
     }
     (0..n)
         .map(|i| {
-            let o = if args.optimizers.len() == 1 { &args.optimizers[0] } else { &args.optimizers[i] };
+            let o = if args.optimizers.len() == 1 {
+                &args.optimizers[0]
+            } else {
+                &args.optimizers[i]
+            };
             c.spec(&c.pick(o, i))
         })
         .collect()
@@ -83,10 +89,21 @@ pub fn label(specs: &[RunSpec], i: usize) -> String {
     let sched = |r: &RunSpec| {
         r.schedule
             .as_ref()
-            .map_or("constant".to_string(), |c| c.to_string())
+            .map_or("constant lr".to_string(), |c| c.to_string())
     };
     if differs(&sched) {
         parts.push(sched(s));
+    }
+    let batch = |r: &RunSpec| {
+        r.batch_size
+            .map_or("full batch".to_string(), |b| format!("batch {b}"))
+    };
+    if differs(&batch) {
+        parts.push(batch(s));
+    }
+    let steps = |r: &RunSpec| format!("{} steps", r.steps);
+    if differs(&steps) {
+        parts.push(steps(s));
     }
     if parts.is_empty() {
         parts.push(opt(s));
@@ -275,7 +292,7 @@ pub fn main(args: CompareArgs) -> Result<(), CliError> {
         results.push(r);
     }
     print_table(&results, args.tol);
-    Ok(())
+    crate::plots::draw(&args.plots, &specs, &results)
 }
 
 fn file_stem(i: usize, spec: &str) -> String {

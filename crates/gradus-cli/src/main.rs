@@ -4,6 +4,7 @@ mod cli_error;
 mod compare;
 mod list;
 mod output;
+mod plots;
 mod run;
 mod runner;
 

@@ -124,6 +124,8 @@ pub struct RunArgs {
     /// Print a text line every N steps (default: about ten lines per run).
     #[arg(long, value_name = "N")]
     pub log_every: Option<u64>,
+    #[command(flatten)]
+    pub plots: crate::plots::PlotArgs,
 }
 
 /// Parses `--start 1,-2.5,3e-1`.
@@ -259,12 +261,24 @@ fn run_typed<T: Float>(spec: &RunSpec, args: &RunArgs) -> Result<(), CliError> {
     let mut printer = Printer::new(args.format, args.log_every, steps);
     let started = Instant::now();
     let end = runner.step + steps;
+    let mut history = Vec::new();
     let halt = loop {
         let record = match runner.record() {
             Ok(r) => r,
             Err(h) => break Some(h),
         };
         printer.record(&record, runner.step == end)?;
+        if args.plots.any() {
+            history.push((
+                record.step,
+                record.loss.f64(),
+                record.lr,
+                record
+                    .params
+                    .as_ref()
+                    .map(|p| p.iter().map(|v| v.f64()).collect()),
+            ));
+        }
         if runner.step == end {
             break None;
         }
@@ -279,5 +293,16 @@ fn run_typed<T: Float>(spec: &RunSpec, args: &RunArgs) -> Result<(), CliError> {
     }
     let summary = crate::compare::summary(&mut runner, wall);
     printer.summary(&summary)?;
+    if args.plots.any() {
+        let result = crate::compare::RunResult {
+            optimizer: spec.optimizer.to_string(),
+            label: spec.optimizer.to_string(),
+            history,
+            summary,
+            stopped: None,
+            reference: None,
+        };
+        crate::plots::draw(&args.plots, std::slice::from_ref(spec), &[result])?;
+    }
     Ok(())
 }
