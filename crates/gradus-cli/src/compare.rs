@@ -270,6 +270,13 @@ fn run_history_typed<T: Float>(spec: &RunSpec, every: u64) -> Result<RunResult, 
 
 /// Entry point of `gradus compare`.
 pub fn main(args: CompareArgs) -> Result<(), CliError> {
+    let (specs, results) = execute(&args)?;
+    print_table(&results, args.tol);
+    crate::plots::draw(&args.plots, &specs, &results)
+}
+
+/// Runs a comparison and writes its `--out` histories (but neither prints nor plots).
+pub fn execute(args: &CompareArgs) -> Result<(Vec<RunSpec>, Vec<RunResult>), CliError> {
     if let Some(t) = args.tol {
         if !t.is_finite() {
             return Err(CliError::usage(format!(
@@ -277,7 +284,7 @@ pub fn main(args: CompareArgs) -> Result<(), CliError> {
             )));
         }
     }
-    let specs = runs(&args)?;
+    let specs = runs(args)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::io(format!("creating {}", dir.display()), e))?;
@@ -291,8 +298,7 @@ pub fn main(args: CompareArgs) -> Result<(), CliError> {
         }
         results.push(r);
     }
-    print_table(&results, args.tol);
-    crate::plots::draw(&args.plots, &specs, &results)
+    Ok((specs, results))
 }
 
 fn file_stem(i: usize, spec: &str) -> String {

@@ -5,10 +5,13 @@ mod compare;
 mod list;
 mod output;
 mod plots;
+mod report;
 mod run;
 mod runner;
+mod schedules;
 
 use clap::{Parser, Subcommand};
+use cli_error::CliError;
 
 use std::process::ExitCode;
 
@@ -28,6 +31,40 @@ enum Command {
     Compare(compare::CompareArgs),
     /// List the problems, optimizers and schedules.
     List,
+    /// Print (and plot) the learning rates of schedules over the steps.
+    Schedules(schedules::SchedulesArgs),
+    /// Run every experiment of the tutorials and write an HTML report with plots and animations.
+    Report(report::ReportArgs),
+}
+
+/// Parses the argument lists that `gradus report` shows, with the same parser as the
+/// command line, so each figure's command is exactly what it ran.
+pub struct ReportCli;
+
+impl ReportCli {
+    fn parse(argv: &[String]) -> Result<Command, CliError> {
+        Cli::try_parse_from(argv)
+            .map(|c| c.command)
+            .map_err(|e| CliError::usage(format!("internal report command is invalid: {e}")))
+    }
+
+    /// Parses `gradus compare ...`.
+    pub fn parse_compare(argv: &[String]) -> Result<compare::CompareArgs, CliError> {
+        match Self::parse(argv)? {
+            Command::Compare(a) => Ok(a),
+            _ => Err(CliError::usage("internal report command is not `compare`")),
+        }
+    }
+
+    /// Parses `gradus schedules ...`.
+    pub fn parse_schedules(argv: &[String]) -> Result<schedules::SchedulesArgs, CliError> {
+        match Self::parse(argv)? {
+            Command::Schedules(a) => Ok(a),
+            _ => Err(CliError::usage(
+                "internal report command is not `schedules`",
+            )),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -39,6 +76,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Compare(args) => compare::main(args),
         Command::List => list::main(),
+        Command::Schedules(args) => schedules::main(args),
+        Command::Report(args) => report::main(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
