@@ -263,13 +263,15 @@ fn figures(quick: bool) -> Vec<Figure> {
             id: "newton",
             section: "challenges",
             title: "Newton's method against gradient descent on cosh(0.5·x)",
-            text: "From x = 10, ten iterations with step size 1. Newton's step x − f′/f″ = \
-                   x − tanh(0.5·x)/0.5 takes nearly constant steps of 2 while far away and then \
-                   converges quadratically; gradient descent with lr 1 creeps, since \
-                   f′(x) = 0.5·sinh(0.5·x) is tiny near 0 and its curvature only 0.25.",
+            text: "From x = 10, ten iterations. Newton's step x − f′/f″ = x − tanh(0.5·x)/0.5 \
+                   takes nearly constant steps of 2 while far away and then converges \
+                   quadratically. Gradient descent (lr 0.2) first jumps, since the gradient \
+                   0.5·sinh(5) ≈ 37 is large far out, and then creeps: near 0 the curvature is \
+                   only 0.25, so each step shrinks x by just 1 − 0.2·0.25 = 0.95. (With lr 1 \
+                   it overshoots to −27 and diverges.)",
             args: [
                 args(&["--problem", "cosh", "--start", "10", "--steps", "10"]),
-                each("--optimizer", &["newton(lr=1.0)", "sgd(lr=1.0)"]),
+                each("--optimizer", &["newton(lr=1.0)", "sgd(lr=0.2)"]),
             ]
             .concat(),
             plots: vec![("--plot", "newton.png".into())],
@@ -645,7 +647,7 @@ fn run_figure(fig: &Figure, out: &Path) -> Result<Made, CliError> {
 fn schedule_table(all: &[(String, Vec<f64>)]) -> String {
     let mut t = String::from("<table><tr><th>schedule</th><th>lr at 0</th><th>at 25</th><th>at 50</th><th>at 99</th></tr>");
     for (name, v) in all {
-        let at = |k: usize| v.get(k).map_or("-".to_string(), |x| format!("{x:.4e}"));
+        let at = |k: usize| v.get(k).map_or("-".to_string(), |x| format!("{x:.5}"));
         let _ = write!(
             t,
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
