@@ -257,8 +257,7 @@ fn load_state_names_what_does_not_match() {
 fn adam_by_hand<T: Float>(
     p: T,
     g: T,
-    m: T,
-    v: T,
+    (m, v): (T, T),
     t: u64,
     lr: f64,
     (b1, b2): (f64, f64),
@@ -302,8 +301,7 @@ fn big_step_counts<T: Float>() {
                 let want = adam_by_hand(
                     [T::of(1.5), T::of(-0.5)][i],
                     g[i],
-                    [T::of(0.3), T::of(-0.2)][i],
-                    [T::of(0.04), T::of(0.09)][i],
+                    ([T::of(0.3), T::of(-0.2)][i], [T::of(0.04), T::of(0.09)][i]),
                     step + 1,
                     0.01,
                     betas,
