@@ -388,3 +388,19 @@ fn degenerate_inputs_are_errors_or_documented_no_ops() {
         }
     }
 }
+
+#[test]
+fn momentum_cannot_add_a_buffer_after_the_first_step() {
+    // sgd without momentum keeps no buffer; turning momentum on later would leave the
+    // state without one, so it is refused (before the first step it is fine).
+    let mut o = optim::build::<f64>("sgd(lr=0.1)").unwrap();
+    o.set_momentum(0.9).unwrap();
+    o.set_momentum(0.0).unwrap();
+    let mut x = vec![1.0];
+    o.step(&mut [Param::new("x", &mut x, &[1.0])]).unwrap();
+    let e = o.set_momentum(0.9).unwrap_err().to_string();
+    assert!(e.contains("momentum_buffer"), "{e}");
+    assert_eq!(o.momentum(), Some(0.0));
+    o.step(&mut [Param::new("x", &mut x, &[1.0])]).unwrap();
+    assert_eq!(x, [0.8]);
+}

@@ -273,6 +273,17 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
         let mut r = self.rule.clone();
         r.set_momentum(momentum)?;
         r.validate()?;
+        // The saved buffers must still fit the rule (SGD has a momentum buffer only
+        // when momentum != 0).
+        if !self.tensors.is_empty() && r.slot_names() != self.rule.slot_names() {
+            return Err(Error::Unsupported(format!(
+                "{}: cannot set momentum to {momentum} after the first step: it changes the \
+                 state buffers from [{}] to [{}]",
+                R::NAME,
+                self.rule.slot_names().join(", "),
+                r.slot_names().join(", ")
+            )));
+        }
         self.rule = r;
         Ok(())
     }
