@@ -225,16 +225,14 @@ impl RunCheckpoint {
     pub fn restore<T: Float>(&self, runner: &mut Runner<T>) -> Result<(), CliError> {
         let err = |m: String| CliError::usage(format!("--resume {}: {m}", self.path));
         let c = &self.checkpoint;
-        let params = c.tensors.iter().filter(|t| t.name.starts_with("params/"));
-        if let Some(extra) = params
-            .filter(|t| {
-                !runner
+        let unknown = c.tensors.iter().find(|t| {
+            t.name.starts_with("params/")
+                && !runner
                     .tensors
                     .iter()
                     .any(|(n, _)| t.name == format!("params/{n}"))
-            })
-            .next()
-        {
+        });
+        if let Some(extra) = unknown {
             return Err(err(format!(
                 "tensor '{}' is not a parameter of problem '{}'",
                 extra.name,
