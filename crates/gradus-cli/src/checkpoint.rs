@@ -276,6 +276,12 @@ impl RunCheckpoint {
         if runner.noise.as_ref().map(|n| n.sigma()) != noise.as_ref().map(|n| n.sigma()) {
             return Err(err("the gradient noise state does not match --noise".into()));
         }
+        // Every tensor in the file must be one this run reads.
+        let mut used: Vec<String> = runner
+            .tensors
+            .iter()
+            .map(|(n, _)| format!("params/{n}"))
+            .collect();
         match &mut runner.stepper {
             Stepper::FirstOrder(o) => {
                 let state = OptimizerState::<T>::from_checkpoint("optimizer", c)
@@ -288,6 +294,14 @@ impl RunCheckpoint {
                 state
                     .check_tensors(&names)
                     .map_err(|e| err(e.to_string()))?;
+                for t in &state.tensors {
+                    for slot in &state.slot_names {
+                        used.push(format!("optimizer/{}/{slot}", t.name));
+                    }
+                    if !t.scalars.is_empty() {
+                        used.push(format!("optimizer/{}/#scalars", t.name));
+                    }
+                }
                 o.load_state(state).map_err(|e| err(e.to_string()))?;
             }
             Stepper::Newton(n) => {
@@ -304,6 +318,13 @@ impl RunCheckpoint {
                 n.set_lr(cfg.lr).map_err(|e| err(e.to_string()))?;
                 n.set_steps(s.steps);
             }
+        }
+        let used: std::collections::HashSet<&str> = used.iter().map(String::as_str).collect();
+        if let Some(t) = c.tensors.iter().find(|t| !used.contains(t.name.as_str())) {
+            return Err(err(format!(
+                "tensor '{}' is not part of this run's state",
+                t.name
+            )));
         }
         runner.x = x;
         runner.sampler = sampler;

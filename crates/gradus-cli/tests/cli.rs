@@ -558,6 +558,12 @@ fn bad_checkpoints_are_refused_with_the_reason() {
     tamper(&good, &p("rename.ck"), |h| {
         h["tensors"][0]["name"] = "params/y".into()
     });
+    tamper(&good, &p("extra.ck"), |h| {
+        h["tensors"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"name": "optimizer/z/exp_avg", "dtype": "f64", "shape": [0]}))
+    });
     let resume = |f: &str| {
         vec![
             "run".to_string(),
@@ -581,6 +587,7 @@ fn bad_checkpoints_are_refused_with_the_reason() {
         ("nometa.ck", "'run'"),
         ("sched.ck", "schedule"),
         ("rename.ck", "params/y"),
+        ("extra.ck", "optimizer/z/exp_avg"),
     ] {
         let a = resume(file);
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
