@@ -85,13 +85,22 @@ pub fn clap_exit(e: clap::Error) -> ExitCode {
             }
         }
         _ => {
+            // clap's first paragraph, joined into one line: it names the culprit (a
+            // missing argument is listed on the line after the message).
             let rendered = e.render().to_string();
-            let first = rendered
+            let first: Vec<&str> = rendered
                 .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("error: invalid arguments")
-                .trim();
-            let first = first.strip_prefix("error: ").unwrap_or(first);
+                .skip_while(|l| l.trim().is_empty())
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let first = first.join(" ");
+            let first = first.strip_prefix("error: ").unwrap_or(&first);
+            let first = if first.is_empty() {
+                "invalid arguments"
+            } else {
+                first
+            };
             CliError::usage(first.to_string()).report()
         }
     }

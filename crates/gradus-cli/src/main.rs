@@ -1,5 +1,6 @@
 //! `gradus`: run, compare, benchmark and report gradient-based optimizers.
 
+mod checkpoint;
 mod cli_error;
 mod compare;
 mod list;
@@ -10,7 +11,8 @@ mod run;
 mod runner;
 mod schedules;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use cli_error::CliError;
 
 use std::process::ExitCode;
@@ -68,10 +70,39 @@ impl ReportCli {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // Last resort: a bug must still end in one `error:` line, never a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error: {}{at} (please report this bug)",
+            what.replace('\n', " ")
+        );
+    }));
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return cli_error::clap_exit(e),
+    };
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => return cli_error::clap_exit(e),
     };
+    // `run --resume` checks the run-defining flags the user typed against the checkpoint.
+    if let (Command::Run(args), Some(("run", sub))) = (&mut cli.command, matches.subcommand()) {
+        args.explicit = sub
+            .ids()
+            .filter(|id| sub.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+            .map(|id| id.to_string())
+            .collect();
+    }
     let result = match cli.command {
         Command::Run(args) => run::main(args),
         Command::Compare(args) => compare::main(args),

@@ -100,13 +100,16 @@ pub struct Runner<T: Float> {
     pub x: Vec<T>,
     grad: Vec<T>,
     hessian: Vec<T>,
-    tensors: Vec<(String, Range<usize>)>,
+    /// The problem's named tensors and their ranges in `x`.
+    pub(crate) tensors: Vec<(String, Range<usize>)>,
     /// The optimizer.
     pub stepper: Stepper<T>,
     /// The schedule.
     pub schedule: Option<Box<dyn Schedule>>,
-    sampler: Option<BatchSampler>,
-    noise: Option<GradientNoise>,
+    /// The minibatch sampler (data problems with `--batch-size`).
+    pub(crate) sampler: Option<BatchSampler>,
+    /// The gradient noise (`--noise`).
+    pub(crate) noise: Option<GradientNoise>,
     /// Updates applied so far.
     pub step: u64,
     spec: RunSpec,
@@ -290,6 +293,11 @@ impl<T: Float> Runner<T> {
             }
         }
         Ok(())
+    }
+
+    /// Drops the cached loss (after the parameters were replaced).
+    pub(crate) fn forget_loss(&mut self) {
+        self.current_loss = None;
     }
 
     /// The learning rate of the next update.

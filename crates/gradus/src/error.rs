@@ -111,6 +111,10 @@ pub enum Error {
     /// Saved state does not match the optimizer it is loaded into.
     #[error("state mismatch: {0}")]
     StateMismatch(String),
+    /// A checkpoint that cannot be read: not a checkpoint, another version, truncated,
+    /// corrupt (checksum), or a tensor missing or of the wrong dtype or shape.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
     /// An operation this algorithm does not support (e.g. `newton` in an element-wise loop).
     #[error("{0}")]
     Unsupported(String),

@@ -8,6 +8,8 @@
 //!   NAdam, RAdam, Adamax, Lion and Newton's method, over named tensors of `f32` or
 //!   `f64`.
 //! * [`schedule`]: learning-rate schedules named after torch's `lr_scheduler`.
+//! * [`checkpoint`]: named, shape-checked tensors and metadata encoded with a version
+//!   and a checksum, for saving and resuming optimizer and schedule state.
 //! * [`clip`]: gradient clipping by global norm and by value.
 //! * [`spec`]: the spec language, `adam(lr=0.01, betas=(0.9, 0.99))`, that turns text
 //!   into optimizers and schedules.
@@ -28,6 +30,7 @@
 
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod clip;
 pub mod error;
 pub mod float;

@@ -54,6 +54,13 @@ pub trait Rule: Clone + Debug + PartialEq + Send + Sync + 'static {
     /// Names of the per-element state buffers, as torch names them (`exp_avg`, ...).
     fn slot_names(&self) -> &'static [&'static str];
 
+    /// Whether the state buffers may appear after the first step (SGD's momentum
+    /// buffer, when a schedule switches momentum on later), so that a saved state
+    /// without them is valid.
+    fn lazy_slots(&self) -> bool {
+        false
+    }
+
     /// Initial value of state slot `slot` (0 for all but a few, e.g. Adagrad's
     /// `initial_accumulator_value`).
     fn slot_init(&self, _slot: usize) -> f64 {
@@ -306,7 +313,16 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                 .collect(),
             nonfinite: self.policy,
             skipped: self.skipped,
-            tensors: self.tensors.clone(),
+            // Only the buffers the rule uses now are state (SGD whose momentum a schedule
+            // set to exactly 0 keeps a buffer it no longer reads).
+            tensors: self
+                .tensors
+                .iter()
+                .map(|t| TensorState {
+                    slots: t.slots[..t.slots.len().min(self.rule.slot_names().len())].to_vec(),
+                    ..t.clone()
+                })
+                .collect(),
         }
     }
 
@@ -342,7 +358,10 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                     t.name
                 )));
             }
-            if t.slots.len() < names.len() || t.slots.len() > 4 {
+            // A rule whose buffers appear lazily (SGD's momentum buffer, created when a
+            // schedule switches momentum on) may have none yet.
+            let lazy_ok = rule.lazy_slots() && t.slots.is_empty();
+            if t.slots.len() != names.len() && !lazy_ok {
                 return Err(Error::StateMismatch(format!(
                     "tensor '{}' has {} state buffers, expected {}",
                     t.name,

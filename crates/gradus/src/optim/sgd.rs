@@ -176,6 +176,10 @@ impl Rule for SgdConfig {
         }
     }
 
+    fn lazy_slots(&self) -> bool {
+        true
+    }
+
     /// One flag per tensor: whether its momentum buffer holds a value yet. torch
     /// creates the buffer from the first gradient seen while momentum ≠ 0, which need
     /// not be the first step (a one-cycle schedule may switch momentum on later).

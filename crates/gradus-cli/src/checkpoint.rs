@@ -1,0 +1,340 @@
+//! Run checkpoints: `gradus run --save-state FILE` and `--resume FILE`.
+//!
+//! A run checkpoint is a [`gradus::checkpoint::Checkpoint`] (versioned, CRC-32, named
+//! and shape-checked tensors; see that module for the byte format) holding:
+//!
+//! * tensors `params/<tensor>`: the parameters, one per tensor of the problem;
+//! * tensors `optimizer/<tensor>/<slot>` (and `.../#scalars`): the optimizer's state;
+//! * `meta.kind = "gradus-run"`, `meta.run`: the settings that define the run (problem
+//!   and its options, start, optimizer and schedule specs as given, batch size,
+//!   sampling, noise, seed, clipping, non-finite policy, dtype);
+//! * `meta.step`, `meta.skipped`: updates applied and skipped so far;
+//! * `meta.optimizer` (first-order) or `meta.newton` (`spec`, `steps`);
+//! * `meta.schedule`, `meta.sampler`, `meta.noise`: the schedule's state and the
+//!   random generators' exact positions (or null).
+//!
+//! Files are written atomically: to a temporary file in the same directory, synced,
+//! then renamed over the target, so a crash never leaves a half-written checkpoint.
+
+use crate::cli_error::CliError;
+use crate::runner::{RunSpec, Runner, Stepper};
+use gradus::checkpoint::{Checkpoint, Tensor};
+use gradus::optim::{NewtonConfig, NonFinitePolicy, OptimizerState};
+use gradus::schedule::ScheduleState;
+use gradus::{DType, Float};
+use gradus_problems::{BatchSampler, GradientNoise, ProblemOptions, Sampling};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::Path;
+
+/// `meta.kind` of a run checkpoint.
+const KIND: &str = "gradus-run";
+
+/// The serialised form of a [`RunSpec`].
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunSettings {
+    problem: String,
+    problem_options: ProblemOptions,
+    start: Option<Vec<f64>>,
+    optimizer: String,
+    schedule: Option<String>,
+    batch_size: Option<usize>,
+    sampling: Sampling,
+    noise: f64,
+    seed: u64,
+    clip_norm: Option<f64>,
+    clip_value: Option<f64>,
+    nonfinite: NonFinitePolicy,
+    dtype: DType,
+}
+
+impl RunSettings {
+    fn of(spec: &RunSpec) -> Self {
+        RunSettings {
+            problem: spec.problem.clone(),
+            problem_options: spec.problem_options.clone(),
+            start: spec.start.clone(),
+            optimizer: spec.optimizer.to_string(),
+            schedule: spec.schedule.as_ref().map(|s| s.to_string()),
+            batch_size: spec.batch_size,
+            sampling: spec.sampling,
+            noise: spec.noise,
+            seed: spec.seed,
+            clip_norm: spec.clip_norm,
+            clip_value: spec.clip_value,
+            nonfinite: spec.nonfinite,
+            dtype: spec.dtype,
+        }
+    }
+
+    fn into_spec(self) -> gradus::Result<RunSpec> {
+        Ok(RunSpec {
+            problem: self.problem,
+            problem_options: self.problem_options,
+            start: self.start,
+            optimizer: gradus::spec::parse(&self.optimizer)?,
+            schedule: self
+                .schedule
+                .as_deref()
+                .map(gradus::spec::parse)
+                .transpose()?,
+            batch_size: self.batch_size,
+            sampling: self.sampling,
+            noise: self.noise,
+            seed: self.seed,
+            clip_norm: self.clip_norm,
+            clip_value: self.clip_value,
+            nonfinite: self.nonfinite,
+            dtype: self.dtype,
+            // The number of steps to run is not part of a run's state: `--resume` takes
+            // it from `--steps`.
+            steps: crate::run::DEFAULT_STEPS,
+        })
+    }
+}
+
+/// A checkpoint read from a file, with its run settings.
+pub struct RunCheckpoint {
+    /// The file it came from (for messages).
+    pub path: String,
+    /// The run settings.
+    pub spec: RunSpec,
+    /// The step it was saved at.
+    pub step: u64,
+    checkpoint: Checkpoint,
+}
+
+fn to_json<S: Serialize>(what: &str, x: &S) -> Result<Value, CliError> {
+    serde_json::to_value(x).map_err(|e| CliError::usage(format!("cannot save the {what}: {e}")))
+}
+
+/// The complete state of `runner` as a checkpoint.
+pub fn capture<T: Float>(runner: &Runner<T>) -> Result<Checkpoint, CliError> {
+    let mut meta = serde_json::Map::new();
+    meta.insert("kind".into(), json!(KIND));
+    meta.insert(
+        "run".into(),
+        to_json("run settings", &RunSettings::of(runner.spec()))?,
+    );
+    meta.insert("step".into(), json!(runner.step));
+    meta.insert("skipped".into(), json!(runner.skipped));
+    if let Stepper::Newton(n) = &runner.stepper {
+        meta.insert(
+            "newton".into(),
+            json!({"spec": n.config().to_call().to_string(), "steps": n.steps()}),
+        );
+    }
+    let schedule = runner.schedule.as_ref().map(|s| s.state());
+    meta.insert("schedule".into(), to_json("schedule state", &schedule)?);
+    meta.insert("sampler".into(), to_json("batch sampler", &runner.sampler)?);
+    meta.insert("noise".into(), to_json("gradient noise", &runner.noise)?);
+    let mut c = Checkpoint::new(Value::Object(meta));
+    for (name, r) in &runner.tensors {
+        c.push(Tensor::from_slice(
+            &format!("params/{name}"),
+            &[r.len()],
+            &runner.x[r.clone()],
+        )?)?;
+    }
+    if let Stepper::FirstOrder(o) = &runner.stepper {
+        o.state().to_checkpoint("optimizer", &mut c)?;
+    }
+    Ok(c)
+}
+
+/// Writes `checkpoint` to `path` atomically (temporary file in the same directory,
+/// then rename).
+pub fn write(path: &Path, checkpoint: &Checkpoint) -> Result<(), CliError> {
+    let bytes = checkpoint.encode()?;
+    let name = path.file_name().ok_or_else(|| {
+        CliError::usage(format!("--save-state {}: not a file name", path.display()))
+    })?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CliError::io(format!("--save-state {}", path.display()), e));
+    }
+    Ok(())
+}
+
+/// Checks before a run that `--save-state` can be written there: a file name in an
+/// existing directory, not a directory itself.
+pub fn check_target(path: &Path) -> Result<(), CliError> {
+    let bad = |why: &str| CliError::usage(format!("--save-state {}: {why}", path.display()));
+    if path.file_name().is_none() || path.is_dir() {
+        return Err(bad("is a directory, expected a file name"));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(bad(&format!(
+            "directory '{}' does not exist",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Reads and checks the checkpoint in `path` (format, version, checksum, run settings).
+pub fn read(path: &Path) -> Result<RunCheckpoint, CliError> {
+    let shown = path.display().to_string();
+    let err = |m: String| CliError::usage(format!("--resume {shown}: {m}"));
+    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read it: {e}")))?;
+    let checkpoint = Checkpoint::decode(&bytes).map_err(|e| err(e.to_string()))?;
+    if checkpoint.meta.get("kind").and_then(Value::as_str) != Some(KIND) {
+        return Err(err(format!(
+            "not a run checkpoint (meta.kind is not '{KIND}')"
+        )));
+    }
+    let settings: RunSettings = field(&checkpoint, "run").map_err(err)?;
+    let spec = settings
+        .into_spec()
+        .map_err(|e| err(format!("the saved run settings are invalid: {e}")))?;
+    let step: u64 = field(&checkpoint, "step").map_err(err)?;
+    Ok(RunCheckpoint {
+        path: shown,
+        spec,
+        step,
+        checkpoint,
+    })
+}
+
+fn field<D: for<'de> Deserialize<'de>>(c: &Checkpoint, key: &str) -> Result<D, String> {
+    let v = c
+        .meta
+        .get(key)
+        .ok_or_else(|| format!("the checkpoint has no '{key}'"))?;
+    serde_json::from_value(v.clone())
+        .map_err(|e| format!("the checkpoint's '{key}' does not parse: {e}"))
+}
+
+impl RunCheckpoint {
+    /// Loads the saved state into `runner`, freshly built from [`RunCheckpoint::spec`].
+    /// Every tensor is checked by name, dtype and shape against the problem's tensors.
+    pub fn restore<T: Float>(&self, runner: &mut Runner<T>) -> Result<(), CliError> {
+        let err = |m: String| CliError::usage(format!("--resume {}: {m}", self.path));
+        let c = &self.checkpoint;
+        let unknown = c.tensors.iter().find(|t| {
+            t.name.starts_with("params/")
+                && !runner
+                    .tensors
+                    .iter()
+                    .any(|(n, _)| t.name == format!("params/{n}"))
+        });
+        if let Some(extra) = unknown {
+            return Err(err(format!(
+                "tensor '{}' is not a parameter of problem '{}'",
+                extra.name,
+                runner.spec().problem
+            )));
+        }
+        let mut x = runner.x.clone();
+        for (name, r) in &runner.tensors {
+            let v: Vec<T> = c
+                .tensor(&format!("params/{name}"), &[r.len()])
+                .map_err(|e| err(e.to_string()))?;
+            x[r.clone()].copy_from_slice(&v);
+        }
+        let skipped: u64 = field(c, "skipped").map_err(err)?;
+        let schedule: Option<ScheduleState> = field(c, "schedule").map_err(err)?;
+        let sampler: Option<BatchSampler> = field(c, "sampler").map_err(err)?;
+        let noise: Option<GradientNoise> = field(c, "noise").map_err(err)?;
+        match (&mut runner.schedule, schedule) {
+            (Some(s), Some(state)) => s
+                .load_state(&state)
+                .map_err(|e| err(format!("schedule: {e}")))?,
+            (None, None) => {}
+            _ => {
+                return Err(err(
+                    "the schedule state does not match the run's schedule".into()
+                ))
+            }
+        }
+        match (&runner.sampler, &sampler) {
+            (Some(a), Some(b))
+                if (a.n(), a.batch_size(), a.sampling())
+                    == (b.n(), b.batch_size(), b.sampling()) => {}
+            (None, None) => {}
+            _ => {
+                return Err(err(
+                    "the batch sampler state does not match the problem's data and --batch-size"
+                        .into(),
+                ))
+            }
+        }
+        if runner.noise.as_ref().map(|n| n.sigma()) != noise.as_ref().map(|n| n.sigma()) {
+            return Err(err("the gradient noise state does not match --noise".into()));
+        }
+        // Every tensor in the file must be one this run reads.
+        let mut used: Vec<String> = runner
+            .tensors
+            .iter()
+            .map(|(n, _)| format!("params/{n}"))
+            .collect();
+        match &mut runner.stepper {
+            Stepper::FirstOrder(o) => {
+                let state = OptimizerState::<T>::from_checkpoint("optimizer", c)
+                    .map_err(|e| err(e.to_string()))?;
+                let names: Vec<(&str, usize)> = runner
+                    .tensors
+                    .iter()
+                    .map(|(n, r)| (n.as_str(), r.len()))
+                    .collect();
+                state
+                    .check_tensors(&names)
+                    .map_err(|e| err(e.to_string()))?;
+                for t in &state.tensors {
+                    for slot in &state.slot_names {
+                        used.push(format!("optimizer/{}/{slot}", t.name));
+                    }
+                    if !t.scalars.is_empty() {
+                        used.push(format!("optimizer/{}/#scalars", t.name));
+                    }
+                }
+                o.load_state(state).map_err(|e| err(e.to_string()))?;
+            }
+            Stepper::Newton(n) => {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct NewtonState {
+                    spec: String,
+                    steps: u64,
+                }
+                let s: NewtonState = field(c, "newton").map_err(err)?;
+                let cfg = gradus::spec::parse(&s.spec)
+                    .and_then(|call| NewtonConfig::from_call(&call))
+                    .map_err(|e| err(format!("newton: {e}")))?;
+                n.set_lr(cfg.lr).map_err(|e| err(e.to_string()))?;
+                n.set_steps(s.steps);
+            }
+        }
+        let used: std::collections::HashSet<&str> = used.iter().map(String::as_str).collect();
+        if let Some(t) = c.tensors.iter().find(|t| !used.contains(t.name.as_str())) {
+            return Err(err(format!(
+                "tensor '{}' is not part of this run's state",
+                t.name
+            )));
+        }
+        runner.x = x;
+        runner.sampler = sampler;
+        runner.noise = noise;
+        runner.step = self.step;
+        runner.skipped = skipped;
+        runner.forget_loss();
+        Ok(())
+    }
+}

@@ -1,0 +1,714 @@
+//! The `gradus` binary end to end: bad input (exit code 2, one `error:` line naming
+//! the culprit), diverging runs (exit code 3), and checkpoints (a run saved and resumed
+//! prints, bit for bit, what the straight run prints).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn gradus(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gradus"))
+        .args(args)
+        .output()
+        .expect("the gradus binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit code `code` and exactly one stderr line, `error: ...`, containing `culprit`.
+fn expect_error(args: &[&str], code: i32, culprit: &str) -> String {
+    let o = gradus(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: {err}");
+    assert!(lines[0].starts_with("error: "), "{args:?}: {err}");
+    assert!(
+        lines[0].contains(culprit),
+        "{args:?}: '{culprit}' not in {err}"
+    );
+    err
+}
+
+fn run(extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["run", "--format", "jsonl"];
+    args.extend_from_slice(extra);
+    let o = gradus(&args);
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("{\"summary\""))
+        .map(String::from)
+        .collect()
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Runs `first + second` steps straight and `first`, save, resume `second`, and
+/// compares the records of the overlap as text.
+fn straight_equals_resumed(flags: &[&str], first: u64, second: u64) {
+    let dir = tmp();
+    let ck = dir.path().join("state.ck");
+    let total = (first + second).to_string();
+    let mut a = flags.to_vec();
+    a.extend(["--steps", &total]);
+    let straight = run(&a);
+    assert_eq!(straight.len() as u64, first + second + 1, "{flags:?}");
+    let first_s = first.to_string();
+    let mut b = flags.to_vec();
+    b.extend(["--steps", &first_s, "--save-state", s(&ck)]);
+    let head = run(&b);
+    assert_eq!(head[..], straight[..=first as usize], "{flags:?}");
+    let second_s = second.to_string();
+    let tail = run(&["--resume", s(&ck), "--steps", &second_s]);
+    assert_eq!(tail.len() as u64, second + 1, "{flags:?}");
+    assert_eq!(tail[0], head[first as usize], "{flags:?}");
+    assert!(tail[0].starts_with(&format!("{{\"step\":{first},")));
+    for (k, (got, want)) in tail.iter().zip(&straight[first as usize..]).enumerate() {
+        assert_eq!(
+            got,
+            want,
+            "{flags:?}: record {} differs",
+            first as usize + k
+        );
+    }
+}
+
+#[test]
+fn resumed_runs_equal_straight_runs_bit_for_bit() {
+    let cases: &[&[&str]] = &[
+        &[
+            "--problem",
+            "rosenbrock",
+            "--optimizer",
+            "adam(lr=0.01)",
+            "--schedule",
+            "cosine_annealing(t_max=300)",
+        ],
+        &[
+            "--problem",
+            "rosenbrock",
+            "--optimizer",
+            "adam(lr=0.01, amsgrad=true)",
+            "--dtype",
+            "f32",
+            "--dim",
+            "5",
+        ],
+        &[
+            "--problem",
+            "beale",
+            "--optimizer",
+            "sgd(lr=0.001, momentum=0.9, nesterov=true)",
+            "--schedule",
+            "step(step_size=50, gamma=0.5)",
+            "--dtype",
+            "f32",
+        ],
+        &[
+            "--problem",
+            "quadratic",
+            "--optimizer",
+            "adamw(lr=0.05)",
+            "--schedule",
+            "one_cycle(max_lr=0.1, total_steps=300)",
+        ],
+        &[
+            "--problem",
+            "boston",
+            "--batch-size",
+            "16",
+            "--sampling",
+            "replacement",
+            "--optimizer",
+            "adamw(lr=0.05)",
+            "--schedule",
+            "one_cycle(max_lr=0.1, total_steps=300)",
+        ],
+        &[
+            "--problem",
+            "boston",
+            "--batch-size",
+            "32",
+            "--sampling",
+            "epoch",
+            "--optimizer",
+            "sgd(lr=0.05, momentum=0.9)",
+            "--schedule",
+            "reduce_on_plateau(patience=3)",
+            "--dtype",
+            "f32",
+        ],
+        &[
+            "--problem",
+            "boston-full",
+            "--batch-size",
+            "50",
+            "--sampling",
+            "epoch",
+            "--optimizer",
+            "adam(lr=0.05)",
+            "--seed",
+            "7",
+        ],
+        &[
+            "--problem",
+            "bowl",
+            "--noise",
+            "1",
+            "--optimizer",
+            "sgd(lr=0.01)",
+            "--schedule",
+            "exponential(0.99)",
+        ],
+        &[
+            "--problem",
+            "bowl",
+            "--noise",
+            "0.5",
+            "--optimizer",
+            "adam(lr=0.1)",
+            "--dtype",
+            "f32",
+            "--seed",
+            "3",
+            "--clip-norm",
+            "1",
+        ],
+        &[
+            "--problem",
+            "digits-softmax",
+            "--batch-size",
+            "64",
+            "--optimizer",
+            "adam(lr=0.01)",
+            "--schedule",
+            "sequential([linear(start_factor=0.5, total_iters=30), exponential(0.99)], [30])",
+            "--dtype",
+            "f32",
+        ],
+        &["--problem", "digits-softmax", "--optimizer", "sgd(lr=0.5)"],
+        &[
+            "--problem",
+            "cosh",
+            "--optimizer",
+            "newton(lr=0.5)",
+            "--schedule",
+            "exponential(0.9)",
+        ],
+        &[
+            "--problem",
+            "parabola",
+            "--optimizer",
+            "sgd(lr=0.1)",
+            "--on-nonfinite",
+            "skip",
+        ],
+    ];
+    for flags in cases {
+        straight_equals_resumed(flags, 120, 180);
+    }
+    // A resumed run can be resumed again.
+    let flags = [
+        "--problem",
+        "rosenbrock",
+        "--optimizer",
+        "sgd(lr=0.001, momentum=0.5)",
+    ];
+    straight_equals_resumed(&flags, 0, 10);
+    straight_equals_resumed(&flags, 10, 0);
+}
+
+#[test]
+fn every_optimizer_and_schedule_resumes_exactly() {
+    let mut skipped = Vec::new();
+    for (name, _) in gradus::optim::OPTIMIZERS {
+        let spec = format!("{name}(lr=0.01)");
+        if *name == "newton" {
+            continue; // covered above, it needs a Hessian
+        }
+        if let Err(gradus::Error::UnknownName { .. }) = gradus::optim::build::<f64>(&spec) {
+            skipped.push(*name);
+            continue;
+        }
+        for dtype in ["f64", "f32"] {
+            straight_equals_resumed(
+                &[
+                    "--problem",
+                    "boston",
+                    "--batch-size",
+                    "8",
+                    "--optimizer",
+                    &spec,
+                    "--dtype",
+                    dtype,
+                ],
+                25,
+                35,
+            );
+        }
+    }
+    eprintln!(
+        "optimizers not built yet, skipped: {} {skipped:?}",
+        skipped.len()
+    );
+    for (name, _) in gradus::schedule::SCHEDULES {
+        let schedule = match *name {
+            "step" => "step(7)",
+            "multi_step" => "multi_step([10, 30, 50])",
+            "exponential" => "exponential(0.95)",
+            "cosine_annealing" => "cosine_annealing(20)",
+            "cosine_annealing_warm_restarts" => "cosine_annealing_warm_restarts(5, t_mult=2)",
+            "one_cycle" => "one_cycle(max_lr=0.005, total_steps=60)",
+            "sequential" => {
+                "sequential([linear(start_factor=0.1, total_iters=20), cosine_annealing(40)], [20])"
+            }
+            "piecewise_constant" => "piecewise_constant([20, 40], [0.005, 0.002, 0.001])",
+            "exp_decay" => "exp_decay(0.05)",
+            "inverse_poly" => "inverse_poly(0.1, 0.5)",
+            "reduce_on_plateau" => "reduce_on_plateau(patience=2, factor=0.5)",
+            other => other,
+        };
+        straight_equals_resumed(
+            &[
+                "--problem",
+                "himmelblau",
+                "--optimizer",
+                "sgd(lr=0.01, momentum=0.9)",
+                "--schedule",
+                schedule,
+            ],
+            25,
+            35,
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_one_error_line_and_exit_code_2() {
+    let dir = tmp();
+    let p = dir.path();
+    let rb = [
+        "run",
+        "--problem",
+        "rosenbrock",
+        "--steps",
+        "3",
+        "--optimizer",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["run", "--problem", "rosenbrock", "--steps", "3"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            [&rb[..], &["adam(lr=-1)"]]
+                .concat()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            "lr",
+        ),
+        (with(&["--optimizer", "adam(betas=(1.0, 0.9))"]), "betas[0]"),
+        (with(&["--optimizer", "sgd(momentum=nan)"]), "momentum"),
+        (with(&["--optimizer", "sgd(lr=inf)"]), "lr"),
+        (with(&["--optimizer", "adamm"]), "adamm"),
+        (with(&["--optimizer", "adam(lr="]), "adam(lr="),
+        (with(&["--optimizer", "adam(foo=1)"]), "foo"),
+        (with(&["--optimizer", "adam(lr=0.1"]), "adam(lr=0.1"),
+        (with(&["--optimizer", ""]), "spec"),
+        (
+            with(&["--optimizer", "adam", "--schedule", "step(step_size=0)"]),
+            "step_size",
+        ),
+        (with(&["--optimizer", "adam", "--schedule", "warp"]), "warp"),
+        (
+            with(&["--optimizer", "adam", "--schedule", "exponential(gamma=-1)"]),
+            "gamma",
+        ),
+        (
+            with(&["--optimizer", "adam", "--start", "1,2,3"]),
+            "--start",
+        ),
+        (with(&["--optimizer", "adam", "--start", "1,abc"]), "abc"),
+        (
+            with(&["--optimizer", "adam", "--start", "nan,1"]),
+            "--start",
+        ),
+        (with(&["--optimizer", "adam", "--dtype", "f16"]), "f16"),
+        (
+            with(&["--optimizer", "adam", "--batch-size", "4"]),
+            "--batch-size",
+        ),
+        (with(&["--optimizer", "adam", "--noise=-1"]), "--noise"),
+        (
+            with(&["--optimizer", "adam", "--clip-norm=-1"]),
+            "--clip-norm",
+        ),
+        (with(&["--optimizer", "adam", "--steps=-1"]), "--steps"),
+        (
+            with(&["--optimizer", "adam", "--frobnicate"]),
+            "--frobnicate",
+        ),
+        (with(&["--optimizer", "adam", "--dim", "20000000"]), "--dim"),
+        (
+            with(&["--optimizer", "adam", "--on-nonfinite", "explode"]),
+            "explode",
+        ),
+        (
+            with(&[
+                "--optimizer",
+                "adam",
+                "--save-state",
+                "/nonexistent-dir/x.ck",
+            ]),
+            "--save-state",
+        ),
+        (
+            vec!["run".into(), "--optimizer".into(), "adam".into()],
+            "--problem",
+        ),
+        (
+            vec!["run".into(), "--problem".into(), "rosenbrock".into()],
+            "--optimizer",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--problem".into(),
+                "rosenbrok".into(),
+                "--optimizer".into(),
+                "adam".into(),
+            ],
+            "rosenbrok",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--problem".into(),
+                "beale".into(),
+                "--dim".into(),
+                "3".into(),
+                "--optimizer".into(),
+                "adam".into(),
+            ],
+            "--dim",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--problem".into(),
+                "boston".into(),
+                "--batch-size".into(),
+                "0".into(),
+                "--optimizer".into(),
+                "adam".into(),
+            ],
+            "--batch-size",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--problem".into(),
+                "digits".into(),
+                "--hidden".into(),
+                "0".into(),
+                "--optimizer".into(),
+                "adam".into(),
+            ],
+            "--hidden",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--problem".into(),
+                "linreg".into(),
+                "--optimizer".into(),
+                "adam".into(),
+            ],
+            "--data",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--problem".into(),
+                "linreg".into(),
+                "--data".into(),
+                "/nonexistent.csv".into(),
+                "--target".into(),
+                "y".into(),
+                "--optimizer".into(),
+                "adam".into(),
+            ],
+            "nonexistent.csv",
+        ),
+        (
+            vec![
+                "run".into(),
+                "--problem".into(),
+                "digits-softmax".into(),
+                "--optimizer".into(),
+                "newton".into(),
+            ],
+            "newton",
+        ),
+        (
+            vec!["compare".into(), "--problem".into(), "rosenbrock".into()],
+            "--optimizer",
+        ),
+        (
+            vec!["compare".into(), "--optimizer".into(), "adam".into()],
+            "--problem",
+        ),
+        (vec!["frobnicate".into()], "frobnicate"),
+    ];
+    for (args, culprit) in &cases {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        expect_error(&a, 2, culprit);
+    }
+    assert!(!p.join("x.ck").exists());
+}
+
+/// Rewrites a checkpoint file's header with `edit` and a fresh checksum, so that only
+/// the edited content is wrong.
+fn tamper(path: &Path, out: &Path, edit: impl Fn(&mut serde_json::Value)) {
+    let bytes = std::fs::read(path).unwrap();
+    let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
+    let first = std::str::from_utf8(&bytes[..nl]).unwrap();
+    let f: Vec<&str> = first.split(' ').collect();
+    let hlen: usize = f[2].parse().unwrap();
+    let body = &bytes[nl + 1..];
+    let mut header: serde_json::Value = serde_json::from_slice(&body[..hlen]).unwrap();
+    edit(&mut header);
+    let mut h = serde_json::to_vec(&header).unwrap();
+    h.push(b'\n');
+    let payload = &body[hlen..];
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&h);
+    crc.update(payload);
+    let mut out_bytes = format!(
+        "{} {} {} {} {:08x}\n",
+        f[0],
+        f[1],
+        h.len(),
+        payload.len(),
+        crc.finalize()
+    )
+    .into_bytes();
+    out_bytes.extend_from_slice(&h);
+    out_bytes.extend_from_slice(payload);
+    std::fs::write(out, out_bytes).unwrap();
+}
+
+#[test]
+fn bad_checkpoints_are_refused_with_the_reason() {
+    let dir = tmp();
+    let p = |n: &str| -> PathBuf { dir.path().join(n) };
+    let good = p("good.ck");
+    run(&[
+        "--problem",
+        "rosenbrock",
+        "--optimizer",
+        "adam(lr=0.01)",
+        "--steps",
+        "5",
+        "--save-state",
+        s(&good),
+    ]);
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(p("garbage.ck"), b"hello, I am not a checkpoint\n").unwrap();
+    std::fs::write(p("empty.ck"), b"").unwrap();
+    std::fs::write(p("truncated.ck"), &bytes[..bytes.len() - 3]).unwrap();
+    let mut corrupt = bytes.clone();
+    let n = corrupt.len();
+    corrupt[n - 5] ^= 0x40;
+    std::fs::write(p("corrupt.ck"), &corrupt).unwrap();
+    let v9 = String::from_utf8_lossy(&bytes).replacen("checkpoint 1 ", "checkpoint 9 ", 1);
+    std::fs::write(p("v9.ck"), v9.as_bytes()).unwrap();
+    tamper(&good, &p("dim.ck"), |h| {
+        h["meta"]["run"]["problem_options"]["dim"] = 3.into()
+    });
+    tamper(&good, &p("dtype.ck"), |h| {
+        h["meta"]["run"]["dtype"] = "f32".into()
+    });
+    tamper(&good, &p("algo.ck"), |h| {
+        h["meta"]["run"]["optimizer"] = "sgd(lr=0.1, momentum=0.9)".into()
+    });
+    tamper(&good, &p("hyper.ck"), |h| {
+        h["meta"]["optimizer"]["spec"] = "adam(lr=-5)".into()
+    });
+    tamper(&good, &p("nometa.ck"), |h| {
+        h["meta"] = serde_json::json!({"kind": "gradus-run"})
+    });
+    tamper(&good, &p("sched.ck"), |h| {
+        h["meta"]["run"]["schedule"] = "exponential(0.5)".into()
+    });
+    tamper(&good, &p("rename.ck"), |h| {
+        h["tensors"][0]["name"] = "params/y".into()
+    });
+    tamper(&good, &p("extra.ck"), |h| {
+        h["tensors"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"name": "optimizer/z/exp_avg", "dtype": "f64", "shape": [0]}))
+    });
+    let resume = |f: &str| {
+        vec![
+            "run".to_string(),
+            "--resume".into(),
+            s(&p(f)).to_string(),
+            "--steps".into(),
+            "2".into(),
+        ]
+    };
+    for (file, culprit) in [
+        ("missing.ck", "missing.ck"),
+        ("garbage.ck", "not a gradus checkpoint"),
+        ("empty.ck", "not a gradus checkpoint"),
+        ("truncated.ck", "truncated"),
+        ("corrupt.ck", "checksum"),
+        ("v9.ck", "version 9"),
+        ("dim.ck", "params/x"),
+        ("dtype.ck", "f64"),
+        ("algo.ck", "'adam'"),
+        ("hyper.ck", "lr"),
+        ("nometa.ck", "'run'"),
+        ("sched.ck", "schedule"),
+        ("rename.ck", "params/y"),
+        ("extra.ck", "optimizer/z/exp_avg"),
+    ] {
+        let a = resume(file);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let e = expect_error(&a, 2, culprit);
+        assert!(e.contains("--resume"), "{e}");
+    }
+    // Flags given with --resume must match the checkpoint.
+    let g = s(&good);
+    for (extra, culprit) in [
+        (
+            &["--optimizer", "sgd(lr=0.1)"][..],
+            "checkpoint is for adam(lr=0.01",
+        ),
+        (
+            &["--optimizer", "sgd(lr=0.1)"][..],
+            "--optimizer is sgd(lr=0.1",
+        ),
+        (&["--problem", "sphere"][..], "--problem is sphere"),
+        (&["--dtype", "f32"][..], "--dtype"),
+        (&["--seed", "4"][..], "--seed"),
+        (&["--schedule", "exponential(0.9)"][..], "--schedule"),
+        (&["--noise", "1"][..], "--noise"),
+        (&["--optimizer", "adam(lr=-1)"][..], "lr"),
+    ] {
+        let mut a = vec!["run", "--resume", g, "--steps", "1"];
+        a.extend_from_slice(extra);
+        expect_error(&a, 2, culprit);
+    }
+    // Matching flags, in another spelling, are accepted.
+    let out = run(&[
+        "--resume",
+        g,
+        "--steps",
+        "1",
+        "--optimizer",
+        "adam(0.01)",
+        "--problem",
+        "rosenbrock",
+        "--dtype",
+        "f64",
+    ]);
+    assert_eq!(out.len(), 2);
+}
+
+#[test]
+fn diverging_runs_exit_3_after_finite_records_and_save_the_last_good_state() {
+    let dir = tmp();
+    let ck = dir.path().join("last.ck");
+    let args = [
+        "run",
+        "--problem",
+        "parabola",
+        "--optimizer",
+        "sgd(lr=10)",
+        "--steps",
+        "1000",
+        "--format",
+        "jsonl",
+    ];
+    let o = gradus(&args);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = expect_error(&args, 3, "step");
+    assert!(err.contains("non-finite"), "{err}");
+    let out = String::from_utf8(o.stdout).unwrap();
+    let records: Vec<&str> = out.lines().collect();
+    assert!(records.len() > 10);
+    assert!(records
+        .iter()
+        .all(|l| !l.contains("null") && !l.contains("summary")));
+    let mut a = args.to_vec();
+    a.extend(["--save-state", s(&ck)]);
+    let o = gradus(&a);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("saved the state of step"),
+        "{}",
+        stderr(&o)
+    );
+    let out = String::from_utf8(o.stdout).unwrap();
+    let last = out.lines().last().unwrap().to_string();
+    // The saved state is the last finite record's.
+    let again = run(&["--resume", s(&ck), "--steps", "0"]);
+    assert_eq!(again, vec![last]);
+    // Non-finite loss at the start: exit 3, nothing printed, nothing saved.
+    let ck2 = dir.path().join("never.ck");
+    let o = gradus(&[
+        "run",
+        "--problem",
+        "parabola",
+        "--optimizer",
+        "sgd",
+        "--start",
+        "1e300",
+        "--save-state",
+        s(&ck2),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    assert!(!ck2.exists());
+    // Skipping keeps going (the gradient stays finite here; skip only counts).
+    let o = gradus(&[
+        "run",
+        "--problem",
+        "parabola",
+        "--optimizer",
+        "sgd(lr=0.1)",
+        "--on-nonfinite",
+        "skip",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn help_documents_resume() {
+    let o = gradus(&["run", "--help"]);
+    let help = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        help.contains("--resume") && help.contains("--save-state"),
+        "{help}"
+    );
+    assert!(help.contains("120 to 300"), "{help}");
+}
