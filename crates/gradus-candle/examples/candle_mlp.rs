@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Arguments: the optimizer spec (default `adam(lr=0.001)`) and the number of epochs
-//! (default 30). The split (80/20), the initialization and the minibatch order are
+//! (default 50). The split (80/20), the initialization and the minibatch order are
 //! seeded, so a run is reproducible. The last line printed is `test_accuracy=...`.
 
 use candle_core::{DType, Device, Module, Tensor, D};
@@ -147,15 +147,9 @@ fn accuracy(model: &Mlp, x: &Tensor, y: &Tensor) -> candle_core::Result<f64> {
     Ok(f64::from(correct) / y.dims1()? as f64)
 }
 
-fn run() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    let spec = args.next().unwrap_or_else(|| "adam(lr=0.001)".to_string());
-    let epochs: usize = match args.next() {
-        Some(e) => e
-            .parse()
-            .map_err(|_| format!("epochs must be a whole number, got '{e}'"))?,
-        None => 30,
-    };
+/// Trains the MLP with the optimizer `spec` for `epochs` epochs and returns the test
+/// accuracy, printing the training loss as it goes when `verbose`.
+pub fn train(spec: &str, epochs: usize, verbose: bool) -> Result<f64, String> {
     let data = load_digits()?;
     let mut rng = Rng(SEED);
     let mut order: Vec<usize> = (0..data.labels.len()).collect();
@@ -166,13 +160,15 @@ fn run() -> Result<(), String> {
 
     let varmap = VarMap::new();
     let model = mlp(&varmap, &mut rng).map_err(|e| e.to_string())?;
-    let mut opt = GradusOptimizer::from_varmap(&varmap, &spec).map_err(|e| e.to_string())?;
-    println!(
-        "optimizer: {}  ({} train / {} test, batch {BATCH}, {epochs} epochs)",
-        opt.spec(),
-        train.len(),
-        test.len()
-    );
+    let mut opt = GradusOptimizer::from_varmap(&varmap, spec).map_err(|e| e.to_string())?;
+    if verbose {
+        println!(
+            "optimizer: {}  ({} train / {} test, batch {BATCH}, {epochs} epochs)",
+            opt.spec(),
+            train.len(),
+            test.len()
+        );
+    }
     let every = (epochs / 10).max(1);
     let mut train = train.to_vec();
     for epoch in 1..=epochs {
@@ -188,18 +184,30 @@ fn run() -> Result<(), String> {
                 f64::from(loss.to_scalar::<f32>().map_err(|e| e.to_string())?) * batch.len() as f64;
             count += batch.len();
         }
-        if epoch % every == 0 || epoch == 1 {
+        if verbose && (epoch % every == 0 || epoch == 1) {
             println!("epoch {epoch:3}  train_loss={:.4}", sum / count as f64);
         }
     }
-    let acc = accuracy(&model, &x_test, &y_test).map_err(|e| e.to_string())?;
-    println!("test_accuracy={acc:.4}");
-    Ok(())
+    accuracy(&model, &x_test, &y_test).map_err(|e| e.to_string())
 }
 
+#[allow(dead_code)] // the tests include this file for `train` only
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e}");
-        std::process::exit(1);
+    let mut args = std::env::args().skip(1);
+    let spec = args.next().unwrap_or_else(|| "adam(lr=0.001)".to_string());
+    let epochs = match args.next().map(|e| e.parse::<usize>()) {
+        None => 50,
+        Some(Ok(e)) => e,
+        Some(Err(_)) => {
+            eprintln!("error: the number of epochs must be a whole number");
+            std::process::exit(2);
+        }
+    };
+    match train(&spec, epochs, true) {
+        Ok(acc) => println!("test_accuracy={acc:.4}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
     }
 }
