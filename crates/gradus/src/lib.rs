@@ -34,6 +34,8 @@ pub mod checkpoint;
 pub mod clip;
 pub mod error;
 pub mod float;
+#[cfg(feature = "ndarray")]
+pub mod ndarray_support;
 pub mod optim;
 pub mod schedule;
 pub mod spec;
