@@ -100,6 +100,9 @@ def main():
                     help="comma-separated SIZExTENSORS, e.g. 10000000x1,1000000x1000")
     ap.add_argument("--nonfinite-cost", action="store_true",
                     help="also time gradus with --nonfinite propagate (no gradient check)")
+    ap.add_argument("--single-many", action="store_true",
+                    help="also time torch's single-tensor path on shapes with many tensors "
+                         "(slow: a Python loop over the tensors)")
     ap.add_argument("--json", default=None, help="also write the rows to this file")
     a = ap.parse_args()
 
@@ -127,6 +130,8 @@ def main():
         for name, spec, cls, kw, paths in OPTIMIZERS:
             if only and name not in only:
                 continue
+            if tensors > 1 and not a.single_many:
+                paths = [p for p in paths if p != "single"]
             t = {p: [] for p in paths}
             g, g_prop = [], []
             bw, frac, err = [], [], None
@@ -181,7 +186,7 @@ def print_table(rows):
            "| gradus ms | speedup vs fused | vs foreach | vs single | gradus GB/s frac. of triad "
            "| check cost |")
     print(hdr)
-    print("|" + "---|" * hdr.count("|")[:-1] if False else "|" + "---|" * (hdr.count("|") - 1))
+    print("|" + "---|" * (hdr.count("|") - 1))
     for r in rows:
         def sp(p):
             s = speedup(r, p)

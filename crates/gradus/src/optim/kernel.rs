@@ -83,7 +83,9 @@ pub(crate) fn first_nonfinite<T: Float>(g: &[T]) -> Option<usize> {
 pub(crate) fn first_nonfinite_in<T: Float>(params: &[Param<'_, T>]) -> Option<(usize, usize)> {
     let total: usize = params.iter().map(|p| p.grad.len()).sum();
     let bad = if total >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
-        params.par_iter().any(|p| {
+        // Small tensors are scanned in groups of about `ITEM` elements, not one task each.
+        let min_len = (ITEM * params.len() / total).max(1);
+        params.par_iter().with_min_len(min_len).any(|p| {
             if p.grad.len() >= 2 * ITEM {
                 p.grad.par_chunks(ITEM).any(any_nonfinite)
             } else {
