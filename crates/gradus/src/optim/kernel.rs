@@ -9,7 +9,8 @@
 //! A step is cut into *work items* of about [`ITEM`] elements: a large tensor is cut
 //! into chunks whose boundaries fall on cache lines of its parameter buffer, and
 //! consecutive small tensors are grouped until a group holds at least [`ITEM`]
-//! elements. The items run in parallel on the current rayon pool. Every element is
+//! elements. The items run in parallel on the current rayon pool; each chunk is swept
+//! as its two halves in lockstep (more memory streams per core). Every element is
 //! updated by the same scalar code whichever item it lands in, so the results do not
 //! depend on the number of threads. The plan lives in a [`Scratch`] owned by the
 //! optimizer and reused from step to step: a step allocates nothing once the
@@ -385,6 +386,10 @@ fn sweep_pair<R: Rule, T: Float, const N: usize>(
     g: &[T],
     s: [&mut [T]; N],
 ) {
+    if p.len() < 256 {
+        // Too short for two streams to matter.
+        return sweep_plain::<R, T, N>(c, p, g, s);
+    }
     let c = *c;
     let n = p.len();
     let h = n / 2;
@@ -395,10 +400,10 @@ fn sweep_pair<R: Rule, T: Float, const N: usize>(
         (Some(a), Some(b))
     });
     let mut s0: [&mut [T]; N] = std::array::from_fn(|k| halves[k].0.take().expect("split"));
-    let mut s1: [&mut [T]; N] = std::array::from_fn(|k| halves[k].1.take().expect("split"));
+    let s1: [&mut [T]; N] = std::array::from_fn(|k| halves[k].1.take().expect("split"));
     let g0 = &g0[..h];
-    for k in 0..N {
-        s0[k] = &mut std::mem::take(&mut s0[k])[..h];
+    for sk in s0.iter_mut() {
+        *sk = &mut std::mem::take(sk)[..h];
     }
     for i in 0..h {
         let mut st0 = [T::zero(); N];
@@ -428,7 +433,7 @@ fn sweep_pair<R: Rule, T: Float, const N: usize>(
 
 /// The per-element loop; inlined into each instruction-set variant.
 #[inline(always)]
-pub(crate) fn sweep_plain<R: Rule, T: Float, const N: usize>(
+fn sweep_plain<R: Rule, T: Float, const N: usize>(
     c: &R::Coeffs<T>,
     p: &mut [T],
     g: &[T],
