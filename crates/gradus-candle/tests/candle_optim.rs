@@ -172,10 +172,14 @@ fn adamw_matches_candle_adamw() {
 }
 
 #[test]
-fn sgd_matches_candle_sgd_bit_for_bit() {
-    for dtype in [DType::F64, DType::F32] {
-        let (d, _) = compare(dtype, |v| SGD::new(v, 0.05).unwrap(), "sgd(lr=0.05)", 20);
-        assert_eq!(d, 0.0, "{dtype:?}");
+fn sgd_matches_candle_sgd() {
+    // gradus computes θ − lr·g with one rounding (a fused multiply-add), as torch's CPU
+    // kernel does; candle rounds the product first. So the two agree to an ulp or two
+    // per step, not bit for bit.
+    // Element-wise relative difference, and relative to each tensor's largest element.
+    for (dtype, tol, tol_tensor) in [(DType::F64, 1e-13, 1e-14), (DType::F32, 1e-5, 1e-6)] {
+        let (d, t) = compare(dtype, |v| SGD::new(v, 0.05).unwrap(), "sgd(lr=0.05)", 20);
+        assert!(d < tol && t < tol_tensor, "{dtype:?}: {d}, {t}");
     }
 }
 

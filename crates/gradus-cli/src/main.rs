@@ -1,5 +1,6 @@
 //! `gradus`: run, compare, benchmark and report gradient-based optimizers.
 
+mod bench;
 mod checkpoint;
 mod cli_error;
 mod compare;
@@ -33,6 +34,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// List the problems, optimizers and schedules.
     List,
+    /// Time optimizer steps and compare them with the memory bandwidth.
+    Bench(bench::BenchArgs),
     /// Print (and plot) the learning rates of schedules over the steps.
     Schedules(schedules::SchedulesArgs),
     /// Run every experiment of the tutorials and write an HTML report with plots and animations.
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Compare(args) => compare::main(args),
         Command::List => list::main(),
+        Command::Bench(args) => bench::run(&args).map_err(CliError::usage),
         Command::Schedules(args) => schedules::main(args),
         Command::Report(args) => report::main(args),
     };

@@ -51,7 +51,7 @@ impl Printer {
                 .map_err(std::io::Error::other)
                 .and_then(|_| self.out.write_all(b"\n")),
             Format::Text => {
-                if r.step % self.log_every == 0 || last {
+                if r.step.is_multiple_of(self.log_every) || last {
                     writeln!(self.out, "Epoch: {}, Loss: {}", r.step, human(r.loss.f64()))
                 } else {
                     Ok(())

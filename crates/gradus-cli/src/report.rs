@@ -832,9 +832,9 @@ pub fn main(args: ReportArgs) -> Result<(), CliError> {
             html.push_str("</figure>");
         }
     }
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<p><small>Generated in {:.1} s.</small></p></body></html>\n",
+        "<p><small>Generated in {:.1} s.</small></p></body></html>",
         started.elapsed().as_secs_f64()
     );
     let index = out.join("index.html");

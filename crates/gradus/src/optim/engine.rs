@@ -124,6 +124,8 @@ pub struct Elementwise<R: Rule, T: Float> {
     index: HashMap<String, usize>,
     /// Scratch: state index of each param of the current step (reused, no per-step allocation).
     slots_of: Vec<usize>,
+    /// Scratch: the kernel's step plan (reused, no per-step allocation).
+    scratch: super::kernel::Scratch<R::Coeffs<T>, T>,
 }
 
 impl<R: Rule, T: Float> Elementwise<R, T> {
@@ -137,6 +139,7 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
             tensors: Vec::new(),
             index: HashMap::new(),
             slots_of: Vec::new(),
+            scratch: Default::default(),
         })
     }
 
@@ -198,10 +201,7 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
     }
 
     fn first_nonfinite(&self, params: &[Param<'_, T>]) -> Option<(usize, usize)> {
-        params
-            .iter()
-            .enumerate()
-            .find_map(|(i, p)| super::kernel::first_nonfinite(p.grad).map(|j| (i, j)))
+        super::kernel::first_nonfinite_in(params)
     }
 }
 
@@ -262,8 +262,14 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                 t.slots.push(vec![init; p.value.len()]);
             }
         }
-        let rule = &self.rule;
-        super::kernel::run(rule, params, &self.slots_of, &mut self.tensors);
+        let scratch = &mut self.scratch;
+        super::kernel::run(
+            &self.rule,
+            params,
+            &self.slots_of,
+            &mut self.tensors,
+            scratch,
+        );
         Ok(StepOutcome::Applied)
     }
 

@@ -104,7 +104,7 @@ impl TorchRule for Step {
     }
     fn advance(&mut self) {
         self.core.epoch = self.core.epoch.saturating_add(1);
-        if self.core.epoch % self.cfg.step_size == 0 {
+        if self.core.epoch.is_multiple_of(self.cfg.step_size) {
             self.core.lr *= self.cfg.gamma;
         }
     }

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Side-by-side step times of gradus and torch.optim on the same sizes and threads.
+
+For each configuration (optimizer, total parameters, number of tensors) this script
+alternates, REPEATS times: torch.optim's fused CPU kernel (Adam, AdamW, SGD, Adagrad),
+its foreach path, its default single-tensor path, then `gradus bench --format json`
+with the same size, tensors, dtype (f32) and thread count. Each measurement is the
+median step time of STEPS steps after WARMUP steps; the table shows the median over
+the repeats. Optimizers the gradus binary does not know are reported as n/a.
+
+Usage:
+    python3 bench/compare_torch.py [--gradus target/release/gradus] [--threads 2]
+        [--steps 20] [--warmup 3] [--repeats 3] [--only adam,sgd] [--json out.json]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+# name, gradus spec, torch class name, torch kwargs (torch defaults otherwise),
+# paths to time. "fused" exists on CPU for Adam, AdamW, SGD and Adagrad only.
+OPTIMIZERS = [
+    ("adam", "adam", "Adam", {}, ["fused", "foreach", "single"]),
+    ("adamw", "adamw", "AdamW", {}, ["fused", "foreach", "single"]),
+    ("sgd-momentum", "sgd(lr=0.001, momentum=0.9)", "SGD", {"lr": 1e-3, "momentum": 0.9},
+     ["fused", "foreach", "single"]),
+    ("adagrad", "adagrad", "Adagrad", {}, ["fused", "foreach", "single"]),
+    ("rmsprop", "rmsprop", "RMSprop", {}, ["foreach", "single"]),
+    ("nadam", "nadam", "NAdam", {}, ["foreach", "single"]),
+    ("adadelta", "adadelta", "Adadelta", {}, ["foreach", "single"]),
+    ("radam", "radam", "RAdam", {}, ["foreach", "single"]),
+    ("adamax", "adamax", "Adamax", {}, ["foreach", "single"]),
+]
+
+# (total parameters, tensors)
+SHAPES = [(10_000_000, 1), (1_000_000, 1000)]
+
+
+def det_values(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, generator=g, dtype=torch.float32) * 2 - 1
+
+
+def torch_median_step(cls_name, kwargs, path, size, tensors, steps, warmup):
+    """Median seconds per torch.optim step."""
+    per = [size // tensors + (1 if t < size % tensors else 0) for t in range(tensors)]
+    params = []
+    for t, n in enumerate(per):
+        p = torch.nn.Parameter(det_values(n, 2 * t + 1))
+        p.grad = det_values(n, 2 * t + 2)
+        params.append(p)
+    kw = dict(kwargs)
+    if path == "fused":
+        kw["fused"] = True
+    elif path == "foreach":
+        kw["foreach"] = True
+    else:
+        kw["foreach"] = False
+    opt = getattr(torch.optim, cls_name)(params, **kw)
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + steps):
+            t0 = time.perf_counter()
+            opt.step()
+            dt = time.perf_counter() - t0
+            if i >= warmup:
+                times.append(dt)
+    return statistics.median(times)
+
+
+def gradus_run(binary, spec, size, tensors, threads, steps, warmup, nonfinite="error"):
+    cmd = [binary, "bench", "--optimizer", spec, "--size", str(size), "--tensors",
+           str(tensors), "--dtype", "f32", "--threads", str(threads), "--steps", str(steps),
+           "--warmup", str(warmup), "--format", "json", "--nonfinite", nonfinite]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    return json.loads(r.stdout), None
+
+
+def fmt_ms(x):
+    return "n/a" if x is None else f"{x * 1e3:8.2f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gradus", default=None, help="path to the gradus binary")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", default=None, help="comma-separated optimizer names")
+    ap.add_argument("--shapes", default=None,
+                    help="comma-separated SIZExTENSORS, e.g. 10000000x1,1000000x1000")
+    ap.add_argument("--nonfinite-cost", action="store_true",
+                    help="also time gradus with --nonfinite propagate (no gradient check)")
+    ap.add_argument("--single-many", action="store_true",
+                    help="also time torch's single-tensor path on shapes with many tensors "
+                         "(slow: a Python loop over the tensors)")
+    ap.add_argument("--json", default=None, help="also write the rows to this file")
+    a = ap.parse_args()
+
+    binary = a.gradus
+    if binary is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        binary = os.path.join(here, "..", "target", "release", "gradus")
+    if not os.path.exists(binary):
+        sys.exit(f"gradus binary not found at {binary}: build it with "
+                 "`cargo build --release -p gradus-cli` or pass --gradus PATH")
+    torch.set_num_threads(a.threads)
+    shapes = SHAPES
+    if a.shapes:
+        shapes = [tuple(int(v) for v in s.split("x")) for s in a.shapes.split(",")]
+    only = set(a.only.split(",")) if a.only else None
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; gradus {binary}; "
+          f"{a.steps} steps after {a.warmup} warm-up, median of {a.repeats} alternating repeats")
+    try:
+        print(f"load average at start: {os.getloadavg()}")
+    except OSError:
+        pass
+    rows = []
+    for size, tensors in shapes:
+        for name, spec, cls, kw, paths in OPTIMIZERS:
+            if only and name not in only:
+                continue
+            if tensors > 1 and not a.single_many:
+                paths = [p for p in paths if p != "single"]
+            t = {p: [] for p in paths}
+            g, g_prop = [], []
+            bw, frac, err = [], [], None
+            for _ in range(a.repeats):
+                for p in paths:
+                    t[p].append(torch_median_step(cls, kw, p, size, tensors, a.steps, a.warmup))
+                rep, err = gradus_run(binary, spec, size, tensors, a.threads, a.steps, a.warmup)
+                if rep is not None:
+                    g.append(rep["median_step_seconds"])
+                    bw.append(rep["memory_bandwidth_gbps"])
+                    frac.append(rep["bandwidth_fraction"])
+                if a.nonfinite_cost and rep is not None:
+                    rep2, _ = gradus_run(binary, spec, size, tensors, a.threads, a.steps,
+                                         a.warmup, "propagate")
+                    g_prop.append(rep2["median_step_seconds"])
+            med = {p: statistics.median(v) for p, v in t.items()}
+            gm = statistics.median(g) if g else None
+            row = {
+                "optimizer": name, "size": size, "tensors": tensors, "threads": a.threads,
+                "torch": med, "gradus": gm,
+                "gradus_propagate": statistics.median(g_prop) if g_prop else None,
+                "bandwidth_gbps": statistics.median(bw) if bw else None,
+                "bandwidth_fraction": statistics.median(frac) if frac else None,
+                "gradus_error": None if g else err,
+            }
+            rows.append(row)
+            print_row(row)
+            sys.stdout.flush()
+    print()
+    print_table(rows)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+def speedup(row, path):
+    t = row["torch"].get(path)
+    return None if t is None or row["gradus"] is None else t / row["gradus"]
+
+
+def print_row(r):
+    parts = [f"{r['optimizer']:<13} {r['size']:>9} x{r['tensors']:<5}"]
+    for p in ("fused", "foreach", "single"):
+        if p in r["torch"]:
+            parts.append(f"{p} {fmt_ms(r['torch'][p])} ms")
+    parts.append(f"gradus {fmt_ms(r['gradus'])} ms")
+    print("  ".join(parts), file=sys.stderr)
+
+
+def print_table(rows):
+    hdr = ("| optimizer | params x tensors | torch fused ms | torch foreach ms | torch single ms "
+           "| gradus ms | speedup vs fused | vs foreach | vs single | gradus GB/s frac. of triad "
+           "| check cost |")
+    print(hdr)
+    print("|" + "---|" * (hdr.count("|") - 1))
+    for r in rows:
+        def sp(p):
+            s = speedup(r, p)
+            return "-" if s is None else f"{s:.2f}x"
+        frac = "-" if r["bandwidth_fraction"] is None else f"{100 * r['bandwidth_fraction']:.0f} %"
+        cost = "-"
+        if r["gradus_propagate"] and r["gradus"]:
+            cost = f"{100 * (r['gradus'] / r['gradus_propagate'] - 1):+.0f} %"
+        g = fmt_ms(r["gradus"]).strip()
+        if r["gradus_error"]:
+            g = "n/a (not in this build)"
+        print(f"| {r['optimizer']} | {r['size']} x {r['tensors']} | "
+              f"{fmt_ms(r['torch'].get('fused')).strip() if 'fused' in r['torch'] else '-'} | "
+              f"{fmt_ms(r['torch'].get('foreach')).strip()} | {fmt_ms(r['torch'].get('single')).strip()} | "
+              f"{g} | {sp('fused')} | {sp('foreach')} | {sp('single')} | {frac} | {cost} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,429 @@
+//! `gradus bench`: times optimizer steps on synthetic tensors and compares them with
+//! the memory bandwidth of this machine, measured in the same process.
+//!
+//! The step of an element-wise optimizer reads every parameter, gradient and state
+//! element once and writes every parameter and state element once, so on large
+//! tensors its speed is bounded by memory bandwidth. The report gives the bytes a step
+//! must move, the bandwidth a STREAM-like triad reaches with the same threads, and the
+//! fraction of it the step reaches.
+
+use gradus::optim::{NonFinitePolicy, Optimizer, Param};
+use gradus::Float;
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// Arguments of `gradus bench`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// The optimizer, as a spec: `adam`, `sgd(lr=0.01, momentum=0.9)`, ...
+    #[arg(long)]
+    pub optimizer: String,
+    /// Total number of parameters (>= 1).
+    #[arg(long)]
+    pub size: usize,
+    /// Number of tensors the parameters are split into, of equal length (±1).
+    #[arg(long, default_value_t = 1)]
+    pub tensors: usize,
+    /// Element type: f32 or f64.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Threads of the rayon pool (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Timed steps (the median is reported).
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Untimed steps before timing.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Output: text (a table) or json (one object on one line).
+    #[arg(long, default_value = "text")]
+    pub format: String,
+    /// Non-finite gradient policy: error (the default), skip or propagate.
+    #[arg(long, default_value = "error")]
+    pub nonfinite: String,
+}
+
+/// Largest size accepted (memory, not arithmetic, is the limit).
+const MAX_SIZE: usize = 1 << 34;
+
+/// Runs `gradus bench`, printing the report on stdout.
+pub fn run(args: &BenchArgs) -> Result<(), String> {
+    let report = measure(args)?;
+    match args.format.as_str() {
+        "json" => println!("{}", report.to_json()),
+        _ => print!("{}", report.to_text()),
+    }
+    Ok(())
+}
+
+/// The measurements of one `gradus bench` run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The optimizer's spec as given.
+    pub optimizer: String,
+    /// Total parameters.
+    pub size: usize,
+    /// Tensors.
+    pub tensors: usize,
+    /// `f32` or `f64`.
+    pub dtype: &'static str,
+    /// Threads of the pool.
+    pub threads: usize,
+    /// Timed steps.
+    pub steps: usize,
+    /// Per-element state buffers of the algorithm.
+    pub state_slots: usize,
+    /// Median seconds per step.
+    pub median_step_seconds: f64,
+    /// Fastest step, seconds.
+    pub min_step_seconds: f64,
+    /// Bytes a step must read and write (params r+w, grads r, each slot r+w).
+    pub bytes_per_step: u64,
+    /// Triad bandwidth (STREAM's byte count: 2 reads + 1 write per element, write
+    /// allocation not counted), GB/s.
+    pub memory_bandwidth_gbps: f64,
+    /// The non-finite policy.
+    pub nonfinite_policy: String,
+}
+
+impl Report {
+    /// Parameters updated per second, at the median step time.
+    pub fn params_per_second(&self) -> f64 {
+        self.size as f64 / self.median_step_seconds
+    }
+
+    /// Bandwidth the step reaches, GB/s.
+    pub fn step_gbps(&self) -> f64 {
+        self.bytes_per_step as f64 / self.median_step_seconds / 1e9
+    }
+
+    /// Step bandwidth over triad bandwidth.
+    pub fn bandwidth_fraction(&self) -> f64 {
+        self.step_gbps() / self.memory_bandwidth_gbps
+    }
+
+    /// One JSON object.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "optimizer": self.optimizer,
+            "size": self.size,
+            "tensors": self.tensors,
+            "dtype": self.dtype,
+            "threads": self.threads,
+            "steps": self.steps,
+            "state_slots": self.state_slots,
+            "median_step_seconds": self.median_step_seconds,
+            "min_step_seconds": self.min_step_seconds,
+            "params_per_second": self.params_per_second(),
+            "bytes_per_step": self.bytes_per_step,
+            "step_gbps": self.step_gbps(),
+            "memory_bandwidth_gbps": self.memory_bandwidth_gbps,
+            "bandwidth_fraction": self.bandwidth_fraction(),
+            "nonfinite_policy": self.nonfinite_policy,
+        })
+        .to_string()
+    }
+
+    /// A short human table.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let row = |s: &mut String, k: &str, v: String| s.push_str(&format!("{k:<22} {v}\n"));
+        row(&mut s, "optimizer", self.optimizer.clone());
+        row(
+            &mut s,
+            "params",
+            format!(
+                "{} in {} tensor(s), {}",
+                self.size, self.tensors, self.dtype
+            ),
+        );
+        row(&mut s, "threads", self.threads.to_string());
+        row(&mut s, "non-finite policy", self.nonfinite_policy.clone());
+        row(
+            &mut s,
+            "step (median / min)",
+            format!(
+                "{:.3} ms / {:.3} ms over {} steps",
+                self.median_step_seconds * 1e3,
+                self.min_step_seconds * 1e3,
+                self.steps
+            ),
+        );
+        row(
+            &mut s,
+            "params per second",
+            format!("{:.3e}", self.params_per_second()),
+        );
+        row(
+            &mut s,
+            "bytes per step",
+            format!("{} ({} state slots)", self.bytes_per_step, self.state_slots),
+        );
+        row(
+            &mut s,
+            "step bandwidth",
+            format!("{:.2} GB/s", self.step_gbps()),
+        );
+        row(
+            &mut s,
+            "triad bandwidth",
+            format!("{:.2} GB/s", self.memory_bandwidth_gbps),
+        );
+        row(
+            &mut s,
+            "fraction of triad",
+            format!("{:.1} %", 100.0 * self.bandwidth_fraction()),
+        );
+        s
+    }
+}
+
+/// Checks the arguments and runs the measurement.
+pub fn measure(args: &BenchArgs) -> Result<Report, String> {
+    if args.size == 0 || args.size > MAX_SIZE {
+        return Err(format!(
+            "--size {}: must be between 1 and {MAX_SIZE}",
+            args.size
+        ));
+    }
+    if args.tensors == 0 || args.tensors > args.size {
+        return Err(format!(
+            "--tensors {}: must be between 1 and --size ({})",
+            args.tensors, args.size
+        ));
+    }
+    if args.steps == 0 || args.steps > 1_000_000 {
+        return Err(format!(
+            "--steps {}: must be between 1 and 1000000",
+            args.steps
+        ));
+    }
+    if args.warmup > 1_000_000 {
+        return Err(format!(
+            "--warmup {}: must be between 0 and 1000000",
+            args.warmup
+        ));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = args.threads.unwrap_or(cores);
+    if threads == 0 || threads > 1024 {
+        return Err(format!("--threads {threads}: must be between 1 and 1024"));
+    }
+    if !matches!(args.format.as_str(), "text" | "json") {
+        return Err(format!(
+            "--format {}: must be one of text, json",
+            args.format
+        ));
+    }
+    let policy: NonFinitePolicy = args.nonfinite.parse().map_err(|_| {
+        format!(
+            "--nonfinite {}: must be one of error, skip, propagate",
+            args.nonfinite
+        )
+    })?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| format!("--threads {threads}: cannot start the thread pool: {e}"))?;
+    pool.install(|| match args.dtype.as_str() {
+        "f32" => measure_typed::<f32>(args, threads, policy),
+        "f64" => measure_typed::<f64>(args, threads, policy),
+        other => Err(format!("--dtype {other}: must be one of f32, f64")),
+    })
+}
+
+/// Deterministic pseudo-random values in [-1, 1) (xorshift64).
+fn fill<T: Float>(v: &mut [T], seed: u64) {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for e in v {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *e = T::of((x >> 11) as f64 / (1u64 << 52) as f64 - 1.0);
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn measure_typed<T: Float>(
+    args: &BenchArgs,
+    threads: usize,
+    policy: NonFinitePolicy,
+) -> Result<Report, String> {
+    let mut opt: Box<dyn Optimizer<T>> = gradus::optim::build::<T>(&args.optimizer)
+        .map_err(|e| format!("--optimizer {}: {e}", args.optimizer))?;
+    opt.set_nonfinite_policy(policy);
+    let (n, k) = (args.size, args.tensors);
+    let names: Vec<String> = (0..k).map(|t| format!("t{t}")).collect();
+    let len = |t: usize| n / k + usize::from(t < n % k);
+    let mut values: Vec<Vec<T>> = Vec::with_capacity(k);
+    let mut grads: Vec<Vec<T>> = Vec::with_capacity(k);
+    for t in 0..k {
+        let mut v = vec![T::zero(); len(t)];
+        fill(&mut v, 2 * t as u64 + 1);
+        let mut g = vec![T::zero(); len(t)];
+        fill(&mut g, 2 * t as u64 + 2);
+        values.push(v);
+        grads.push(g);
+    }
+    let mut params: Vec<Param<'_, T>> = values
+        .iter_mut()
+        .zip(&grads)
+        .zip(&names)
+        .map(|((v, g), name)| Param::new(name, v, g))
+        .collect();
+    let mut step = |params: &mut [Param<'_, T>]| -> Result<f64, String> {
+        let t0 = Instant::now();
+        opt.step(params).map_err(|e| format!("step failed: {e}"))?;
+        Ok(t0.elapsed().as_secs_f64())
+    };
+    for _ in 0..args.warmup.max(1) {
+        step(&mut params)?;
+    }
+    let mut times = Vec::with_capacity(args.steps);
+    for _ in 0..args.steps {
+        times.push(step(&mut params)?);
+    }
+    drop(params);
+    let state_slots = opt.state().slot_names.len();
+    let min_step_seconds = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let median_step_seconds = median(&mut times);
+    let elem = std::mem::size_of::<T>() as u64;
+    // params read + written, grads read, each state slot read + written.
+    let bytes_per_step = n as u64 * elem * (3 + 2 * state_slots as u64);
+    drop(values);
+    drop(grads);
+    let memory_bandwidth_gbps = triad_bandwidth_gbps();
+    Ok(Report {
+        optimizer: args.optimizer.clone(),
+        size: n,
+        tensors: k,
+        dtype: T::DTYPE.as_str(),
+        threads,
+        steps: args.steps,
+        state_slots,
+        median_step_seconds,
+        min_step_seconds,
+        bytes_per_step,
+        memory_bandwidth_gbps,
+        nonfinite_policy: args.nonfinite.clone(),
+    })
+}
+
+/// Elements per array of the triad: 3 × 128 MiB of f64, far beyond any cache.
+const TRIAD_LEN: usize = 1 << 24;
+/// Elements per parallel chunk of the triad.
+const TRIAD_CHUNK: usize = 1 << 16;
+
+/// Median bandwidth, in GB/s, of `a[i] = b[i] + s·c[i]` over f64 arrays much larger
+/// than the caches, on the current rayon pool. Bytes are counted as STREAM counts
+/// them: 24 per element (two reads and one write; the read of `a`'s lines that the
+/// write allocation causes is not counted).
+pub fn triad_bandwidth_gbps() -> f64 {
+    let n = TRIAD_LEN;
+    let mut a = vec![0.0f64; n];
+    let mut b = vec![0.0f64; n];
+    let mut c = vec![0.0f64; n];
+    // Touch the pages from the pool's threads.
+    b.par_chunks_mut(TRIAD_CHUNK)
+        .zip(c.par_chunks_mut(TRIAD_CHUNK))
+        .zip(a.par_chunks_mut(TRIAD_CHUNK))
+        .for_each(|((b, c), a)| {
+            b.fill(1.0);
+            c.fill(2.0);
+            a.fill(0.0);
+        });
+    let s = std::hint::black_box(3.0f64);
+    let mut times = Vec::new();
+    for _ in 0..9 {
+        let t0 = Instant::now();
+        a.par_chunks_mut(TRIAD_CHUNK)
+            .zip(b.par_chunks(TRIAD_CHUNK))
+            .zip(c.par_chunks(TRIAD_CHUNK))
+            .for_each(|((a, b), c)| {
+                for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
+                    *a = b + s * c;
+                }
+            });
+        times.push(t0.elapsed().as_secs_f64());
+        std::hint::black_box(&a);
+    }
+    (24 * n) as f64 / median(&mut times) / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(optimizer: &str, size: usize, tensors: usize) -> BenchArgs {
+        BenchArgs {
+            optimizer: optimizer.into(),
+            size,
+            tensors,
+            dtype: "f32".into(),
+            threads: Some(1),
+            steps: 2,
+            warmup: 1,
+            format: "json".into(),
+            nonfinite: "error".into(),
+        }
+    }
+
+    #[test]
+    fn bad_flags_are_named() {
+        let e = measure(&args("adam", 0, 1)).unwrap_err();
+        assert!(e.starts_with("--size 0"), "{e}");
+        let e = measure(&args("adam", 10, 11)).unwrap_err();
+        assert!(e.starts_with("--tensors 11"), "{e}");
+        let e = measure(&BenchArgs {
+            dtype: "f16".into(),
+            ..args("adam", 10, 1)
+        })
+        .unwrap_err();
+        assert!(e.starts_with("--dtype f16"), "{e}");
+        let e = measure(&BenchArgs {
+            nonfinite: "x".into(),
+            ..args("adam", 10, 1)
+        })
+        .unwrap_err();
+        assert!(e.starts_with("--nonfinite x"), "{e}");
+        let e = measure(&args("nope", 10, 1)).unwrap_err();
+        assert!(e.starts_with("--optimizer nope"), "{e}");
+    }
+
+    #[test]
+    fn counts_the_state_slots() {
+        // Steps on tiny tensors; the triad is what takes the time here.
+        let r = measure(&args("sgd(momentum=0.9)", 10, 3)).unwrap();
+        assert_eq!(r.state_slots, 1);
+        assert_eq!(r.bytes_per_step, 10 * 4 * 5);
+        let r = measure(&args("adam", 10, 1)).unwrap();
+        assert_eq!(r.bytes_per_step, 10 * 4 * 7);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        for key in [
+            "optimizer",
+            "size",
+            "tensors",
+            "dtype",
+            "threads",
+            "steps",
+            "median_step_seconds",
+            "params_per_second",
+            "bytes_per_step",
+            "memory_bandwidth_gbps",
+            "bandwidth_fraction",
+            "nonfinite_policy",
+        ] {
+            assert!(v.get(key).is_some(), "{key}");
+        }
+    }
+}
