@@ -44,6 +44,11 @@ impl Printer {
         }
     }
 
+    /// Whether the record of `step` is printed (text: every `log_every` steps and the last).
+    pub fn prints(&self, step: u64, last: bool) -> bool {
+        self.format == Format::Jsonl || step.is_multiple_of(self.log_every) || last
+    }
+
     /// Prints one record (text format: only every `log_every` steps and the last).
     pub fn record<T: Float>(&mut self, r: &Record<T>, last: bool) -> Result<(), CliError> {
         let res = match self.format {

@@ -3,7 +3,7 @@
 use crate::checkpoint::{self, RunCheckpoint};
 use crate::cli_error::{CliError, EXIT_DIVERGED};
 use crate::output::{Format, Printer};
-use crate::runner::{RunSpec, Runner};
+use crate::runner::{Halt, RunSpec, Runner};
 use gradus::checkpoint::Checkpoint;
 use gradus::optim::NonFinitePolicy;
 use gradus::{DType, Float};
@@ -466,7 +466,19 @@ fn run_typed<T: Float>(
     // With --save-state, the state of the last finite record (saved if the run diverges).
     let mut last_good: Option<(u64, Checkpoint)> = None;
     let mut history = Vec::new();
+    // Evaluating the full training loss is the expensive part of a minibatch step, so
+    // text output evaluates it only for the lines it prints.
+    let every_step = args.save_state.is_some() || args.plots.any() || !runner.is_minibatch();
     let halt = loop {
+        if !every_step && !printer.prints(runner.step, runner.step == end) {
+            if !runner.params_finite() {
+                break Some(Halt::NonFiniteParams { step: runner.step });
+            }
+            if let Err(h) = runner.advance() {
+                break Some(h);
+            }
+            continue;
+        }
         let record = match runner.record() {
             Ok(r) => r,
             Err(h) => break Some(h),

@@ -300,6 +300,16 @@ impl<T: Float> Runner<T> {
         self.current_loss = None;
     }
 
+    /// Whether gradients come from minibatches (so the loss is a separate evaluation).
+    pub fn is_minibatch(&self) -> bool {
+        self.sampler.is_some()
+    }
+
+    /// Whether every parameter is finite.
+    pub fn params_finite(&self) -> bool {
+        self.x.iter().all(|v| v.is_finite())
+    }
+
     /// The learning rate of the next update.
     pub fn lr(&self) -> f64 {
         self.stepper.lr()
