@@ -365,18 +365,30 @@ fn write_history(
     std::fs::write(&path, out).map_err(|e| CliError::io(format!("writing {}", path.display()), e))
 }
 
-fn print_table(results: &[RunResult], tol: Option<f64>) {
+/// The comparison as a table: a header row, then one row per run. `final_x` adds the
+/// final parameters (for problems with at most two).
+pub fn table(results: &[RunResult], tol: Option<f64>, final_x: bool) -> Vec<Vec<String>> {
     let get = |r: &RunResult, k: &str| r.summary.get(k).and_then(Value::as_f64);
     let has_test = results.iter().any(|r| r.summary.contains_key("test_loss"));
     let has_acc = results
         .iter()
         .any(|r| r.summary.contains_key("test_accuracy"));
+    let final_x = final_x
+        && results.iter().all(|r| {
+            r.summary
+                .get("params")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.len() <= 2)
+        });
     let mut header = vec!["run".to_string(), "steps".into(), "final loss".into()];
     if has_test {
         header.push("test loss".into());
     }
     if has_acc {
         header.push("test acc".into());
+    }
+    if final_x {
+        header.push("final x".into());
     }
     if let Some(t) = tol {
         header.push(format!("steps to {}", human(t)));
@@ -398,12 +410,33 @@ fn print_table(results: &[RunResult], tol: Option<f64>) {
         if has_acc {
             row.push(get(r, "test_accuracy").map_or("-".into(), |a| format!("{:.2}%", 100.0 * a)));
         }
+        if final_x {
+            let x = r
+                .summary
+                .get("params")
+                .and_then(Value::as_array)
+                .filter(|_| r.stopped.is_none())
+                .map(|a| {
+                    let v: Vec<String> = a
+                        .iter()
+                        .filter_map(Value::as_f64)
+                        .map(|x| format!("{x:.4}"))
+                        .collect();
+                    format!("({})", v.join(", "))
+                });
+            row.push(x.unwrap_or_else(|| "-".into()));
+        }
         if let Some(t) = tol {
             row.push(r.steps_to(t).map_or("never".into(), |s| s.to_string()));
         }
         row.push(get(r, "wall_seconds").map_or("-".into(), |w| format!("{w:.3}")));
         rows.push(row);
     }
+    rows
+}
+
+fn print_table(results: &[RunResult], tol: Option<f64>) {
+    let rows = table(results, tol, false);
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|j| rows.iter().map(|r| r[j].chars().count()).max().unwrap_or(0))
         .collect();

@@ -3,9 +3,7 @@
 
 use crate::cli_error::CliError;
 use crate::compare::{CompareArgs, RunResult};
-use crate::output::human;
 use rayon::prelude::*;
-use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -663,83 +661,19 @@ fn schedule_table(all: &[(String, Vec<f64>)]) -> String {
 }
 
 fn results_table(results: &[RunResult], tol: Option<f64>) -> String {
-    let get = |r: &RunResult, k: &str| r.summary.get(k).and_then(Value::as_f64);
-    let has_test = results.iter().any(|r| r.summary.contains_key("test_loss"));
-    let has_acc = results
-        .iter()
-        .any(|r| r.summary.contains_key("test_accuracy"));
-    let few_params = results.iter().all(|r| {
-        r.summary
-            .get("params")
-            .is_some_and(|p| p.as_array().is_some_and(|a| a.len() <= 2))
-    });
-    let mut t = String::from("<table><tr><th>run</th><th>steps</th><th>final loss</th>");
-    if has_test {
-        t.push_str("<th>test loss</th>");
-    }
-    if has_acc {
-        t.push_str("<th>test accuracy</th>");
-    }
-    if few_params {
-        t.push_str("<th>final x</th>");
-    }
-    if let Some(tol) = tol {
-        let _ = write!(t, "<th>steps to tol {}</th>", human(tol));
-    }
-    t.push_str("<th>wall s</th></tr>");
-    for r in results {
-        let _ = write!(
-            t,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td>",
-            html_escape(&r.label),
-            r.history.last().map_or(0, |h| h.0),
-            match &r.stopped {
-                Some(_) => "diverged".to_string(),
-                None => get(r, "loss").map_or("-".into(), human),
-            }
-        );
-        if has_test {
-            let _ = write!(
-                t,
-                "<td>{}</td>",
-                get(r, "test_loss").map_or("-".into(), human)
-            );
+    let rows = crate::compare::table(results, tol, true);
+    let mut t = String::from("<table>");
+    for (i, row) in rows.iter().enumerate() {
+        t.push_str("<tr>");
+        for (j, cell) in row.iter().enumerate() {
+            let cell = html_escape(cell);
+            let _ = match (i, j) {
+                (0, _) => write!(t, "<th>{cell}</th>"),
+                (_, 0) => write!(t, "<td><code>{cell}</code></td>"),
+                _ => write!(t, "<td>{cell}</td>"),
+            };
         }
-        if has_acc {
-            let _ = write!(
-                t,
-                "<td>{}</td>",
-                get(r, "test_accuracy").map_or("-".into(), |a| format!("{:.2}%", 100.0 * a))
-            );
-        }
-        if few_params {
-            let p = r
-                .summary
-                .get("params")
-                .and_then(Value::as_array)
-                .filter(|_| r.stopped.is_none())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_f64)
-                        .map(|x| format!("{x:.4}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .map_or("-".to_string(), |p| format!("({p})"));
-            let _ = write!(t, "<td>{p}</td>");
-        }
-        if let Some(tol) = tol {
-            let _ = write!(
-                t,
-                "<td>{}</td>",
-                r.steps_to(tol).map_or("never".into(), |s| s.to_string())
-            );
-        }
-        let _ = write!(
-            t,
-            "<td>{}</td></tr>",
-            get(r, "wall_seconds").map_or("-".into(), |w| format!("{w:.3}"))
-        );
+        t.push_str("</tr>");
     }
     t.push_str("</table>");
     t
