@@ -190,36 +190,8 @@ impl Rule for AdagradConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::test_support::{run, run2};
     use crate::optim::{Optimizer, Param};
-
-    fn run(cfg: AdagradConfig, x0: f64, grad: impl Fn(f64) -> f64, steps: usize) -> Vec<f64> {
-        let mut opt = Adagrad::<f64>::new(cfg).unwrap();
-        let mut x = [x0];
-        (0..steps)
-            .map(|_| {
-                let g = [grad(x[0])];
-                opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
-                x[0]
-            })
-            .collect()
-    }
-
-    fn run2(
-        cfg: AdagradConfig,
-        x0: [f64; 2],
-        grad: impl Fn([f64; 2]) -> [f64; 2],
-        steps: usize,
-    ) -> Vec<[f64; 2]> {
-        let mut opt = Adagrad::<f64>::new(cfg).unwrap();
-        let mut x = x0;
-        (0..steps)
-            .map(|_| {
-                let g = grad(x);
-                opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
-                x
-            })
-            .collect()
-    }
 
     #[test]
     fn first_steps_by_hand() {

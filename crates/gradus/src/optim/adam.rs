@@ -365,19 +365,8 @@ impl Rule for AdamWConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::test_support::run;
     use crate::optim::{Optimizer, Param};
-
-    fn run<R: Rule>(cfg: R, x0: f64, grad: impl Fn(f64) -> f64, steps: usize) -> Vec<f64> {
-        let mut opt = Elementwise::<R, f64>::new(cfg).unwrap();
-        let mut x = [x0];
-        (0..steps)
-            .map(|_| {
-                let g = [grad(x[0])];
-                opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
-                x[0]
-            })
-            .collect()
-    }
 
     #[test]
     fn first_step_by_hand() {

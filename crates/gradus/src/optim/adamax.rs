@@ -188,36 +188,8 @@ impl Rule for AdamaxConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::test_support::{run, run2};
     use crate::optim::{NonFinitePolicy, Optimizer, Param};
-
-    fn run(cfg: AdamaxConfig, x0: f64, grad: impl Fn(f64) -> f64, steps: usize) -> Vec<f64> {
-        let mut opt = Adamax::<f64>::new(cfg).unwrap();
-        let mut x = [x0];
-        (0..steps)
-            .map(|_| {
-                let g = [grad(x[0])];
-                opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
-                x[0]
-            })
-            .collect()
-    }
-
-    fn run2(
-        cfg: AdamaxConfig,
-        x0: [f64; 2],
-        grad: impl Fn([f64; 2]) -> [f64; 2],
-        steps: usize,
-    ) -> Vec<[f64; 2]> {
-        let mut opt = Adamax::<f64>::new(cfg).unwrap();
-        let mut x = x0;
-        (0..steps)
-            .map(|_| {
-                let g = grad(x);
-                opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
-                x
-            })
-            .collect()
-    }
 
     #[test]
     fn first_steps_by_hand() {

@@ -24,6 +24,8 @@ mod blocks;
 mod engine;
 mod kernel;
 mod registry;
+#[cfg(test)]
+mod test_support;
 mod validate;
 
 pub mod adadelta;

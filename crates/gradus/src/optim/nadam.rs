@@ -254,36 +254,8 @@ impl Rule for NAdamConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::test_support::{run, run2};
     use crate::optim::{AdamConfig, Optimizer, Param};
-
-    fn run<R: Rule>(cfg: R, x0: f64, grad: impl Fn(f64) -> f64, steps: usize) -> Vec<f64> {
-        let mut opt = Elementwise::<R, f64>::new(cfg).unwrap();
-        let mut x = [x0];
-        (0..steps)
-            .map(|_| {
-                let g = [grad(x[0])];
-                opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
-                x[0]
-            })
-            .collect()
-    }
-
-    fn run2(
-        cfg: NAdamConfig,
-        x0: [f64; 2],
-        grad: impl Fn([f64; 2]) -> [f64; 2],
-        steps: usize,
-    ) -> Vec<[f64; 2]> {
-        let mut opt = NAdam::<f64>::new(cfg).unwrap();
-        let mut x = x0;
-        (0..steps)
-            .map(|_| {
-                let g = grad(x);
-                opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
-                x
-            })
-            .collect()
-    }
 
     /// μ_t of the default schedule, and π rounded through f32 as torch keeps it.
     fn mu(t: f64) -> f64 {

@@ -257,36 +257,8 @@ impl Rule for RAdamConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::{Optimizer, Param};
-
-    fn run(cfg: RAdamConfig, x0: f64, grad: impl Fn(f64) -> f64, steps: usize) -> Vec<f64> {
-        let mut opt = RAdam::<f64>::new(cfg).unwrap();
-        let mut x = [x0];
-        (0..steps)
-            .map(|_| {
-                let g = [grad(x[0])];
-                opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
-                x[0]
-            })
-            .collect()
-    }
-
-    fn run2(
-        cfg: RAdamConfig,
-        x0: [f64; 2],
-        grad: impl Fn([f64; 2]) -> [f64; 2],
-        steps: usize,
-    ) -> Vec<[f64; 2]> {
-        let mut opt = RAdam::<f64>::new(cfg).unwrap();
-        let mut x = x0;
-        (0..steps)
-            .map(|_| {
-                let g = grad(x);
-                opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
-                x
-            })
-            .collect()
-    }
+    use crate::optim::test_support::{run, run2};
+    use crate::optim::Optimizer;
 
     fn rho(t: f64) -> f64 {
         let rho_inf = 2.0 / (1.0 - 0.999) - 1.0;

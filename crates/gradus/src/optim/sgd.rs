@@ -231,19 +231,8 @@ impl Rule for SgdConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::test_support::run;
     use crate::optim::{Optimizer, Param};
-
-    fn run(cfg: SgdConfig, x0: f64, grad: impl Fn(f64) -> f64, steps: usize) -> Vec<f64> {
-        let mut opt = Sgd::<f64>::new(cfg).unwrap();
-        let mut x = [x0];
-        let mut out = vec![];
-        for _ in 0..steps {
-            let g = [grad(x[0])];
-            opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
-            out.push(x[0]);
-        }
-        out
-    }
 
     #[test]
     fn plain_gd_on_parabola_matches_the_third_tutorial() {
