@@ -41,7 +41,7 @@
 //! assert!((x[0] - 8.95).abs() < 1e-6); // the first Adam step has length ≈ lr
 //! ```
 
-use super::blocks::{addcdiv, bias_correction, ema_sq, grad_in, lerp, maximum};
+use super::blocks::{addcdiv, bias_correction, ema_sq, grad_in, lerp, lerp_small, maximum};
 use super::engine::{Elementwise, Rule};
 use super::{check_nonneg, check_unit_open};
 use crate::error::Result;
@@ -231,21 +231,62 @@ impl Rule for AdamConfig {
 
     #[inline(always)]
     fn update<T: Float>(c: &AdamCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
-        if c.decoupled {
-            *p = *p * c.decay;
-        }
-        let g = grad_in(g, *p, c.maximize, c.l2);
-        s[0] = lerp(s[0], g, c.one_minus_beta1);
-        s[1] = ema_sq(s[1], g, c.beta2, c.one_minus_beta2);
-        let v = if c.amsgrad {
-            s[2] = maximum(s[2], s[1]);
-            s[2]
-        } else {
-            s[1]
-        };
-        let denom = v.sqrt() / c.bc2_sqrt + c.eps;
-        *p = addcdiv(*p, c.neg_step_size, s[0], denom);
+        adam_update::<T, false, false>(c, p, g, s)
     }
+
+    fn is_fast<T: Float>(c: &AdamCoeffs<T>) -> bool {
+        c.is_fast(false)
+    }
+
+    #[inline(always)]
+    fn update_fast<T: Float>(c: &AdamCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+        adam_update::<T, true, false>(c, p, g, s)
+    }
+}
+
+impl<T: Float> AdamCoeffs<T> {
+    /// The common configuration: no `maximize`, no L2 decay, no AMSGrad, β1 > 0.5
+    /// (the first form of `lerp`), and decoupled decay on exactly when `decoupled`.
+    fn is_fast(&self, decoupled: bool) -> bool {
+        !self.maximize
+            && self.l2 == T::zero()
+            && !self.amsgrad
+            && self.one_minus_beta1.abs() < T::of(0.5)
+            && self.decoupled == decoupled
+    }
+}
+
+/// One element of Adam/AdamW. With `FAST`, the coefficients are known to satisfy
+/// [`AdamCoeffs::is_fast`]`(DECOUPLED)`, so the options are constants.
+#[inline(always)]
+fn adam_update<T: Float, const FAST: bool, const DECOUPLED: bool>(
+    c: &AdamCoeffs<T>,
+    p: &mut T,
+    g: T,
+    s: &mut [T],
+) {
+    if (FAST && DECOUPLED) || (!FAST && c.decoupled) {
+        *p = *p * c.decay;
+    }
+    let g = if FAST {
+        g
+    } else {
+        grad_in(g, *p, c.maximize, c.l2)
+    };
+    s[0] = if FAST {
+        lerp_small(s[0], g, c.one_minus_beta1)
+    } else {
+        lerp(s[0], g, c.one_minus_beta1)
+    };
+    s[1] = ema_sq(s[1], g, c.beta2, c.one_minus_beta2);
+    let v = if !FAST && c.amsgrad {
+        s[2] = maximum(s[2], s[1]);
+        s[2]
+    } else {
+        s[1]
+    };
+    let denom = v.sqrt() / c.bc2_sqrt + c.eps;
+    *p = addcdiv(*p, c.neg_step_size, s[0], denom);
 }
 
 /// Hyperparameters of [`AdamW`]: Adam's, with decoupled weight decay always on and
@@ -359,6 +400,15 @@ impl Rule for AdamWConfig {
     #[inline(always)]
     fn update<T: Float>(c: &AdamCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
         AdamConfig::update(c, p, g, s)
+    }
+
+    fn is_fast<T: Float>(c: &AdamCoeffs<T>) -> bool {
+        c.is_fast(true)
+    }
+
+    #[inline(always)]
+    fn update_fast<T: Float>(c: &AdamCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+        adam_update::<T, true, true>(c, p, g, s)
     }
 }
 

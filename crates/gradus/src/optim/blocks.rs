@@ -34,10 +34,16 @@ pub(crate) fn grad_in<T: Float>(g: T, p: T, maximize: bool, wd: T) -> T {
 #[inline(always)]
 pub(crate) fn lerp<T: Float>(a: T, b: T, w: T) -> T {
     if w.abs() < T::of(0.5) {
-        w.mul_add(b - a, a)
+        lerp_small(a, b, w)
     } else {
         (-(b - a)).mul_add(T::one() - w, b)
     }
+}
+
+/// [`lerp`] for a weight known to satisfy `|w| < 0.5`: `a + w·(b − a)`, fused.
+#[inline(always)]
+pub(crate) fn lerp_small<T: Float>(a: T, b: T, w: T) -> T {
+    w.mul_add(b - a, a)
 }
 
 /// Exponential moving average of squares, `v·β + ((1 − β)·g)·g`: torch's

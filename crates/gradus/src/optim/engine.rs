@@ -82,6 +82,22 @@ pub trait Rule: Clone + Debug + PartialEq + Send + Sync + 'static {
     /// Updates one element: parameter `p`, gradient `g`, state slots `s`
     /// (`s.len() == slot_names().len()`).
     fn update<T: Float>(c: &Self::Coeffs<T>, p: &mut T, g: T, s: &mut [T]);
+
+    /// Whether `c` is the rule's common configuration (torch's defaults: no
+    /// `maximize`, no L2 weight decay, ...), for which [`Rule::update_fast`] may be
+    /// used instead of [`Rule::update`].
+    fn is_fast<T: Float>(_c: &Self::Coeffs<T>) -> bool {
+        false
+    }
+
+    /// [`Rule::update`] for coefficients where [`Rule::is_fast`] holds, with the
+    /// options of that configuration known at compile time: the kernel's loop then
+    /// carries no per-element tests of them. Must compute exactly what `update`
+    /// computes (the kernel tests check this bit for bit).
+    #[inline(always)]
+    fn update_fast<T: Float>(c: &Self::Coeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+        Self::update(c, p, g, s)
+    }
 }
 
 /// The state of one tensor: its step count, per-element buffers and scalars.

@@ -11,7 +11,11 @@
 //! into chunks whose boundaries fall on cache lines of its parameter buffer, and
 //! consecutive small tensors are grouped until a group holds at least [`ITEM`]
 //! elements. The items run in parallel on the current rayon pool; each chunk is swept
-//! as its two halves in lockstep (more memory streams per core). Every element is
+//! as its two halves in lockstep (more memory streams per core), and the first cache
+//! lines of the next short segment are prefetched while one is updated. A rule's
+//! common configuration (`Rule::is_fast`) runs a loop with its options as
+//! compile-time constants, and consecutive tensors at the same step share one set of
+//! coefficients. Every element is
 //! updated by the same scalar code whichever item it lands in, so the results do not
 //! depend on the number of threads. The plan lives in a [`Scratch`] owned by the
 //! optimizer and reused from step to step: a step allocates nothing once the
@@ -33,6 +37,14 @@ pub(crate) const ITEM: usize = 1 << 16;
 const SCAN_BLOCK: usize = 1 << 10;
 /// The most state slots a rule may have.
 pub(crate) const MAX_SLOTS: usize = 4;
+/// Segments of at most this many bytes per buffer are prefetched whole while the
+/// previous segment is updated (short tensors give the hardware prefetcher no time).
+const PREFETCH_MAX: usize = 16 << 10;
+const PREFETCH_HEAD: usize = 4 * CACHE_LINE;
+/// Segments shorter than this are swept as one stream, not two halves: with short
+/// tensors, more streams only mean more cold starts (measured: 1000 tensors of 1000
+/// f32, 0.61 ms per Adam step against 0.72 ms with two halves).
+const PAIR_MIN: usize = 4096;
 /// Cache-line size in bytes, for chunk boundaries.
 const CACHE_LINE: usize = 64;
 
@@ -219,11 +231,17 @@ pub(crate) fn run<R: Rule, T: Float>(
     segs.clear();
     items.clear();
     let mut open = 0; // elements in the work item being filled
+    let mut shared_step = None; // step of the last coefficients, if shareable
     for (p, &idx) in params.iter_mut().zip(slots_of) {
         let t = &mut tensors[idx];
         t.step += 1;
-        let ci = coeffs.len();
-        coeffs.push(rule.coeffs::<T>(t.step, &mut t.scalars));
+        // Tensors without scalar state at the same step as the previous one (the
+        // usual case) share its coefficients: no `powf` per tensor.
+        if !(t.scalars.is_empty() && shared_step == Some(t.step)) {
+            coeffs.push(rule.coeffs::<T>(t.step, &mut t.scalars));
+        }
+        shared_step = t.scalars.is_empty().then_some(t.step);
+        let ci = coeffs.len() - 1;
         let n = p.value.len();
         // The engine guarantees these; the kernel relies on them for memory safety.
         // A tensor may keep more buffers than the rule uses now (SGD whose momentum a
@@ -357,6 +375,32 @@ unsafe fn item_avx2<R: Rule, T: Float, const N: usize>(plan: &Plan<'_, R::Coeffs
     unsafe { item_plain::<R, T, N>(plan, k) }
 }
 
+/// Asks the CPU to start loading a short segment's buffers into the L2 cache.
+#[inline(always)]
+fn prefetch_seg<T, const N: usize>(seg: &Seg<T>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+        let bytes = seg.len * std::mem::size_of::<T>();
+        if bytes > PREFETCH_MAX {
+            return;
+        }
+        let mut off = 0;
+        while off < bytes.min(PREFETCH_HEAD) {
+            // SAFETY: prefetching is a hint, valid for any address; these are
+            // inside the segment's buffers anyway.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T1>((seg.p as *const i8).wrapping_add(off));
+                _mm_prefetch::<_MM_HINT_T1>((seg.g as *const i8).wrapping_add(off));
+                for k in 0..N {
+                    _mm_prefetch::<_MM_HINT_T1>((seg.s[k] as *const i8).wrapping_add(off));
+                }
+            }
+            off += CACHE_LINE;
+        }
+    }
+}
+
 /// Runs the update over the segments of item `k`.
 ///
 /// # Safety
@@ -367,7 +411,11 @@ unsafe fn item_plain<R: Rule, T: Float, const N: usize>(
     plan: &Plan<'_, R::Coeffs<T>, T>,
     k: usize,
 ) {
-    for seg in &plan.segs[plan.items[k]..plan.items[k + 1]] {
+    let segs = &plan.segs[plan.items[k]..plan.items[k + 1]];
+    for (i, seg) in segs.iter().enumerate() {
+        if let Some(next) = segs.get(i + 1) {
+            prefetch_seg::<T, N>(next);
+        }
         // SAFETY: the segment views `len` valid elements of distinct buffers, not
         // accessed by anyone else during this call (the caller's contract).
         let (p, g, s) = unsafe {
@@ -379,22 +427,26 @@ unsafe fn item_plain<R: Rule, T: Float, const N: usize>(
                 }),
             )
         };
-        sweep_pair::<R, T, N>(&plan.coeffs[seg.coeff], p, g, s);
+        let c = &plan.coeffs[seg.coeff];
+        if R::is_fast(c) {
+            sweep_pair::<R, T, N, true>(c, p, g, s);
+        } else {
+            sweep_pair::<R, T, N, false>(c, p, g, s);
+        }
     }
 }
 
 /// [`sweep_plain`] over the two halves of the slices in lockstep: twice the memory
 /// streams per core, which keeps more cache misses in flight.
 #[inline(always)]
-fn sweep_pair<R: Rule, T: Float, const N: usize>(
+fn sweep_pair<R: Rule, T: Float, const N: usize, const FAST: bool>(
     c: &R::Coeffs<T>,
     p: &mut [T],
     g: &[T],
     s: [&mut [T]; N],
 ) {
-    if p.len() < 256 {
-        // Too short for two streams to matter.
-        return sweep_plain::<R, T, N>(c, p, g, s);
+    if p.len() < PAIR_MIN {
+        return sweep_plain::<R, T, N, FAST>(c, p, g, s);
     }
     let c = *c;
     let n = p.len();
@@ -418,8 +470,8 @@ fn sweep_pair<R: Rule, T: Float, const N: usize>(
             st0[k] = s0[k][i];
             st1[k] = s1[k][i];
         }
-        R::update(&c, &mut p0[i], g0[i], &mut st0);
-        R::update(&c, &mut p1[i], g1[i], &mut st1);
+        update::<R, T, FAST>(&c, &mut p0[i], g0[i], &mut st0);
+        update::<R, T, FAST>(&c, &mut p1[i], g1[i], &mut st1);
         for k in 0..N {
             s0[k][i] = st0[k];
             s1[k][i] = st1[k];
@@ -430,16 +482,27 @@ fn sweep_pair<R: Rule, T: Float, const N: usize>(
         for k in 0..N {
             st[k] = s1[k][h];
         }
-        R::update(&c, &mut p1[h], g1[h], &mut st);
+        update::<R, T, FAST>(&c, &mut p1[h], g1[h], &mut st);
         for k in 0..N {
             s1[k][h] = st[k];
         }
     }
 }
 
+/// One element: [`Rule::update_fast`] when the segment's coefficients are the rule's
+/// fast configuration (`FAST`), else [`Rule::update`].
+#[inline(always)]
+fn update<R: Rule, T: Float, const FAST: bool>(c: &R::Coeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+    if FAST {
+        R::update_fast(c, p, g, s)
+    } else {
+        R::update(c, p, g, s)
+    }
+}
+
 /// The per-element loop; inlined into each instruction-set variant.
 #[inline(always)]
-fn sweep_plain<R: Rule, T: Float, const N: usize>(
+fn sweep_plain<R: Rule, T: Float, const N: usize, const FAST: bool>(
     c: &R::Coeffs<T>,
     p: &mut [T],
     g: &[T],
@@ -458,7 +521,7 @@ fn sweep_plain<R: Rule, T: Float, const N: usize>(
         for k in 0..N {
             st[k] = s[k][i];
         }
-        R::update(&c, &mut p[i], g[i], &mut st);
+        update::<R, T, FAST>(&c, &mut p[i], g[i], &mut st);
         for k in 0..N {
             s[k][i] = st[k];
         }
@@ -653,6 +716,43 @@ mod tests {
             amsgrad: true,
             ..Default::default()
         });
+    }
+
+    #[test]
+    fn tensors_at_different_steps_get_their_own_coefficients() {
+        // Consecutive tensors at the same step share one set of coefficients; a
+        // tensor that joined later (step 1 next to step 3) must not.
+        for spec in [
+            "adam(lr=0.1)",
+            "nadam(lr=0.1)",
+            "radam(lr=0.1)",
+            "adagrad(lr_decay=0.1)",
+        ] {
+            let g: Vec<f64> = values(300, 5);
+            let mut together = crate::optim::build::<f64>(spec).unwrap();
+            let (mut a, mut b, mut c) = (values(300, 1), values(300, 2), values(300, 3));
+            for _ in 0..2 {
+                together.step(&mut [Param::new("a", &mut a, &g)]).unwrap();
+            }
+            together
+                .step(&mut [
+                    Param::new("b", &mut b, &g),
+                    Param::new("a", &mut a, &g),
+                    Param::new("c", &mut c, &g),
+                ])
+                .unwrap();
+            let mut alone = |x0: Vec<f64>, steps: usize| {
+                let mut opt = crate::optim::build::<f64>(spec).unwrap();
+                let mut x = x0;
+                for _ in 0..steps {
+                    opt.step(&mut [Param::new("x", &mut x, &g)]).unwrap();
+                }
+                x
+            };
+            assert_eq!(a, alone(values(300, 1), 3), "{spec}");
+            assert_eq!(b, alone(values(300, 2), 1), "{spec}");
+            assert_eq!(c, alone(values(300, 3), 1), "{spec}");
+        }
     }
 
     #[test]
