@@ -15,9 +15,8 @@
 //! lines of the next short segment are prefetched while one is updated. A rule's
 //! common configuration (`Rule::is_fast`) runs a loop with its options as
 //! compile-time constants, and consecutive tensors at the same step share one set of
-//! coefficients. Every element is
-//! updated by the same scalar code whichever item it lands in, so the results do not
-//! depend on the number of threads. The plan lives in a [`Scratch`] owned by the
+//! coefficients. Every element is updated by the same scalar code whichever item it
+//! lands in, so the results do not depend on the number of threads. The plan lives in a [`Scratch`] owned by the
 //! optimizer and reused from step to step: a step allocates nothing once the
 //! optimizer has seen its tensors.
 
@@ -741,7 +740,7 @@ mod tests {
                     Param::new("c", &mut c, &g),
                 ])
                 .unwrap();
-            let mut alone = |x0: Vec<f64>, steps: usize| {
+            let alone = |x0: Vec<f64>, steps: usize| {
                 let mut opt = crate::optim::build::<f64>(spec).unwrap();
                 let mut x = x0;
                 for _ in 0..steps {
