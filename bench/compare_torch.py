@@ -8,6 +8,11 @@ with the same size, tensors, dtype (f32) and thread count. Each measurement is t
 median step time of STEPS steps after WARMUP steps; the table shows the median over
 the repeats. Optimizers the gradus binary does not know are reported as n/a.
 
+"bare pass" is `gradus bench`'s roofline: the same reads and writes as the step
+(`x += g` on the parameters and on as many state buffers), no arithmetic, same
+threads. No single-pass step can beat it, so "ceiling vs fused/foreach" (torch's time
+over the bare pass) is the largest speedup any single-pass implementation could show.
+
 Usage:
     python3 bench/compare_torch.py [--gradus target/release/gradus] [--threads 2]
         [--steps 20] [--warmup 3] [--repeats 3] [--only adam,sgd] [--json out.json]
@@ -134,7 +139,7 @@ def main():
                 paths = [p for p in paths if p != "single"]
             t = {p: [] for p in paths}
             g, g_prop = [], []
-            bw, frac, err = [], [], None
+            bw, frac, roof, err = [], [], [], None
             for _ in range(a.repeats):
                 for p in paths:
                     t[p].append(torch_median_step(cls, kw, p, size, tensors, a.steps, a.warmup))
@@ -143,6 +148,8 @@ def main():
                     g.append(rep["median_step_seconds"])
                     bw.append(rep["memory_bandwidth_gbps"])
                     frac.append(rep["bandwidth_fraction"])
+                    if "roofline_step_seconds" in rep:
+                        roof.append(rep["roofline_step_seconds"])
                 if a.nonfinite_cost and rep is not None:
                     rep2, _ = gradus_run(binary, spec, size, tensors, a.threads, a.steps,
                                          a.warmup, "propagate")
@@ -155,6 +162,7 @@ def main():
                 "gradus_propagate": statistics.median(g_prop) if g_prop else None,
                 "bandwidth_gbps": statistics.median(bw) if bw else None,
                 "bandwidth_fraction": statistics.median(frac) if frac else None,
+                "bare_pass": statistics.median(roof) if roof else None,
                 "gradus_error": None if g else err,
             }
             rows.append(row)
@@ -184,7 +192,7 @@ def print_row(r):
 def print_table(rows):
     hdr = ("| optimizer | params x tensors | torch fused ms | torch foreach ms | torch single ms "
            "| gradus ms | speedup vs fused | vs foreach | vs single | gradus GB/s frac. of triad "
-           "| check cost |")
+           "| check cost | bare pass ms | ceiling vs fused | ceiling vs foreach |")
     print(hdr)
     print("|" + "---|" * (hdr.count("|") - 1))
     for r in rows:
@@ -195,13 +203,18 @@ def print_table(rows):
         cost = "-"
         if r["gradus_propagate"] and r["gradus"]:
             cost = f"{100 * (r['gradus'] / r['gradus_propagate'] - 1):+.0f} %"
+        def ceiling(p):
+            t, b = r["torch"].get(p), r.get("bare_pass")
+            return "-" if t is None or not b else f"{t / b:.2f}x"
+        bare = "-" if not r.get("bare_pass") else fmt_ms(r["bare_pass"]).strip()
         g = fmt_ms(r["gradus"]).strip()
         if r["gradus_error"]:
             g = "n/a (not in this build)"
         print(f"| {r['optimizer']} | {r['size']} x {r['tensors']} | "
               f"{fmt_ms(r['torch'].get('fused')).strip() if 'fused' in r['torch'] else '-'} | "
               f"{fmt_ms(r['torch'].get('foreach')).strip()} | {fmt_ms(r['torch'].get('single')).strip()} | "
-              f"{g} | {sp('fused')} | {sp('foreach')} | {sp('single')} | {frac} | {cost} |")
+              f"{g} | {sp('fused')} | {sp('foreach')} | {sp('single')} | {frac} | {cost} | "
+              f"{bare} | {ceiling('fused')} | {ceiling('foreach')} |")
 
 
 if __name__ == "__main__":

@@ -85,6 +85,10 @@ pub struct Report {
     pub memory_bandwidth_gbps: f64,
     /// The non-finite policy.
     pub nonfinite_policy: String,
+    /// Median seconds of a bare pass with the step's memory traffic (`x += g` on the
+    /// parameters and on as many state-sized buffers as the optimizer has, over the
+    /// same tensors, on the same threads): the fastest any single-pass step could be.
+    pub roofline_step_seconds: f64,
 }
 
 impl Report {
@@ -101,6 +105,12 @@ impl Report {
     /// Step bandwidth over triad bandwidth.
     pub fn bandwidth_fraction(&self) -> f64 {
         self.step_gbps() / self.memory_bandwidth_gbps
+    }
+
+    /// The bare pass's time over the step's: 1 means the step runs as fast as a pass
+    /// moving the same bytes with no arithmetic.
+    pub fn roofline_fraction(&self) -> f64 {
+        self.roofline_step_seconds / self.median_step_seconds
     }
 
     /// One JSON object.
@@ -121,6 +131,8 @@ impl Report {
             "memory_bandwidth_gbps": self.memory_bandwidth_gbps,
             "bandwidth_fraction": self.bandwidth_fraction(),
             "nonfinite_policy": self.nonfinite_policy,
+            "roofline_step_seconds": self.roofline_step_seconds,
+            "roofline_fraction": self.roofline_fraction(),
         })
         .to_string()
     }
@@ -174,6 +186,15 @@ impl Report {
             &mut s,
             "fraction of triad",
             format!("{:.1} %", 100.0 * self.bandwidth_fraction()),
+        );
+        row(
+            &mut s,
+            "bare pass (roofline)",
+            format!(
+                "{:.3} ms: the step runs at {:.1} % of its speed",
+                self.roofline_step_seconds * 1e3,
+                100.0 * self.roofline_fraction()
+            ),
         );
         s
     }
@@ -300,6 +321,14 @@ fn measure_typed<T: Float>(
     let elem = std::mem::size_of::<T>() as u64;
     // params read + written, grads read, each state slot read + written.
     let bytes_per_step = n as u64 * elem * (3 + 2 * state_slots as u64);
+    drop(opt);
+    let roofline_step_seconds = match state_slots {
+        0 => roofline_seconds::<T, 0>(&mut values, &grads, args.steps),
+        1 => roofline_seconds::<T, 1>(&mut values, &grads, args.steps),
+        2 => roofline_seconds::<T, 2>(&mut values, &grads, args.steps),
+        3 => roofline_seconds::<T, 3>(&mut values, &grads, args.steps),
+        _ => roofline_seconds::<T, 4>(&mut values, &grads, args.steps),
+    };
     drop(values);
     drop(grads);
     let memory_bandwidth_gbps = triad_bandwidth_gbps();
@@ -316,7 +345,59 @@ fn measure_typed<T: Float>(
         bytes_per_step,
         memory_bandwidth_gbps,
         nonfinite_policy: args.nonfinite.clone(),
+        roofline_step_seconds,
     })
+}
+
+/// Elements per parallel work item of the bare pass (as the kernel's items).
+const PASS_CHUNK: usize = 1 << 16;
+
+/// One work item of the bare pass: a chunk of a parameter, of its gradient and of
+/// `N` state-sized buffers.
+type PassItem<'a, T, const N: usize> = (&'a mut [T], &'a [T], [&'a mut [T]; N]);
+
+/// Median seconds, over `steps` passes after one untimed pass, of `x += g` applied to
+/// the parameters and to `N` fresh buffers shaped like them: the step's reads and
+/// writes (parameters r+w, gradients r, `N` slots r+w) in one pass, with no
+/// arithmetic to speak of. A lower bound for any single-pass step on this machine.
+fn roofline_seconds<T: Float, const N: usize>(
+    values: &mut [Vec<T>],
+    grads: &[Vec<T>],
+    steps: usize,
+) -> f64 {
+    let mut slots: Vec<[Vec<T>; N]> = values
+        .iter()
+        .map(|v| std::array::from_fn(|_| vec![T::zero(); v.len()]))
+        .collect();
+    let mut times = Vec::with_capacity(steps);
+    for rep in 0..=steps {
+        let mut items: Vec<PassItem<'_, T, N>> = Vec::new();
+        for ((v, g), st) in values.iter_mut().zip(grads).zip(slots.iter_mut()) {
+            let mut chunks = st.each_mut().map(|s| s.chunks_mut(PASS_CHUNK));
+            for (pc, gc) in v.chunks_mut(PASS_CHUNK).zip(g.chunks(PASS_CHUNK)) {
+                let sc = std::array::from_fn(|k| chunks[k].next().expect("same length"));
+                items.push((pc, gc, sc));
+            }
+        }
+        let t0 = Instant::now();
+        items.par_iter_mut().for_each(|(p, g, s)| {
+            let n = p.len();
+            let g = &g[..n];
+            let mut s =
+                std::mem::replace(s, std::array::from_fn(|_| &mut [][..])).map(|x| &mut x[..n]);
+            for i in 0..n {
+                let gi = g[i];
+                p[i] = p[i] + gi;
+                for sk in s.iter_mut() {
+                    sk[i] = sk[i] + gi;
+                }
+            }
+        });
+        if rep > 0 {
+            times.push(t0.elapsed().as_secs_f64());
+        }
+    }
+    median(&mut times)
 }
 
 /// Elements per array of the triad: 3 × 128 MiB of f64, far beyond any cache.
@@ -401,6 +482,19 @@ mod tests {
     }
 
     #[test]
+    fn the_bare_pass_moves_every_element() {
+        // 3 tensors, one of them longer than a work item: every element gets
+        // `x += g` once per pass (steps + 1 passes, the first untimed).
+        let mut values = vec![vec![1.0f64; 5], vec![2.0; PASS_CHUNK + 3], vec![0.0; 1]];
+        let grads = vec![vec![0.5f64; 5], vec![1.0; PASS_CHUNK + 3], vec![2.0; 1]];
+        let t = roofline_seconds::<f64, 2>(&mut values, &grads, 3);
+        assert!(t > 0.0 && t.is_finite());
+        assert!(values[0].iter().all(|&x| x == 3.0));
+        assert!(values[1].iter().all(|&x| x == 6.0));
+        assert_eq!(values[2], [8.0]);
+    }
+
+    #[test]
     fn counts_the_state_slots() {
         // Steps on tiny tensors; the triad is what takes the time here.
         let r = measure(&args("sgd(momentum=0.9)", 10, 3)).unwrap();
@@ -422,6 +516,8 @@ mod tests {
             "memory_bandwidth_gbps",
             "bandwidth_fraction",
             "nonfinite_policy",
+            "roofline_step_seconds",
+            "roofline_fraction",
         ] {
             assert!(v.get(key).is_some(), "{key}");
         }
