@@ -156,14 +156,39 @@ impl Rule for AdadeltaConfig {
 
     #[inline(always)]
     fn update<T: Float>(c: &AdadeltaCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
-        let g = grad_in(g, *p, c.maximize, c.wd);
-        s[0] = ema_sq(s[0], g, c.rho, c.one_minus_rho);
-        let std = (s[0] + c.eps).sqrt();
-        // torch: delta = (u + ε).sqrt(); delta.div_(std).mul_(g), two roundings.
-        let delta = (s[1] + c.eps).sqrt() / std * g;
-        s[1] = ema_sq(s[1], delta, c.rho, c.one_minus_rho);
-        *p = add_scaled(*p, c.neg_lr, delta);
+        adadelta_update::<T, false>(c, p, g, s)
     }
+
+    fn is_fast<T: Float>(c: &AdadeltaCoeffs<T>) -> bool {
+        !c.maximize && c.wd == T::zero()
+    }
+
+    #[inline(always)]
+    fn update_fast<T: Float>(c: &AdadeltaCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+        adadelta_update::<T, true>(c, p, g, s)
+    }
+}
+
+/// One element of Adadelta. With `FAST`, the coefficients satisfy [`Rule::is_fast`]:
+/// no `maximize`, no weight decay.
+#[inline(always)]
+fn adadelta_update<T: Float, const FAST: bool>(
+    c: &AdadeltaCoeffs<T>,
+    p: &mut T,
+    g: T,
+    s: &mut [T],
+) {
+    let g = if FAST {
+        g
+    } else {
+        grad_in(g, *p, c.maximize, c.wd)
+    };
+    s[0] = ema_sq(s[0], g, c.rho, c.one_minus_rho);
+    let std = (s[0] + c.eps).sqrt();
+    // torch: delta = (u + ε).sqrt(); delta.div_(std).mul_(g), two roundings.
+    let delta = (s[1] + c.eps).sqrt() / std * g;
+    s[1] = ema_sq(s[1], delta, c.rho, c.one_minus_rho);
+    *p = add_scaled(*p, c.neg_lr, delta);
 }
 
 #[cfg(test)]

@@ -180,11 +180,31 @@ impl Rule for AdagradConfig {
 
     #[inline(always)]
     fn update<T: Float>(c: &AdagradCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
-        let g = grad_in(g, *p, c.maximize, c.wd);
-        s[0] = addcmul(s[0], T::one(), g, g);
-        let std = s[0].sqrt() + c.eps;
-        *p = addcdiv(*p, c.neg_clr, g, std);
+        adagrad_update::<T, false>(c, p, g, s)
     }
+
+    fn is_fast<T: Float>(c: &AdagradCoeffs<T>) -> bool {
+        !c.maximize && c.wd == T::zero()
+    }
+
+    #[inline(always)]
+    fn update_fast<T: Float>(c: &AdagradCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+        adagrad_update::<T, true>(c, p, g, s)
+    }
+}
+
+/// One element of Adagrad. With `FAST`, the coefficients satisfy [`Rule::is_fast`]:
+/// no `maximize`, no weight decay.
+#[inline(always)]
+fn adagrad_update<T: Float, const FAST: bool>(c: &AdagradCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+    let g = if FAST {
+        g
+    } else {
+        grad_in(g, *p, c.maximize, c.wd)
+    };
+    s[0] = addcmul(s[0], T::one(), g, g);
+    let std = s[0].sqrt() + c.eps;
+    *p = addcdiv(*p, c.neg_clr, g, std);
 }
 
 #[cfg(test)]

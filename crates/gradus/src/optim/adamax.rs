@@ -45,7 +45,7 @@
 //! assert!(x[0].abs() < 1e-6);
 //! ```
 
-use super::blocks::{addcdiv, bias_correction, grad_in, lerp, maximum};
+use super::blocks::{addcdiv, bias_correction, grad_in, lerp, lerp_small, maximum};
 use super::engine::{Elementwise, Rule};
 use super::{check_nonneg, check_unit_open};
 use crate::error::Result;
@@ -178,11 +178,35 @@ impl Rule for AdamaxConfig {
 
     #[inline(always)]
     fn update<T: Float>(c: &AdamaxCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
-        let g = grad_in(g, *p, c.maximize, c.wd);
-        s[0] = lerp(s[0], g, c.one_minus_beta1);
-        s[1] = maximum(s[1] * c.beta2, g.abs() + c.eps);
-        *p = addcdiv(*p, c.neg_clr, s[0], s[1]);
+        adamax_update::<T, false>(c, p, g, s)
     }
+
+    fn is_fast<T: Float>(c: &AdamaxCoeffs<T>) -> bool {
+        !c.maximize && c.wd == T::zero() && c.one_minus_beta1.abs() < T::of(0.5)
+    }
+
+    #[inline(always)]
+    fn update_fast<T: Float>(c: &AdamaxCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+        adamax_update::<T, true>(c, p, g, s)
+    }
+}
+
+/// One element of Adamax. With `FAST`, the coefficients satisfy [`Rule::is_fast`]:
+/// no `maximize`, no weight decay, β1 > 0.5 (the first form of `lerp`).
+#[inline(always)]
+fn adamax_update<T: Float, const FAST: bool>(c: &AdamaxCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+    let g = if FAST {
+        g
+    } else {
+        grad_in(g, *p, c.maximize, c.wd)
+    };
+    s[0] = if FAST {
+        lerp_small(s[0], g, c.one_minus_beta1)
+    } else {
+        lerp(s[0], g, c.one_minus_beta1)
+    };
+    s[1] = maximum(s[1] * c.beta2, g.abs() + c.eps);
+    *p = addcdiv(*p, c.neg_clr, s[0], s[1]);
 }
 
 #[cfg(test)]

@@ -532,7 +532,14 @@ mod tests {
     use super::*;
     use crate::optim::adam::{AdamConfig, AdamWConfig};
     use crate::optim::sgd::SgdConfig;
-    use crate::optim::{Elementwise, Optimizer, Param};
+    use crate::optim::{
+        AdadeltaConfig, AdagradConfig, AdamaxConfig, Elementwise, LionConfig, NAdamConfig,
+        Optimizer, Param, RAdamConfig, RMSpropConfig,
+    };
+
+    /// Steps run by [`check_rule`]: enough for RAdam to reach its rectified (fast)
+    /// steps (ρ_t > 5 from step 6 with the default β2).
+    const STEPS: u64 = 8;
 
     /// Deterministic pseudo-random values in (-2, 2), with a few exact zeros.
     fn values(n: usize, seed: u64) -> Vec<f64> {
@@ -619,7 +626,7 @@ mod tests {
     fn check_rule<R: Rule, T: Float>(rule: R) {
         for n in [0, 1, 2, 7, 1000, 200_000] {
             let x0: Vec<T> = values(n, 1).into_iter().map(T::of).collect();
-            let grads: Vec<Vec<T>> = (0..3)
+            let grads: Vec<Vec<T>> = (0..STEPS)
                 .map(|s| values(n, 10 + s).into_iter().map(T::of).collect())
                 .collect();
             let want = reference(&rule, &x0, &grads);
@@ -647,6 +654,26 @@ mod tests {
         }
     }
 
+    /// Whether `rule`'s coefficients take the fast path at each step 1..=[`STEPS`].
+    fn fast_steps<R: Rule, T: Float>(rule: &R) -> Vec<bool> {
+        let mut scalars = rule.scalar_init();
+        (1..=STEPS)
+            .map(|t| R::is_fast(&rule.coeffs::<T>(t, &mut scalars)))
+            .collect()
+    }
+
+    /// Checks that `rule` takes the fast path from step `fast_from` on (never if
+    /// `None`), in `f32` and `f64`, and that the kernel matches the reference.
+    fn check_paths<R: Rule>(rule: R, fast_from: Option<u64>) {
+        let want: Vec<bool> = (1..=STEPS)
+            .map(|t| fast_from.is_some_and(|f| t >= f))
+            .collect();
+        assert_eq!(fast_steps::<R, f32>(&rule), want, "{rule:?} (f32)");
+        assert_eq!(fast_steps::<R, f64>(&rule), want, "{rule:?} (f64)");
+        check_rule::<R, f32>(rule.clone());
+        check_rule::<R, f64>(rule);
+    }
+
     /// Bit-for-bit equality (NaN equal to itself).
     trait BitsEq {
         fn to_bits_eq(&self, other: &Self) -> bool;
@@ -660,33 +687,75 @@ mod tests {
 
     #[test]
     fn sgd_matches_the_reference_bit_for_bit() {
-        for cfg in [
-            SgdConfig {
-                lr: 0.1,
-                ..Default::default()
-            },
-            SgdConfig {
-                lr: 0.1,
-                momentum: 0.9,
-                ..Default::default()
-            },
-            SgdConfig {
-                lr: 0.05,
-                momentum: 0.9,
-                nesterov: true,
-                weight_decay: 0.01,
-                ..Default::default()
-            },
-            SgdConfig {
-                lr: 0.05,
-                momentum: 0.5,
-                dampening: 0.3,
-                maximize: true,
-                ..Default::default()
-            },
+        // Fast: no momentum (every step, even with nesterov, which then does nothing);
+        // momentum with or without dampening, from the second step (the first copies
+        // the gradient into the new buffer).
+        for (cfg, fast_from) in [
+            (SgdConfig::default(), Some(1)),
+            (
+                SgdConfig {
+                    lr: 0.1,
+                    nesterov: true,
+                    ..Default::default()
+                },
+                Some(1),
+            ),
+            (
+                SgdConfig {
+                    lr: 0.1,
+                    momentum: 0.9,
+                    ..Default::default()
+                },
+                Some(2),
+            ),
+            (
+                SgdConfig {
+                    lr: 0.1,
+                    momentum: 0.9,
+                    dampening: 0.3,
+                    ..Default::default()
+                },
+                Some(2),
+            ),
+            (
+                SgdConfig {
+                    lr: 0.05,
+                    momentum: 0.9,
+                    nesterov: true,
+                    ..Default::default()
+                },
+                None,
+            ),
+            (
+                SgdConfig {
+                    lr: 0.05,
+                    momentum: 0.9,
+                    nesterov: true,
+                    weight_decay: 0.01,
+                    ..Default::default()
+                },
+                None,
+            ),
+            (
+                SgdConfig {
+                    lr: 0.05,
+                    momentum: 0.5,
+                    dampening: 0.3,
+                    maximize: true,
+                    ..Default::default()
+                },
+                None,
+            ),
+            (
+                SgdConfig {
+                    lr: 0.05,
+                    weight_decay: 0.01,
+                    ..Default::default()
+                },
+                None,
+            ),
         ] {
-            check_rule::<_, f32>(cfg);
-            check_rule::<_, f64>(cfg);
+            check_paths(cfg, fast_from);
         }
     }
 
@@ -715,6 +784,179 @@ mod tests {
             amsgrad: true,
             ..Default::default()
         });
+    }
+
+    #[test]
+    fn adagrad_matches_the_reference_bit_for_bit() {
+        check_paths(AdagradConfig::default(), Some(1));
+        let fast = AdagradConfig {
+            lr_decay: 0.1,
+            initial_accumulator_value: 0.1,
+            ..Default::default()
+        };
+        check_paths(fast, Some(1));
+        check_paths(
+            AdagradConfig {
+                maximize: true,
+                ..fast
+            },
+            None,
+        );
+        check_paths(
+            AdagradConfig {
+                weight_decay: 0.1,
+                ..fast
+            },
+            None,
+        );
+    }
+
+    #[test]
+    fn rmsprop_matches_the_reference_bit_for_bit() {
+        let d = RMSpropConfig::default();
+        check_paths(d, Some(1));
+        let momentum = RMSpropConfig { momentum: 0.9, ..d };
+        check_paths(momentum, Some(1));
+        for slow in [
+            RMSpropConfig {
+                centered: true,
+                ..d
+            },
+            RMSpropConfig {
+                centered: true,
+                ..momentum
+            },
+            RMSpropConfig {
+                maximize: true,
+                ..momentum
+            },
+            RMSpropConfig {
+                weight_decay: 0.1,
+                ..d
+            },
+        ] {
+            check_paths(slow, None);
+        }
+    }
+
+    #[test]
+    fn adadelta_matches_the_reference_bit_for_bit() {
+        let d = AdadeltaConfig::default();
+        check_paths(d, Some(1));
+        check_paths(
+            AdadeltaConfig {
+                maximize: true,
+                ..d
+            },
+            None,
+        );
+        check_paths(
+            AdadeltaConfig {
+                weight_decay: 0.1,
+                ..d
+            },
+            None,
+        );
+    }
+
+    #[test]
+    fn nadam_matches_the_reference_bit_for_bit() {
+        let d = NAdamConfig::default();
+        check_paths(d, Some(1));
+        for slow in [
+            NAdamConfig {
+                weight_decay: 0.1,
+                ..d
+            },
+            NAdamConfig {
+                weight_decay: 0.1,
+                decoupled_weight_decay: true,
+                ..d
+            },
+            NAdamConfig {
+                maximize: true,
+                ..d
+            },
+            NAdamConfig {
+                betas: (0.3, 0.999),
+                ..d
+            },
+        ] {
+            check_paths(slow, None);
+        }
+    }
+
+    #[test]
+    fn radam_matches_the_reference_bit_for_bit() {
+        // Steps 1 to 5 are not rectified (ρ_t ≤ 5): they take the general path.
+        let d = RAdamConfig::default();
+        check_paths(d, Some(6));
+        for slow in [
+            RAdamConfig {
+                weight_decay: 0.1,
+                ..d
+            },
+            RAdamConfig {
+                weight_decay: 0.1,
+                decoupled_weight_decay: true,
+                ..d
+            },
+            RAdamConfig {
+                maximize: true,
+                ..d
+            },
+            RAdamConfig {
+                betas: (0.3, 0.999),
+                ..d
+            },
+        ] {
+            check_paths(slow, None);
+        }
+    }
+
+    #[test]
+    fn adamax_matches_the_reference_bit_for_bit() {
+        let d = AdamaxConfig::default();
+        check_paths(d, Some(1));
+        for slow in [
+            AdamaxConfig {
+                weight_decay: 0.1,
+                ..d
+            },
+            AdamaxConfig {
+                maximize: true,
+                ..d
+            },
+            AdamaxConfig {
+                betas: (0.3, 0.999),
+                ..d
+            },
+        ] {
+            check_paths(slow, None);
+        }
+    }
+
+    #[test]
+    fn lion_matches_the_reference_bit_for_bit() {
+        let d = LionConfig {
+            lr: 0.01,
+            ..Default::default()
+        };
+        check_paths(d, Some(1));
+        check_paths(
+            LionConfig {
+                weight_decay: 0.1,
+                ..d
+            },
+            None,
+        );
+        check_paths(
+            LionConfig {
+                maximize: true,
+                ..d
+            },
+            None,
+        );
     }
 
     #[test]

@@ -180,14 +180,30 @@ impl Rule for LionConfig {
 
     #[inline(always)]
     fn update<T: Float>(c: &LionCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
-        if c.decoupled {
-            *p = *p * c.decay;
-        }
-        let g = if c.maximize { -g } else { g };
-        let interp = s[0] * c.beta1 + c.one_minus_beta1 * g;
-        *p = add_scaled(*p, c.neg_lr, sign(interp));
-        s[0] = s[0] * c.beta2 + c.one_minus_beta2 * g;
+        lion_update::<T, false>(c, p, g, s)
     }
+
+    fn is_fast<T: Float>(c: &LionCoeffs<T>) -> bool {
+        !c.maximize && !c.decoupled
+    }
+
+    #[inline(always)]
+    fn update_fast<T: Float>(c: &LionCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+        lion_update::<T, true>(c, p, g, s)
+    }
+}
+
+/// One element of Lion. With `FAST`, the coefficients satisfy [`Rule::is_fast`]:
+/// no `maximize`, no weight decay.
+#[inline(always)]
+fn lion_update<T: Float, const FAST: bool>(c: &LionCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+    if !FAST && c.decoupled {
+        *p = *p * c.decay;
+    }
+    let g = if !FAST && c.maximize { -g } else { g };
+    let interp = s[0] * c.beta1 + c.one_minus_beta1 * g;
+    *p = add_scaled(*p, c.neg_lr, sign(interp));
+    s[0] = s[0] * c.beta2 + c.one_minus_beta2 * g;
 }
 
 #[cfg(test)]

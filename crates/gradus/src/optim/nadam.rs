@@ -53,7 +53,7 @@
 //! assert!(x[0].abs() < 1e-4);
 //! ```
 
-use super::blocks::{addcdiv, bias_correction, ema_sq, grad_in, lerp};
+use super::blocks::{addcdiv, bias_correction, ema_sq, grad_in, lerp, lerp_small};
 use super::engine::{Elementwise, Rule};
 use super::{check_nonneg, check_unit_open};
 use crate::error::Result;
@@ -239,16 +239,41 @@ impl Rule for NAdamConfig {
 
     #[inline(always)]
     fn update<T: Float>(c: &NAdamCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
-        if c.decoupled {
-            *p = *p * c.decay;
-        }
-        let g = grad_in(g, *p, c.maximize, c.l2);
-        s[0] = lerp(s[0], g, c.one_minus_beta1);
-        s[1] = ema_sq(s[1], g, c.beta2, c.one_minus_beta2);
-        let denom = (s[1] / c.bc2).sqrt() + c.eps;
-        *p = addcdiv(*p, c.grad_step, g, denom);
-        *p = addcdiv(*p, c.avg_step, s[0], denom);
+        nadam_update::<T, false>(c, p, g, s)
     }
+
+    fn is_fast<T: Float>(c: &NAdamCoeffs<T>) -> bool {
+        !c.maximize && c.l2 == T::zero() && !c.decoupled && c.one_minus_beta1.abs() < T::of(0.5)
+    }
+
+    #[inline(always)]
+    fn update_fast<T: Float>(c: &NAdamCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+        nadam_update::<T, true>(c, p, g, s)
+    }
+}
+
+/// One element of NAdam. With `FAST`, the coefficients satisfy [`Rule::is_fast`]:
+/// no `maximize`, no weight decay of either kind, β1 > 0.5 (the first form of
+/// `lerp`).
+#[inline(always)]
+fn nadam_update<T: Float, const FAST: bool>(c: &NAdamCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+    if !FAST && c.decoupled {
+        *p = *p * c.decay;
+    }
+    let g = if FAST {
+        g
+    } else {
+        grad_in(g, *p, c.maximize, c.l2)
+    };
+    s[0] = if FAST {
+        lerp_small(s[0], g, c.one_minus_beta1)
+    } else {
+        lerp(s[0], g, c.one_minus_beta1)
+    };
+    s[1] = ema_sq(s[1], g, c.beta2, c.one_minus_beta2);
+    let denom = (s[1] / c.bc2).sqrt() + c.eps;
+    *p = addcdiv(*p, c.grad_step, g, denom);
+    *p = addcdiv(*p, c.avg_step, s[0], denom);
 }
 
 #[cfg(test)]

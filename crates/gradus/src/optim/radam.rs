@@ -56,7 +56,7 @@
 //! assert!(x[0].abs() < 1e-5);
 //! ```
 
-use super::blocks::{bias_correction, ema_sq, grad_in, lerp};
+use super::blocks::{bias_correction, ema_sq, grad_in, lerp, lerp_small};
 use super::engine::{Elementwise, Rule};
 use super::{check_nonneg, check_unit_open};
 use crate::error::Result;
@@ -235,23 +235,52 @@ impl Rule for RAdamConfig {
 
     #[inline(always)]
     fn update<T: Float>(c: &RAdamCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
-        if c.decoupled {
-            *p = *p * c.decay;
-        }
-        let g = grad_in(g, *p, c.maximize, c.l2);
-        s[0] = lerp(s[0], g, c.one_minus_beta1);
-        s[1] = ema_sq(s[1], g, c.beta2, c.one_minus_beta2);
-        // torch: param.add_(exp_avg / bc1 * lr [* bc2**0.5 / (√v + ε) * rect], alpha=-1),
-        // where `scalar / tensor` is `tensor.reciprocal() * scalar`.
-        let step = s[0] / c.bc1 * c.lr;
-        let step = if c.rectified {
-            let adaptive = T::one() / (s[1].sqrt() + c.eps) * c.bc2_sqrt;
-            step * adaptive * c.rect
-        } else {
-            step
-        };
-        *p = *p - step;
+        radam_update::<T, false>(c, p, g, s)
     }
+
+    fn is_fast<T: Float>(c: &RAdamCoeffs<T>) -> bool {
+        !c.maximize
+            && c.l2 == T::zero()
+            && !c.decoupled
+            && c.one_minus_beta1.abs() < T::of(0.5)
+            && c.rectified
+    }
+
+    #[inline(always)]
+    fn update_fast<T: Float>(c: &RAdamCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+        radam_update::<T, true>(c, p, g, s)
+    }
+}
+
+/// One element of RAdam. With `FAST`, the coefficients satisfy [`Rule::is_fast`]:
+/// no `maximize`, no weight decay of either kind, β1 > 0.5 (the first form of
+/// `lerp`), and a rectified step (every step after the first few, ρ_t > 5).
+#[inline(always)]
+fn radam_update<T: Float, const FAST: bool>(c: &RAdamCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+    if !FAST && c.decoupled {
+        *p = *p * c.decay;
+    }
+    let g = if FAST {
+        g
+    } else {
+        grad_in(g, *p, c.maximize, c.l2)
+    };
+    s[0] = if FAST {
+        lerp_small(s[0], g, c.one_minus_beta1)
+    } else {
+        lerp(s[0], g, c.one_minus_beta1)
+    };
+    s[1] = ema_sq(s[1], g, c.beta2, c.one_minus_beta2);
+    // torch: param.add_(exp_avg / bc1 * lr [* bc2**0.5 / (√v + ε) * rect], alpha=-1),
+    // where `scalar / tensor` is `tensor.reciprocal() * scalar`.
+    let step = s[0] / c.bc1 * c.lr;
+    let step = if FAST || c.rectified {
+        let adaptive = T::one() / (s[1].sqrt() + c.eps) * c.bc2_sqrt;
+        step * adaptive * c.rect
+    } else {
+        step
+    };
+    *p = *p - step;
 }
 
 #[cfg(test)]

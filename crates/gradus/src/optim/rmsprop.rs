@@ -224,22 +224,45 @@ impl Rule for RMSpropConfig {
 
     #[inline(always)]
     fn update<T: Float>(c: &RMSpropCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
-        let g = grad_in(g, *p, c.maximize, c.wd);
-        s[0] = ema_sq(s[0], g, c.alpha, c.one_minus_alpha);
-        let root = if c.centered {
-            let k = if c.has_momentum { 2 } else { 1 };
-            s[k] = lerp(s[k], g, c.one_minus_alpha);
-            addcmul(s[0], -T::one(), s[k], s[k]).sqrt()
-        } else {
-            s[0].sqrt()
-        };
-        let avg = root + c.eps;
-        if c.has_momentum {
-            s[1] = addcdiv(s[1] * c.momentum, T::one(), g, avg);
-            *p = add_scaled(*p, c.neg_lr, s[1]);
-        } else {
-            *p = addcdiv(*p, c.neg_lr, g, avg);
-        }
+        rmsprop_update::<T, false>(c, p, g, s)
+    }
+
+    fn is_fast<T: Float>(c: &RMSpropCoeffs<T>) -> bool {
+        !c.maximize && c.wd == T::zero() && !c.centered
+    }
+
+    #[inline(always)]
+    fn update_fast<T: Float>(c: &RMSpropCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+        rmsprop_update::<T, true>(c, p, g, s)
+    }
+}
+
+/// One element of RMSprop. With `FAST`, the coefficients satisfy [`Rule::is_fast`]:
+/// no `maximize`, no weight decay, not centered. Whether there is momentum is then
+/// read from the slot count (`square_avg`, plus `momentum_buffer` with momentum), a
+/// constant of the kernel's loop.
+#[inline(always)]
+fn rmsprop_update<T: Float, const FAST: bool>(c: &RMSpropCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+    let g = if FAST {
+        g
+    } else {
+        grad_in(g, *p, c.maximize, c.wd)
+    };
+    s[0] = ema_sq(s[0], g, c.alpha, c.one_minus_alpha);
+    let root = if !FAST && c.centered {
+        let k = if c.has_momentum { 2 } else { 1 };
+        s[k] = lerp(s[k], g, c.one_minus_alpha);
+        addcmul(s[0], -T::one(), s[k], s[k]).sqrt()
+    } else {
+        s[0].sqrt()
+    };
+    let avg = root + c.eps;
+    let has_momentum = if FAST { s.len() > 1 } else { c.has_momentum };
+    if has_momentum {
+        s[1] = addcdiv(s[1] * c.momentum, T::one(), g, avg);
+        *p = add_scaled(*p, c.neg_lr, s[1]);
+    } else {
+        *p = addcdiv(*p, c.neg_lr, g, avg);
     }
 }
 

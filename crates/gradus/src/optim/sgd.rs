@@ -208,24 +208,47 @@ impl Rule for SgdConfig {
 
     #[inline(always)]
     fn update<T: Float>(c: &SgdCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
-        let g = grad_in(g, *p, c.maximize, c.wd);
-        let d = if c.has_momentum {
-            let b = if c.first {
-                g
-            } else {
-                add_scaled(s[0] * c.momentum, c.one_minus_dampening, g)
-            };
-            s[0] = b;
-            if c.nesterov {
-                add_scaled(g, c.momentum, b)
-            } else {
-                b
-            }
-        } else {
-            g
-        };
-        *p = add_scaled(*p, c.neg_lr, d);
+        sgd_update::<T, false>(c, p, g, s)
     }
+
+    fn is_fast<T: Float>(c: &SgdCoeffs<T>) -> bool {
+        !c.maximize && c.wd == T::zero() && (!c.has_momentum || !(c.first || c.nesterov))
+    }
+
+    #[inline(always)]
+    fn update_fast<T: Float>(c: &SgdCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+        sgd_update::<T, true>(c, p, g, s)
+    }
+}
+
+/// One element of SGD. With `FAST`, the coefficients satisfy [`Rule::is_fast`]:
+/// no `maximize`, no weight decay, and with momentum, neither the first step nor
+/// Nesterov. Whether there is momentum is then read from the slot count (the
+/// momentum buffer is the only slot), a constant of the kernel's loop.
+#[inline(always)]
+fn sgd_update<T: Float, const FAST: bool>(c: &SgdCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
+    let g = if FAST {
+        g
+    } else {
+        grad_in(g, *p, c.maximize, c.wd)
+    };
+    let has_momentum = if FAST { !s.is_empty() } else { c.has_momentum };
+    let d = if has_momentum {
+        let b = if !FAST && c.first {
+            g
+        } else {
+            add_scaled(s[0] * c.momentum, c.one_minus_dampening, g)
+        };
+        s[0] = b;
+        if !FAST && c.nesterov {
+            add_scaled(g, c.momentum, b)
+        } else {
+            b
+        }
+    } else {
+        g
+    };
+    *p = add_scaled(*p, c.neg_lr, d);
 }
 
 #[cfg(test)]
