@@ -177,7 +177,7 @@ impl<T: Float> LinearRegression<T> {
         x: &[T],
         xs: &[T],
         ys: &[T],
-        rows: &mut dyn Iterator<Item = usize>,
+        rows: impl Iterator<Item = usize>,
         grad: Option<&mut [T]>,
     ) -> T {
         let p = self.data.cols;
@@ -240,7 +240,7 @@ impl<T: Float> Objective<T> for LinearRegression<T> {
             x,
             &self.train_x,
             &self.train_y,
-            &mut (0..self.train_y.len()),
+            0..self.train_y.len(),
             None,
         )
     }
@@ -249,7 +249,7 @@ impl<T: Float> Objective<T> for LinearRegression<T> {
             x,
             &self.train_x,
             &self.train_y,
-            &mut (0..self.train_y.len()),
+            0..self.train_y.len(),
             Some(grad),
         )
     }
@@ -284,7 +284,7 @@ impl<T: Float> DataObjective<T> for LinearRegression<T> {
             x,
             &self.train_x,
             &self.train_y,
-            &mut rows.iter().copied(),
+            rows.iter().copied(),
             Some(grad),
         )
     }
@@ -293,7 +293,7 @@ impl<T: Float> DataObjective<T> for LinearRegression<T> {
             x,
             &self.test_x,
             &self.test_y,
-            &mut (0..self.test_y.len()),
+            0..self.test_y.len(),
             None,
         )
     }
