@@ -236,13 +236,7 @@ impl<T: Float> Objective<T> for LinearRegression<T> {
         vec![T::zero(); self.data.cols + 1]
     }
     fn value(&self, x: &[T]) -> T {
-        self.mse(
-            x,
-            &self.train_x,
-            &self.train_y,
-            0..self.train_y.len(),
-            None,
-        )
+        self.mse(x, &self.train_x, &self.train_y, 0..self.train_y.len(), None)
     }
     fn gradient(&self, x: &[T], grad: &mut [T]) -> T {
         self.mse(
@@ -289,13 +283,7 @@ impl<T: Float> DataObjective<T> for LinearRegression<T> {
         )
     }
     fn test_loss(&self, x: &[T]) -> T {
-        self.mse(
-            x,
-            &self.test_x,
-            &self.test_y,
-            0..self.test_y.len(),
-            None,
-        )
+        self.mse(x, &self.test_x, &self.test_y, 0..self.test_y.len(), None)
     }
     fn optimum_loss(&self) -> Option<f64> {
         Some(self.train_fit.mse)
