@@ -249,15 +249,19 @@ fn rmsprop_update<T: Float, const FAST: bool>(c: &RMSpropCoeffs<T>, p: &mut T, g
         grad_in(g, *p, c.maximize, c.wd)
     };
     s[0] = ema_sq(s[0], g, c.alpha, c.one_minus_alpha);
-    let root = if !FAST && c.centered {
-        let k = if c.has_momentum { 2 } else { 1 };
+    // The slot indices are written in terms of `s.len()`, a constant of the kernel's
+    // loop, so that no index can be out of bounds in any instantiation: a possible
+    // panic inside the loop would keep it from being vectorized.
+    let root = if !FAST && c.centered && s.len() > 1 {
+        // `grad_avg` is the last slot (after the momentum buffer, if any).
+        let k = s.len() - 1;
         s[k] = lerp(s[k], g, c.one_minus_alpha);
         addcmul(s[0], -T::one(), s[k], s[k]).sqrt()
     } else {
         s[0].sqrt()
     };
     let avg = root + c.eps;
-    let has_momentum = if FAST { s.len() > 1 } else { c.has_momentum };
+    let has_momentum = s.len() > 1 && (FAST || c.has_momentum);
     if has_momentum {
         s[1] = addcdiv(s[1] * c.momentum, T::one(), g, avg);
         *p = add_scaled(*p, c.neg_lr, s[1]);
