@@ -100,7 +100,8 @@ fn loss_chart(path: &Path) -> Result<(), PlotError> {
         "step",
         "MSE loss",
     );
-    line_chart(path, &chart, &series, YScale::Log)
+    line_chart(path, &chart, &series, YScale::Log)?;
+    Ok(())
 }
 
 fn rosenbrock_fn(x: f64, y: f64) -> f64 {
@@ -177,7 +178,8 @@ fn rosenbrock_series() -> Vec<Series> {
 fn rosenbrock(path: &Path) -> Result<(), PlotError> {
     let surface = Surface::new(&rosenbrock_fn, (-2.0, 2.0), (-1.0, 3.0)).with_minima(&[(1.0, 1.0)]);
     let chart = Chart::new("Rosenbrock function", "x", "y");
-    contour_trajectories(path, &chart, &surface, &rosenbrock_series())
+    contour_trajectories(path, &chart, &surface, &rosenbrock_series())?;
+    Ok(())
 }
 
 fn rosenbrock_gif(path: &Path) -> Result<(), PlotError> {
@@ -187,8 +189,10 @@ fn rosenbrock_gif(path: &Path) -> Result<(), PlotError> {
         frames: 120,
         delay_ms: 50,
         final_pause_ms: 1500,
+        steps_per_point: 1,
     };
-    contour_animation(path, &chart, &surface, &rosenbrock_series(), &animation)
+    contour_animation(path, &chart, &surface, &rosenbrock_series(), &animation)?;
+    Ok(())
 }
 
 fn beale(path: &Path) -> Result<(), PlotError> {
@@ -224,7 +228,8 @@ fn beale(path: &Path) -> Result<(), PlotError> {
             ),
             Series::new("momentum (lr 0.01), NaN at the end", diverging),
         ],
-    )
+    )?;
+    Ok(())
 }
 
 fn bowl(path: &Path) -> Result<(), PlotError> {
@@ -262,7 +267,8 @@ fn bowl(path: &Path) -> Result<(), PlotError> {
                 run(&|t| 0.1 * (1.0 + 0.1 * t as f64).powf(-0.5), 3),
             ),
         ],
-    )
+    )?;
+    Ok(())
 }
 
 fn gd_1d(grad: impl Fn(f64) -> f64, x0: f64, lr: f64, steps: usize) -> Vec<f64> {
@@ -289,7 +295,8 @@ fn local_minima(path: &Path) -> Result<(), PlotError> {
             Iterates::new("gd from x = -0.4", gd_1d(df, -0.4, 0.05, 15)),
             Iterates::new("gd from x = 1.4", gd_1d(df, 1.4, 0.05, 15)),
         ],
-    )
+    )?;
+    Ok(())
 }
 
 fn newton(path: &Path) -> Result<(), PlotError> {
@@ -317,7 +324,8 @@ fn newton(path: &Path) -> Result<(), PlotError> {
             Iterates::new("newton", newton),
             Iterates::new("gd (lr 0.2)", gd_1d(df, 10.0, 0.2, 30)),
         ],
-    )
+    )?;
+    Ok(())
 }
 
 fn tanh(path: &Path) -> Result<(), PlotError> {
@@ -332,7 +340,8 @@ fn tanh(path: &Path) -> Result<(), PlotError> {
             "gd (lr 1), 1000 steps",
             gd_1d(df, 4.0, 1.0, 1000),
         )],
-    )
+    )?;
+    Ok(())
 }
 
 fn boston(path: &Path) -> Result<(), PlotError> {
@@ -361,7 +370,8 @@ fn boston(path: &Path) -> Result<(), PlotError> {
             FittedLine::new("rmsprop", -0.74, 0.01),
             FittedLine::new("adam", -0.72, -0.005),
         ],
-    )
+    )?;
+    Ok(())
 }
 
 fn schedules(path: &Path) -> Result<(), PlotError> {
@@ -392,7 +402,8 @@ fn schedules(path: &Path) -> Result<(), PlotError> {
             ("polynomial η·(1 + 0.1t)^(−0.5)", &polynomial),
         ],
         Size::default(),
-    )
+    )?;
+    Ok(())
 }
 
 /// Decodes the GIF and writes the composited frames `which` as PNGs beside it.

@@ -14,6 +14,9 @@ use plotters::prelude::*;
 
 use crate::axes::Look;
 use crate::contour::{ContourMap, Surface, Trajectory};
+use crate::drawing::Drawing;
+use crate::font::FAMILY;
+use crate::marks::short_number;
 use crate::output;
 use crate::palette::PALETTE;
 use crate::{Chart, PlotError, Series, Size};
@@ -30,6 +33,9 @@ pub struct Animation {
     pub delay_ms: u32,
     /// Extra time the last frame stays up before the animation loops; 1500 ms by default.
     pub final_pause_ms: u32,
+    /// Optimizer steps between successive points of a trajectory (1 by default), for the
+    /// step counter each frame shows.
+    pub steps_per_point: u64,
 }
 
 impl Default for Animation {
@@ -38,6 +44,7 @@ impl Default for Animation {
             frames: 60,
             delay_ms: 80,
             final_pause_ms: 1500,
+            steps_per_point: 1,
         }
     }
 }
@@ -45,7 +52,8 @@ impl Default for Animation {
 /// Writes a looping GIF to `path` (`.gif`) of `trajectories` being drawn point by point
 /// over the contour map of `surface`: the same picture as
 /// [`contour_trajectories`](crate::contour_trajectories), with a ringed dot on each
-/// trajectory's latest point.
+/// trajectory's latest point, a step counter in the top right corner, and each
+/// trajectory's current function value in the legend. Returns what the last frame drew.
 ///
 /// # Errors
 /// [`PlotError::UnsupportedFormat`] unless the file name ends in `.gif`;
@@ -58,7 +66,7 @@ pub fn contour_animation(
     surface: &Surface<'_>,
     trajectories: &[Series],
     animation: &Animation,
-) -> Result<(), PlotError> {
+) -> Result<Drawing, PlotError> {
     let path = path.as_ref();
     if output::extension(path).as_deref() != Some("gif") {
         return Err(PlotError::UnsupportedFormat {
@@ -96,8 +104,14 @@ pub fn contour_animation(
     let map = {
         let root = BitMapBackend::with_buffer(&mut big_background, big).into_drawing_area();
         let look = Look::new(size, false, zoom);
-        let map = ContourMap::draw_background(&root, look, chart, surface, &trajectories)
-            .map_err(render_err)?;
+        let widest = trajectories
+            .iter()
+            .map(|t| format!("{}   f = -0.000e-00", t.name))
+            .max_by_key(|t| t.chars().count())
+            .unwrap_or_default();
+        let map =
+            ContourMap::draw_background(&root, look, chart, surface, &trajectories, Some(&widest))
+                .map_err(render_err)?;
         root.present().map_err(|e| PlotError::render(path, e))?;
         map
     };
@@ -106,15 +120,50 @@ pub fn contour_animation(
     // trajectories touched are averaged down and then restored from the background.
     let mut work = big_background.clone();
     let row_bytes = big.0 as usize * 3;
-    let mut draw_frame = |upto: usize| -> Result<Vec<u8>, PlotError> {
-        {
+    let mut draw_frame = |upto: usize| -> Result<(Vec<u8>, Drawing), PlotError> {
+        let drawing = {
             let root = BitMapBackend::with_buffer(&mut work, big).into_drawing_area();
             let area = map.plotting_area(&root);
-            map.draw_paths(&area, &trajectories, Some(upto))
+            let drawn = map
+                .draw_paths(&root, &area, &trajectories, Some(upto))
                 .map_err(render_err)?;
             map.draw_minima(&area, surface.minima).map_err(render_err)?;
+            let edges = map
+                .draw_edges(&root, &area, &trajectories, Some(upto))
+                .map_err(render_err)?;
+            // The legend shows each run's current value; the corner, the step reached.
+            let labels: Vec<String> = trajectories
+                .iter()
+                .map(|t| {
+                    let n = upto.min(t.points.len());
+                    match t.points[..n].last() {
+                        Some(&(x, y)) => {
+                            format!("{}   f = {}", t.name, short_number((surface.f)(x, y)))
+                        }
+                        None => t.name.clone(),
+                    }
+                })
+                .collect();
+            let mut all = labels;
+            all.extend(["start".to_string(), "minimum".to_string()]);
+            let legend = map.draw_legend(&root, Some(&all)).map_err(render_err)?;
+            let step = (upto as u64 - 1) * animation.steps_per_point;
+            let font = TextStyle::from((FAMILY, map.look.legend * 1.1).into_font()).pos(
+                plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Right,
+                    plotters::style::text_anchor::VPos::Top,
+                ),
+            );
+            root.draw(&Text::new(
+                format!("step {step}"),
+                (big.0 as i32 - map.look.px(12.0), map.look.px(10.0)),
+                font,
+            ))
+            .map_err(|e| PlotError::render(path, e))?;
+            let drawing = map.drawing(&root, drawn, edges, legend);
             root.present().map_err(|e| PlotError::render(path, e))?;
-        }
+            drawing
+        };
         let changed = |r: &usize| {
             work[r * row_bytes..(r + 1) * row_bytes]
                 != big_background[r * row_bytes..(r + 1) * row_bytes]
@@ -127,13 +176,13 @@ pub fn contour_animation(
             output::downsample_rows(&work, size, zoom, &mut out, first / z..last / z + 1);
             work[from..to].copy_from_slice(&big_background[from..to]);
         }
-        Ok(out)
+        Ok((out, drawing))
     };
 
     let counts: Vec<usize> = (1..=animation.frames)
         .map(|k| (k * longest).div_ceil(animation.frames).clamp(1, longest))
         .collect();
-    let last = draw_frame(longest)?;
+    let (last, final_drawing) = draw_frame(longest)?;
     let quantizer = Quantizer::learn(&last, &background);
     let mut gif_bytes = Vec::new();
     {
@@ -155,7 +204,7 @@ pub fn contour_animation(
             let rgb = if upto == longest {
                 last.clone()
             } else {
-                draw_frame(upto)?
+                draw_frame(upto)?.0
             };
             let indexed = quantizer.index(&rgb, &background, &mut cache);
             let d = if k + 1 == counts.len() {
@@ -175,7 +224,8 @@ pub fn contour_animation(
             previous = Some(indexed);
         }
     }
-    output::write(path, &gif_bytes)
+    output::write(path, &gif_bytes)?;
+    Ok(final_drawing)
 }
 
 /// Maps RGB pixels to a shared 256-colour palette: the exact series colours, black,

@@ -9,6 +9,7 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use crate::drawing::Rect;
 use crate::font::FAMILY;
 use crate::{Chart, Size};
 
@@ -79,13 +80,13 @@ impl Axis {
     }
 
     /// A log axis over `[lo, hi]` in log10 units, ticks at powers of ten (and at 2 and 5
-    /// times them when the axis spans less than two decades).
+    /// times them when the axis spans less than three decades, so it has several ticks).
     pub fn log10(lo: f64, hi: f64) -> Axis {
         let first = lo.ceil() as i64;
         let last = hi.floor() as i64;
         let decades = (hi - lo).max(0.0);
         let mut ticks = Vec::new();
-        if decades < 2.0 {
+        if decades < 3.0 {
             for k in (first - 1)..=last {
                 for m in [1.0f64, 2.0, 5.0] {
                     let v = k as f64 + m.log10();
@@ -226,6 +227,8 @@ pub(crate) struct Look {
     pub line: u32,
     /// Vector output (SVG): strokes are left to the viewer, which joins them cleanly.
     pub vector: bool,
+    /// Backend pixels per image pixel (2 when a bitmap is drawn large and averaged down).
+    pub zoom: f64,
 }
 
 impl Look {
@@ -240,6 +243,7 @@ impl Look {
             legend: 15.0 * s,
             line: (2.0 * s).round().max(1.0) as u32,
             vector,
+            zoom: f64::from(zoom),
         }
     }
 
@@ -251,6 +255,45 @@ impl Look {
     pub fn px(&self, v: f64) -> i32 {
         (v * self.scale).round() as i32
     }
+
+    /// A backend pixel position as image pixels.
+    pub fn image_px(&self, (x, y): (i32, i32)) -> (f64, f64) {
+        (f64::from(x) / self.zoom, f64::from(y) / self.zoom)
+    }
+
+    /// A rectangle in backend pixels as image pixels.
+    pub fn image_rect(&self, r: Rect) -> Rect {
+        Rect::new(
+            r.left / self.zoom,
+            r.top / self.zoom,
+            r.right / self.zoom,
+            r.bottom / self.zoom,
+        )
+    }
+
+    /// Height of the area under the plot that holds the x tick labels and axis label.
+    pub fn x_label_area(&self) -> i32 {
+        self.px(58.0)
+    }
+}
+
+/// Extra margins (backend pixels) kept free beside and below the plot for a legend or a
+/// colour bar.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Reserve {
+    pub right: i32,
+    pub bottom: i32,
+}
+
+/// The plot area of `ctx` in backend pixels.
+pub(crate) fn plot_rect<DB: DrawingBackend>(ctx: &ChartContext<'_, DB, Coord>) -> Rect {
+    let (xr, yr) = ctx.plotting_area().get_pixel_range();
+    Rect::new(
+        f64::from(xr.start),
+        f64::from(yr.start),
+        f64::from(xr.end),
+        f64::from(yr.end),
+    )
 }
 
 /// Builds the chart frame (caption, label areas, coordinate system) on `root`.
@@ -260,6 +303,7 @@ pub(crate) fn build<'a, DB: DrawingBackend>(
     look: &Look,
     x: &Axis,
     y: &Axis,
+    reserve: Reserve,
 ) -> Result<ChartContext<'a, DB, Coord>, String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let mut builder = ChartBuilder::on(root);
@@ -268,9 +312,9 @@ pub(crate) fn build<'a, DB: DrawingBackend>(
     }
     builder
         .margin_top(look.px(12.0))
-        .margin_bottom(look.px(10.0))
+        .margin_bottom(look.px(10.0) + reserve.bottom)
         .margin_left(look.px(10.0))
-        .margin_right(look.px(28.0))
+        .margin_right(look.px(28.0) + reserve.right)
         .x_label_area_size(look.px(58.0))
         .y_label_area_size(look.px(86.0))
         .build_cartesian_2d(x.spec(), y.spec())
@@ -304,109 +348,6 @@ pub(crate) fn draw_mesh<'a, DB: DrawingBackend + 'a>(
     mesh.draw().map_err(|e| e.to_string())
 }
 
-/// The corner, or failing that the edge middle, whose legend box covers the fewest
-/// data points.
-///
-/// `points` are positions as fractions of the plot area (x from the left, y from the
-/// bottom); `rows` and `widest` (characters) size the box. Ties go to the upper right.
-/// Also returns how many points the chosen box covers.
-pub(crate) fn legend_corner(
-    points: &[(f64, f64)],
-    rows: usize,
-    widest: usize,
-    look: &Look,
-    plot_px: (f64, f64),
-) -> (SeriesLabelPosition, usize) {
-    let (box_w, box_h) = legend_box(rows, widest, look, plot_px);
-    use SeriesLabelPosition as P;
-    // Where a box of width `size` sits along an axis: 0 = start, 1 = middle, 2 = end.
-    let span = |place: u8, size: f64| match place {
-        0 => (0.0, size),
-        1 => (0.5 - size / 2.0, 0.5 + size / 2.0),
-        _ => (1.0 - size, 1.0),
-    };
-    // Corners first, so they win ties; then the middles of the edges.
-    let candidates = [
-        (P::UpperRight, 2, 2),
-        (P::UpperLeft, 0, 2),
-        (P::LowerRight, 2, 0),
-        (P::LowerLeft, 0, 0),
-        (P::MiddleRight, 2, 1),
-        (P::UpperMiddle, 1, 2),
-        (P::LowerMiddle, 1, 0),
-        (P::MiddleLeft, 0, 1),
-    ];
-    let mut best = (usize::MAX, 0);
-    for (i, &(_, h, v)) in candidates.iter().enumerate() {
-        let (x0, x1) = span(h, box_w);
-        let (y0, y1) = span(v, box_h);
-        let count = points
-            .iter()
-            .filter(|&&(fx, fy)| fx >= x0 && fx <= x1 && fy >= y0 && fy <= y1)
-            .count();
-        if count < best.0 {
-            best = (count, i);
-        }
-    }
-    (candidates[best.1].0.clone(), best.0)
-}
-
-/// Estimated legend size as fractions of the plot area's width and height.
-pub(crate) fn legend_box(
-    rows: usize,
-    widest: usize,
-    look: &Look,
-    plot_px: (f64, f64),
-) -> (f64, f64) {
-    let box_w = (widest as f64 * look.legend * 0.6 + 60.0 * look.scale) / plot_px.0.max(1.0);
-    let box_h = (rows as f64 * look.legend * 1.5 + 24.0 * look.scale) / plot_px.1.max(1.0);
-    (box_w, box_h)
-}
-
-/// Points along each polyline (vertices plus samples on long segments), as fractions
-/// of the axes' ranges, for [`legend_corner`].
-pub(crate) fn sample_fractions(
-    runs: &[Vec<(f64, f64)>],
-    x: &Axis,
-    y: &Axis,
-    out: &mut Vec<(f64, f64)>,
-) {
-    let fx = |v: f64| (v - x.lo) / (x.hi - x.lo);
-    let fy = |v: f64| (v - y.lo) / (y.hi - y.lo);
-    for run in runs {
-        if let Some(&(px, py)) = run.first() {
-            out.push((fx(px), fy(py)));
-        }
-        for w in run.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            let (ax, ay, bx, by) = (fx(a.0), fy(a.1), fx(b.0), fy(b.1));
-            let len = ((bx - ax).powi(2) + (by - ay).powi(2)).sqrt();
-            let n = ((len / 0.02).ceil() as usize).clamp(1, 100);
-            for k in 1..=n {
-                let t = k as f64 / n as f64;
-                out.push((ax + t * (bx - ax), ay + t * (by - ay)));
-            }
-        }
-    }
-}
-
-/// Draws the legend of `ctx` at `position` with a white box.
-pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a>(
-    ctx: &mut ChartContext<'a, DB, Coord>,
-    look: &Look,
-    position: SeriesLabelPosition,
-) -> Result<(), String> {
-    ctx.configure_series_labels()
-        .position(position)
-        .margin(look.px(12.0))
-        .legend_area_size(look.px(40.0))
-        .background_style(WHITE.mix(0.88))
-        .border_style(ShapeStyle::from(BLACK.mix(0.45)).stroke_width(look.stroke(1.0)))
-        .label_font((FAMILY, look.legend))
-        .draw()
-        .map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,24 +379,9 @@ mod tests {
         assert_eq!(axis.ticks, vec![-3.0, -2.0, -1.0, 0.0, 1.0]);
         let short = Axis::log10(-0.1, 0.9);
         assert!(short.ticks.len() >= 3, "{:?}", short.ticks);
-    }
-
-    #[test]
-    fn legend_goes_where_it_hides_no_data() {
-        let look = Look::new(Size::default(), false, 1);
-        // A line along the top edge: the upper corners are taken, the lower ones free.
-        let top: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64 / 100.0, 0.98)).collect();
-        let (pos, covered) = legend_corner(&top, 3, 10, &look, (700.0, 450.0));
-        assert!(matches!(pos, SeriesLabelPosition::LowerRight), "{pos:?}");
-        assert_eq!(covered, 0);
-        // Data everywhere: some position, and a count saying it covers data.
-        let mut all = Vec::new();
-        for i in 0..=20 {
-            for j in 0..=20 {
-                all.push((i as f64 / 20.0, j as f64 / 20.0));
-            }
-        }
-        assert!(legend_corner(&all, 3, 10, &look, (700.0, 450.0)).1 > 0);
+        // Two and a half decades: 1, 2, 5 times the powers, not just two ticks.
+        let mid = Axis::log10(-2.3, 0.2);
+        assert!(mid.ticks.len() >= 5, "{:?}", mid.ticks);
     }
 
     #[test]

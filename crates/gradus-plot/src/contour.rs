@@ -5,12 +5,16 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::axes::{self, Axis, Coord, Look};
+use crate::axes::{self, plot_rect, Axis, Coord, Look, Reserve};
 use crate::clip::{stroke_pieces, visible_runs};
-use crate::line_chart::{bounds, plot_pixels};
+use crate::drawing::{Drawing, DrawnSeries, EdgeMarker, Rect};
+use crate::font::FAMILY;
+use crate::legend::{Entry, Legend, Sample};
+use crate::line_chart::{bounds, to_image};
+use crate::marks::{self, draw_marker, short_number, star_shape};
 use crate::output::{self, Figure};
 use crate::palette;
-use crate::{Chart, PlotError, Series};
+use crate::{Chart, LineStyle, Marker, PlotError, Series};
 
 /// How function values are spread over the contour levels.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -97,10 +101,13 @@ impl<'a> Surface<'a> {
 /// `path` (`.png` or `.svg`).
 ///
 /// Each trajectory is a line through its iterates in its [`PALETTE`](crate::PALETTE)
-/// colour, with a dot on each iterate (on every k-th one beyond 80 iterates) and a
-/// square on its start point; its [`Series::style`] is not used. Parts outside the box
-/// are clipped and non-finite points cut the line. The known minima are drawn as black
-/// stars. The legend lists the trajectories, "start" and "minimum".
+/// colour, with a marker of its own shape ([`Series::marker`]) on each iterate (on every
+/// k-th one beyond 80 iterates) and a square on its start point; its [`Series::style`]
+/// is not used. Parts outside the box are clipped and non-finite points cut the line; a
+/// trajectory that leaves the box gets a triangle at the border where it leaves, with
+/// its final point beside it. The known minima are drawn as black stars, a colour bar
+/// beside the map gives the function's values, and the legend (trajectories, "start",
+/// "minimum") goes where no trajectory passes, or outside the map. Returns what was drawn.
 ///
 /// # Errors
 /// [`PlotError::InvalidInput`] for an empty or non-finite range, a level count outside
@@ -110,7 +117,7 @@ pub fn contour_trajectories(
     chart: &Chart,
     surface: &Surface<'_>,
     trajectories: &[Series],
-) -> Result<(), PlotError> {
+) -> Result<Drawing, PlotError> {
     let path = path.as_ref();
     output::still_format(path)?;
     surface.validate(path)?;
@@ -127,6 +134,7 @@ pub(crate) struct Trajectory {
     pub name: String,
     pub points: Vec<(f64, f64)>,
     pub color: RGBColor,
+    pub marker: Marker,
 }
 
 impl Trajectory {
@@ -134,10 +142,14 @@ impl Trajectory {
         series
             .iter()
             .enumerate()
-            .map(|(i, s)| Trajectory {
-                name: s.name.clone(),
-                points: s.points.clone(),
-                color: palette::color(s.color.unwrap_or(i)),
+            .map(|(i, s)| {
+                let (color, _, marker) = s.look(i);
+                Trajectory {
+                    name: s.name.clone(),
+                    points: s.points.clone(),
+                    color: palette::color(color),
+                    marker,
+                }
             })
             .collect()
     }
@@ -154,13 +166,21 @@ impl Figure for ContourFigure<'_> {
         &self,
         root: &'r DrawingArea<DB, Shift>,
         look: Look,
-    ) -> Result<(), String> {
-        let map =
-            ContourMap::draw_background(root, look, self.chart, self.surface, &self.trajectories)?;
+    ) -> Result<Drawing, String> {
+        let map = ContourMap::draw_background(
+            root,
+            look,
+            self.chart,
+            self.surface,
+            &self.trajectories,
+            None,
+        )?;
         let area = map.plotting_area(root);
-        map.draw_paths(&area, &self.trajectories, None)?;
+        let drawn = map.draw_paths(root, &area, &self.trajectories, None)?;
         map.draw_minima(&area, self.surface.minima)?;
-        Ok(())
+        let edges = map.draw_edges(root, &area, &self.trajectories, None)?;
+        let legend = map.draw_legend(root, None)?;
+        Ok(map.drawing(root, drawn, edges, legend))
     }
 }
 
@@ -172,21 +192,79 @@ pub(crate) struct ContourMap {
     pub y: Axis,
     /// The chart's coordinate mapping, to draw over the saved background exactly.
     pub coord: Coord,
+    /// The plot area, backend pixels.
+    pub plot: Rect,
+    legend: Legend,
+    legend_at: (i32, i32),
+    color_bar: Rect,
 }
 
 impl ContourMap {
-    /// Draws frame, filled levels, contour lines, start points and legend on `root`.
+    /// Draws frame, filled levels, contour lines, colour bar and start points on `root`;
+    /// chooses where the legend goes (drawn later by [`ContourMap::draw_legend`]).
+    /// `running` is the widest text a legend label may grow to in an animation.
     pub fn draw_background<'a, DB: DrawingBackend + 'a>(
         root: &'a DrawingArea<DB, Shift>,
         look: Look,
         chart: &Chart,
         surface: &Surface<'_>,
         trajectories: &[Trajectory],
+        running: Option<&str>,
     ) -> Result<ContourMap, String> {
         let x = Axis::linear(surface.x_range.0, surface.x_range.1);
         let y = Axis::linear(surface.y_range.0, surface.y_range.1);
-        let mut ctx = axes::build(root, chart, &look, &x, &y)?;
-        let (w, h) = plot_pixels(&ctx);
+        let bar_room = look.px(92.0);
+        let mut entries: Vec<Entry> = trajectories
+            .iter()
+            .map(|t| {
+                Entry::new(
+                    t.name.clone(),
+                    Sample::Line {
+                        color: t.color,
+                        style: LineStyle::Solid,
+                        marker: Some(t.marker),
+                    },
+                )
+            })
+            .collect();
+        if trajectories.iter().any(|t| !t.points.is_empty()) {
+            entries.push(Entry::new("start", Sample::Start));
+        }
+        if !surface.minima.is_empty() {
+            entries.push(Entry::new("minimum", Sample::Minimum));
+        }
+        let mut legend = Legend::new(root, &look, entries, running);
+        let first = Reserve {
+            right: bar_room,
+            bottom: 0,
+        };
+        let ctx = axes::build(root, chart, &look, &x, &y, first)?;
+        let b = bounds(&x, &y);
+        let px = |p: &(f64, f64)| {
+            let (u, v) = ctx.backend_coord(p);
+            (f64::from(u), f64::from(v))
+        };
+        let lines: Vec<Vec<(f64, f64)>> = trajectories
+            .iter()
+            .flat_map(|t| visible_runs(&t.points, b))
+            .map(|run| run.iter().map(px).collect())
+            .collect();
+        let points: Vec<(f64, f64)> = surface
+            .minima
+            .iter()
+            .filter(|&&m| b.contains(m))
+            .map(px)
+            .collect();
+        let image_w = root.dim_in_pixel().0 as i32;
+        let (placement, reserve) =
+            legend.choose(plot_rect(&ctx), image_w, &lines, &points, &look, bar_room);
+        let mut ctx = if reserve == first {
+            ctx
+        } else {
+            axes::build(root, chart, &look, &x, &y, reserve)?
+        };
+        let plot = plot_rect(&ctx);
+        let (w, h) = (plot.width(), plot.height());
         // About one grid cell per 3 pixels: smooth bands, cheap to evaluate. SVG gets
         // 5-pixel cells: every run of cells is an element there, and viewers smooth edges.
         let cell = if look.vector { 5.0 } else { 3.0 };
@@ -203,77 +281,10 @@ impl ContourMap {
         )
         .map_err(|e| e.to_string())?;
         axes::draw_mesh(&mut ctx, chart, &look, &x, &y, false)?;
+        let color_bar = draw_color_bar(root, &look, plot, &grid, surface)?;
 
-        let map = ContourMap {
-            look,
-            x,
-            y,
-            coord: ctx.as_coord_spec().clone(),
-        };
-        // Legend entries: empty series carrying the labels; the marks are drawn later.
-        let line_w = look.line;
-        let radius = look.px(3.0).max(2);
-        let seg = look.px(28.0);
-        for t in trajectories {
-            let style = ShapeStyle::from(t.color).stroke_width(line_w);
-            let dot = ShapeStyle::from(t.color).filled();
-            ctx.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-                .map_err(|e| e.to_string())?
-                .label(t.name.as_str())
-                .legend(move |(px, py)| {
-                    EmptyElement::at((px, py))
-                        + PathElement::new(vec![(0, 0), (seg, 0)], style)
-                        + Circle::new((seg / 2, 0), radius, dot)
-                });
-        }
-        let square = look.px(5.0).max(3);
-        if trajectories.iter().any(|t| !t.points.is_empty()) {
-            ctx.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-                .map_err(|e| e.to_string())?
-                .label("start")
-                .legend(move |(px, py)| {
-                    EmptyElement::at((px + seg / 2, py))
-                        + Rectangle::new(
-                            [(-square, -square), (square, square)],
-                            ShapeStyle::from(BLACK).stroke_width(look.stroke(2.0)),
-                        )
-                });
-        }
-        let star = look.px(9.0).max(5);
-        if !surface.minima.is_empty() {
-            ctx.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-                .map_err(|e| e.to_string())?
-                .label("minimum")
-                .legend(move |(px, py)| {
-                    let (fill, rim) = star_shape(star);
-                    EmptyElement::at((px + seg / 2, py))
-                        + Polygon::new(fill, ShapeStyle::from(BLACK).filled())
-                        + PathElement::new(
-                            rim,
-                            ShapeStyle::from(WHITE).stroke_width(look.stroke(1.0)),
-                        )
-                });
-        }
-
-        let mut fractions = Vec::new();
-        let b = bounds(&map.x, &map.y);
-        let runs: Vec<Vec<(f64, f64)>> = trajectories
-            .iter()
-            .flat_map(|t| visible_runs(&t.points, b))
-            .collect();
-        axes::sample_fractions(&runs, &map.x, &map.y, &mut fractions);
-        for &(mx, my) in surface.minima {
-            axes::sample_fractions(&[vec![(mx, my)]], &map.x, &map.y, &mut fractions);
-        }
-        let rows = trajectories.len() + 2;
-        let widest = trajectories
-            .iter()
-            .map(|t| t.name.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(7);
-        let (corner, _) = axes::legend_corner(&fractions, rows, widest, &look, (w, h));
         // Start squares belong to the background: they never move.
+        let square = look.px(5.0).max(3);
         let starts = trajectories.iter().filter_map(|t| {
             let p = *t.points.first()?;
             b.contains(p).then(|| {
@@ -289,8 +300,17 @@ impl ContourMap {
             })
         });
         ctx.draw_series(starts).map_err(|e| e.to_string())?;
-        axes::draw_legend(&mut ctx, &look, corner)?;
-        Ok(map)
+        let legend_at = legend.origin(placement, plot, &look, bar_room);
+        Ok(ContourMap {
+            look,
+            x,
+            y,
+            coord: ctx.as_coord_spec().clone(),
+            plot,
+            legend,
+            legend_at,
+            color_bar,
+        })
     }
 
     /// A drawing area on `root` whose coordinates are this map's data coordinates.
@@ -302,36 +322,54 @@ impl ContourMap {
     }
 
     /// Draws the trajectories, each cut after its first `upto` points if given, with a
-    /// head dot on the last drawn point when `upto` is given.
+    /// head dot on the last drawn point when `upto` is given. Returns what was drawn
+    /// (backend pixels).
     pub fn draw_paths<DB: DrawingBackend>(
         &self,
+        root: &DrawingArea<DB, Shift>,
         area: &DrawingArea<DB, Coord>,
         trajectories: &[Trajectory],
         upto: Option<usize>,
-    ) -> Result<(), String> {
+    ) -> Result<Vec<DrawnSeries>, String> {
         let b = bounds(&self.x, &self.y);
-        let radius = self.look.px(3.0).max(2);
+        let px = |p: &(f64, f64)| {
+            let (x, y) = area.map_coordinate(p);
+            (f64::from(x), f64::from(y))
+        };
+        let mut out = Vec::new();
         for t in trajectories {
             let n = upto.unwrap_or(t.points.len()).min(t.points.len());
             let shown = &t.points[..n];
+            let mut drawn = DrawnSeries {
+                name: t.name.clone(),
+                color: (t.color.0, t.color.1, t.color.2),
+                style: LineStyle::Solid,
+                marker: Some(t.marker),
+                lines: Vec::new(),
+                marks: Vec::new(),
+                leaves_frame: false,
+                diverged: false,
+            };
             let line = ShapeStyle::from(t.color).stroke_width(self.look.line);
             for run in visible_runs(shown, b) {
                 for piece in stroke_pieces(self.look.vector, &run, |p| area.map_coordinate(p)) {
+                    drawn.lines.push(piece.iter().map(px).collect());
                     area.draw(&PathElement::new(piece, line))
                         .map_err(|e| e.to_string())?;
                 }
             }
             let every = t.points.len().div_ceil(80).max(1);
-            let dot = ShapeStyle::from(t.color).filled();
             for (i, &p) in shown.iter().enumerate() {
                 if i > 0 && i % every == 0 && b.contains(p) {
-                    area.draw(&Circle::new(p, radius, dot))
-                        .map_err(|e| e.to_string())?;
+                    let c = area.map_coordinate(&p);
+                    draw_marker(root, &self.look, t.marker, c, t.color)?;
+                    drawn.marks.push((f64::from(c.0), f64::from(c.1)));
                 }
             }
             if upto.is_some() {
                 if let Some(&p) = shown.iter().rev().find(|p| b.contains(**p)) {
                     let head = self.look.px(6.0).max(3);
+                    let dot = ShapeStyle::from(t.color).filled();
                     area.draw(&Circle::new(p, head, dot))
                         .map_err(|e| e.to_string())?;
                     area.draw(&Circle::new(
@@ -342,8 +380,81 @@ impl ContourMap {
                     .map_err(|e| e.to_string())?;
                 }
             }
+            out.push(drawn);
         }
-        Ok(())
+        Ok(out)
+    }
+
+    /// Draws an edge mark for each trajectory (cut after `upto` points) that leaves the
+    /// box, labelled with its final point when it ends outside.
+    pub fn draw_edges<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        area: &DrawingArea<DB, Coord>,
+        trajectories: &[Trajectory],
+        upto: Option<usize>,
+    ) -> Result<Vec<EdgeMarker>, String> {
+        let b = bounds(&self.x, &self.y);
+        let mut taken = Vec::new();
+        let mut out = Vec::new();
+        for (i, t) in trajectories.iter().enumerate() {
+            let n = upto.unwrap_or(t.points.len()).min(t.points.len());
+            let Some(e) = marks::exit(&t.points[..n], b) else {
+                continue;
+            };
+            let label = if e.ends_outside {
+                format!("({}, {})", short_number(e.last.0), short_number(e.last.1))
+            } else {
+                String::new()
+            };
+            let tip = area.map_coordinate(&e.at);
+            marks::draw_edge_marker(
+                root, &self.look, self.plot, e.side, tip, t.color, &label, &mut taken,
+            )?;
+            out.push(EdgeMarker {
+                series: i,
+                at: self.look.image_px(tip),
+                label,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Draws the legend, with `labels` instead of the trajectories' names if given.
+    pub fn draw_legend<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        labels: Option<&[String]>,
+    ) -> Result<Rect, String> {
+        self.legend.draw(root, &self.look, self.legend_at, labels)
+    }
+
+    /// The drawing record of a finished picture.
+    pub fn drawing<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        drawn: Vec<DrawnSeries>,
+        mut edges: Vec<EdgeMarker>,
+        legend: Rect,
+    ) -> Drawing {
+        let mut series: Vec<DrawnSeries> =
+            drawn.into_iter().map(|d| to_image(d, &self.look)).collect();
+        for e in &mut edges {
+            if let Some(s) = series.get_mut(e.series) {
+                s.leaves_frame = true;
+            }
+        }
+        let (w, h) = root.dim_in_pixel();
+        Drawing {
+            width: (f64::from(w) / self.look.zoom) as u32,
+            height: (f64::from(h) / self.look.zoom) as u32,
+            plot_area: Some(self.look.image_rect(self.plot)),
+            series,
+            legend: Some(self.look.image_rect(legend)),
+            edge_markers: edges,
+            color_bar: Some(self.look.image_rect(self.color_bar)),
+            panels: Vec::new(),
+        }
     }
 
     /// Draws a star on each minimum inside the box.
@@ -368,29 +479,72 @@ impl ContourMap {
     }
 }
 
-/// Points in pixels relative to a marker's centre.
-type PixelPath = Vec<(i32, i32)>;
-
-/// A five-pointed star of outer radius `r` pixels around (0, 0): the polygon to fill
-/// and its closed outline.
-fn star_shape(r: i32) -> (PixelPath, PixelPath) {
-    let pts: Vec<(i32, i32)> = (0..10)
-        .map(|k| {
-            let radius = if k % 2 == 0 {
-                f64::from(r)
-            } else {
-                f64::from(r) * 0.45
-            };
-            let angle = std::f64::consts::PI * (k as f64 / 5.0 - 0.5);
-            (
-                (radius * angle.cos()).round() as i32,
-                (radius * angle.sin()).round() as i32,
-            )
-        })
-        .collect();
-    let mut rim = pts.clone();
-    rim.push(pts[0]);
-    (pts, rim)
+/// Draws the colour bar right of `plot`: the filled levels from lowest (bottom) to
+/// highest, with the function values at five of them. Returns its box (backend pixels).
+fn draw_color_bar<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    look: &Look,
+    plot: Rect,
+    grid: &Grid,
+    surface: &Surface<'_>,
+) -> Result<Rect, String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let left = plot.right as i32 + look.px(12.0);
+    let width = look.px(16.0).max(4);
+    let (top, bottom) = (plot.top as i32, plot.bottom as i32);
+    let levels = surface.levels;
+    let span = f64::from(bottom - top);
+    for band in 0..levels {
+        let y1 = bottom - (span * band as f64 / levels as f64).round() as i32;
+        let y0 = bottom - (span * (band + 1) as f64 / levels as f64).round() as i32;
+        let color = palette::contour_fill(band as f64 / (levels - 1) as f64);
+        root.draw(&Rectangle::new(
+            [(left, y0), (left + width, y1)],
+            color.filled(),
+        ))
+        .map_err(err)?;
+    }
+    root.draw(&Rectangle::new(
+        [(left, top), (left + width, bottom)],
+        ShapeStyle::from(BLACK.mix(0.6)).stroke_width(look.stroke(1.0)),
+    ))
+    .map_err(err)?;
+    let font = TextStyle::from((FAMILY, look.tick * 0.85).into_font()).pos(
+        plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Left,
+            plotters::style::text_anchor::VPos::Center,
+        ),
+    );
+    for k in 0..=4 {
+        let t = grid.top * k as f64 / 4.0;
+        let value = grid.value_at(t, surface.scale);
+        let y = bottom - (span * k as f64 / 4.0).round() as i32;
+        root.draw(&PathElement::new(
+            vec![(left + width, y), (left + width + look.px(4.0), y)],
+            ShapeStyle::from(BLACK).stroke_width(look.stroke(1.0)),
+        ))
+        .map_err(err)?;
+        root.draw(&Text::new(
+            short_number(value),
+            (left + width + look.px(6.0), y),
+            font.clone(),
+        ))
+        .map_err(err)?;
+    }
+    let title = TextStyle::from((FAMILY, look.tick * 0.85).into_font()).pos(
+        plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Left,
+            plotters::style::text_anchor::VPos::Bottom,
+        ),
+    );
+    root.draw(&Text::new("f", (left, top - look.px(4.0)), title))
+        .map_err(err)?;
+    Ok(Rect::new(
+        f64::from(left),
+        f64::from(top),
+        f64::from(left + width),
+        f64::from(bottom),
+    ))
 }
 
 /// The function on a regular grid of (nx + 1) × (ny + 1) nodes, transformed to level
@@ -405,6 +559,8 @@ struct Grid {
     /// Level-space values, row by row from the bottom; NaN where `f` was not finite.
     t: Vec<f64>,
     top: f64,
+    /// The smallest finite value on the grid (level space 0).
+    fmin: f64,
 }
 
 impl Grid {
@@ -449,6 +605,15 @@ impl Grid {
             dy,
             t,
             top,
+            fmin,
+        }
+    }
+
+    /// The function value at level-space value `t`.
+    fn value_at(&self, t: f64, scale: ContourScale) -> f64 {
+        match scale {
+            ContourScale::Log => self.fmin + t.exp_m1(),
+            ContourScale::Linear => self.fmin + t,
         }
     }
 

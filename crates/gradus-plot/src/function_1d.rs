@@ -5,13 +5,16 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::axes::{self, Axis, Look};
+use crate::axes::{self, plot_rect, Axis, Look, Reserve};
 use crate::clip::{stroke_pieces, visible_runs};
+use crate::drawing::{Drawing, DrawnSeries, EdgeMarker};
 use crate::font::FAMILY;
-use crate::line_chart::{bounds, plot_pixels};
+use crate::legend::{Entry, Legend, Sample};
+use crate::line_chart::bounds;
+use crate::marks::{self, short_number};
 use crate::output::{self, Figure};
 use crate::palette;
-use crate::{Chart, PlotError};
+use crate::{Chart, LineStyle, Marker, PlotError};
 
 /// The iterates `x_0, x_1, …` of one optimizer on a 1-D function.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,7 +45,9 @@ impl Iterates {
 /// iteration numbers are written beside the markers wherever they do not crowd each
 /// other (so clustered late iterates of a converged run share the first number). Thin
 /// lines join successive iterates. Beyond 60 iterates only every k-th is marked (first
-/// and last always). Iterates outside `x_range`, or where `f` is not finite, are left out.
+/// and last always). Iterates outside `x_range`, or where `f` is not finite, are not
+/// marked; an optimizer whose iterates leave the range gets a triangle at the border,
+/// with its final `x` beside it. Returns what was drawn.
 ///
 /// # Errors
 /// [`PlotError::InvalidInput`] if `x_range` is not finite with min < max, `f` has no
@@ -53,7 +58,7 @@ pub fn function_1d(
     f: &dyn Fn(f64) -> f64,
     x_range: (f64, f64),
     iterates: &[Iterates],
-) -> Result<(), PlotError> {
+) -> Result<Drawing, PlotError> {
     let path = path.as_ref();
     output::still_format(path)?;
     let (lo, hi) = x_range;
@@ -69,6 +74,10 @@ pub fn function_1d(
             let x = lo + (hi - lo) * i as f64 / SAMPLES as f64;
             (x, f(x))
         })
+        .collect();
+    let paths: Vec<Vec<(f64, f64)>> = iterates
+        .iter()
+        .map(|it| it.xs.iter().map(|&x| (x, f(x))).collect())
         .collect();
     let marked: Vec<Vec<(usize, (f64, f64))>> = iterates
         .iter()
@@ -96,6 +105,7 @@ pub fn function_1d(
         x: Axis::linear(lo, hi),
         y: Axis::linear(y0, y1),
         curve,
+        paths,
         marked,
         names: iterates
             .iter()
@@ -111,6 +121,8 @@ struct Function1dFigure<'a> {
     x: Axis,
     y: Axis,
     curve: Vec<(f64, f64)>,
+    /// Per optimizer: every iterate `(x, f(x))`, for finding where it leaves the frame.
+    paths: Vec<Vec<(f64, f64)>>,
     /// Per optimizer: (iteration number, point) of the drawable iterates.
     marked: Vec<Vec<(usize, (f64, f64))>>,
     names: Vec<(String, RGBColor)>,
@@ -121,23 +133,84 @@ impl Figure for Function1dFigure<'_> {
         &self,
         root: &'r DrawingArea<DB, Shift>,
         look: Look,
-    ) -> Result<(), String> {
-        let mut ctx = axes::build(root, self.chart, &look, &self.x, &self.y)?;
-        axes::draw_mesh(&mut ctx, self.chart, &look, &self.x, &self.y, true)?;
+    ) -> Result<Drawing, String> {
+        let curve_color = RGBColor(60, 60, 60);
+        let mut entries = vec![Entry::new(
+            "f(x)",
+            Sample::Line {
+                color: curve_color,
+                style: LineStyle::Solid,
+                marker: None,
+            },
+        )];
+        entries.extend(
+            self.names
+                .iter()
+                .map(|(n, c)| Entry::new(n.clone(), Sample::FadingDots(*c))),
+        );
+        let mut legend = Legend::new(root, &look, entries, None);
+        let ctx = axes::build(
+            root,
+            self.chart,
+            &look,
+            &self.x,
+            &self.y,
+            Reserve::default(),
+        )?;
         let b = bounds(&self.x, &self.y);
-        let seg = look.px(28.0);
-        let curve_style = ShapeStyle::from(RGBColor(60, 60, 60)).stroke_width(look.line);
+        let px = |p: &(f64, f64)| {
+            let (u, v) = ctx.backend_coord(p);
+            (f64::from(u), f64::from(v))
+        };
+        let mut lines: Vec<Vec<(f64, f64)>> = visible_runs(&self.curve, b)
+            .iter()
+            .map(|r| r.iter().map(px).collect())
+            .collect();
+        let mut points = Vec::new();
+        for m in &self.marked {
+            let path: Vec<(f64, f64)> = m.iter().map(|(_, p)| px(p)).collect();
+            points.extend(path.iter().copied());
+            lines.push(path);
+        }
+        let image_w = root.dim_in_pixel().0 as i32;
+        let (placement, reserve) =
+            legend.choose(plot_rect(&ctx), image_w, &lines, &points, &look, 0);
+        let mut ctx = if reserve == Reserve::default() {
+            ctx
+        } else {
+            axes::build(root, self.chart, &look, &self.x, &self.y, reserve)?
+        };
+        axes::draw_mesh(&mut ctx, self.chart, &look, &self.x, &self.y, true)?;
+        let curve_style = ShapeStyle::from(curve_color).stroke_width(look.line);
         let runs = visible_runs(&self.curve, b);
         let area = ctx.plotting_area().clone();
-        let pieces = runs
+        let to_px = |p: &(f64, f64)| {
+            let (u, v) = area.map_coordinate(p);
+            (f64::from(u), f64::from(v))
+        };
+        let pieces: Vec<Vec<(f64, f64)>> = runs
             .iter()
-            .flat_map(|r| stroke_pieces(look.vector, r, |p| area.map_coordinate(p)));
-        ctx.draw_series(pieces.map(|piece| PathElement::new(piece, curve_style)))
-            .map_err(|e| e.to_string())?
-            .label("f(x)")
-            .legend(move |(px, py)| PathElement::new(vec![(px, py), (px + seg, py)], curve_style));
-        let mut fractions = Vec::new();
-        axes::sample_fractions(&runs, &self.x, &self.y, &mut fractions);
+            .flat_map(|r| stroke_pieces(look.vector, r, |p| area.map_coordinate(p)))
+            .collect();
+        let mut drawn = vec![DrawnSeries {
+            name: "f(x)".into(),
+            color: (curve_color.0, curve_color.1, curve_color.2),
+            style: LineStyle::Solid,
+            marker: None,
+            lines: pieces
+                .iter()
+                .map(|p| p.iter().map(to_px).collect())
+                .collect(),
+            marks: Vec::new(),
+            leaves_frame: false,
+            diverged: false,
+        }];
+        ctx.draw_series(
+            pieces
+                .into_iter()
+                .map(|piece| PathElement::new(piece, curve_style)),
+        )
+        .map_err(|e| e.to_string())?;
 
         let radius = look.px(5.0).max(3);
         // Pixel boxes of the iteration numbers written so far, to keep them apart.
@@ -149,7 +222,16 @@ impl Figure for Function1dFigure<'_> {
             let path: Vec<(f64, f64)> = points.iter().map(|(_, p)| *p).collect();
             ctx.draw_series(std::iter::once(PathElement::new(path.clone(), joins)))
                 .map_err(|e| e.to_string())?;
-            axes::sample_fractions(&[path], &self.x, &self.y, &mut fractions);
+            let mut series = DrawnSeries {
+                name: name.clone(),
+                color: (color.0, color.1, color.2),
+                style: LineStyle::Markers,
+                marker: Some(Marker::Circle),
+                lines: vec![path.iter().map(to_px).collect()],
+                marks: Vec::new(),
+                leaves_frame: false,
+                diverged: false,
+            };
             let every = points.len().div_ceil(60).max(1);
             let last = points.len().saturating_sub(1);
             let shown: Vec<&(usize, (f64, f64))> = points
@@ -159,6 +241,7 @@ impl Figure for Function1dFigure<'_> {
                 .map(|(_, p)| p)
                 .collect();
             let n = shown.len().max(2) as f64;
+            let mut previous: Option<(i32, i32)> = None;
             for (order, &&(k, p)) in shown.iter().enumerate() {
                 let alpha = 0.25 + 0.75 * order as f64 / (n - 1.0);
                 let mark = EmptyElement::at(p)
@@ -170,6 +253,15 @@ impl Figure for Function1dFigure<'_> {
                     );
                 area.draw(&mark).map_err(|e| e.to_string())?;
                 let (px, py) = ctx.backend_coord(&p);
+                series.marks.push((f64::from(px), f64::from(py)));
+                // An iterate that has hardly moved (converged) gets no number of its own.
+                let moved = previous.is_none_or(|(qx, qy)| {
+                    (px - qx).pow(2) + (py - qy).pow(2) >= (2 * radius).pow(2)
+                });
+                previous = Some((px, py));
+                if !moved {
+                    continue;
+                }
                 let number = k.to_string();
                 let (dx, dy) = (radius + look.px(1.0), -radius - look.px(14.0));
                 let width = (number.len() as f64 * label_font * 0.62).ceil() as i32;
@@ -193,34 +285,44 @@ impl Figure for Function1dFigure<'_> {
                         .map_err(|e| e.to_string())?;
                 }
             }
-            let dot = ShapeStyle::from(color).filled();
-            ctx.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-                .map_err(|e| e.to_string())?
-                .label(name.as_str())
-                .legend(move |(px, py)| {
-                    EmptyElement::at((px, py))
-                        + Circle::new(
-                            (seg / 4, 0),
-                            radius - look.px(1.0),
-                            ShapeStyle::from(color.mix(0.3)).filled(),
-                        )
-                        + Circle::new((3 * seg / 4, 0), radius - look.px(1.0), dot)
-                });
+            drawn.push(series);
         }
-        let widest = self
-            .names
-            .iter()
-            .map(|(n, _)| n.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(4);
-        let (corner, _) = axes::legend_corner(
-            &fractions,
-            self.names.len() + 1,
-            widest,
-            &look,
-            plot_pixels(&ctx),
-        );
-        axes::draw_legend(&mut ctx, &look, corner)
+        let plot = plot_rect(&ctx);
+        let mut taken = Vec::new();
+        let mut edge_markers = Vec::new();
+        for (i, (path, (_, color))) in self.paths.iter().zip(&self.names).enumerate() {
+            let Some(e) = marks::exit(path, b) else {
+                continue;
+            };
+            drawn[i + 1].leaves_frame = true;
+            let label = if e.ends_outside {
+                format!("x = {}", short_number(e.last.0))
+            } else {
+                String::new()
+            };
+            let tip = ctx.backend_coord(&e.at);
+            marks::draw_edge_marker(root, &look, plot, e.side, tip, *color, &label, &mut taken)?;
+            edge_markers.push(EdgeMarker {
+                series: i + 1,
+                at: look.image_px(tip),
+                label,
+            });
+        }
+        let at = legend.origin(placement, plot, &look, 0);
+        let legend_rect = legend.draw(root, &look, at, None)?;
+        let (w, h) = root.dim_in_pixel();
+        Ok(Drawing {
+            width: (f64::from(w) / look.zoom) as u32,
+            height: (f64::from(h) / look.zoom) as u32,
+            plot_area: Some(look.image_rect(plot)),
+            series: drawn
+                .into_iter()
+                .map(|d| crate::line_chart::to_image(d, &look))
+                .collect(),
+            legend: Some(look.image_rect(legend_rect)),
+            edge_markers,
+            color_bar: None,
+            panels: Vec::new(),
+        })
     }
 }

@@ -16,7 +16,8 @@
 //!
 //! Text is drawn with DejaVu Sans, embedded in the crate (see `assets/`), so no system
 //! font or font library is needed. Colours come from the Okabe–Ito palette, which
-//! stays distinguishable under the common forms of colour blindness ([`PALETTE`]).
+//! stays distinguishable under the common forms of colour blindness, extended to twelve
+//! ([`PALETTE`]); series also differ by [`Marker`] and, beyond twelve, by [`LineStyle`].
 //!
 //! How charts are drawn:
 //! * Sizes are in pixels ([`Size`], 900 × 600 by default); text, strokes and margins
@@ -24,9 +25,14 @@
 //! * PNG and GIF images up to 4 megapixels are drawn at twice the size and averaged
 //!   down, which antialiases lines and sets small text evenly (plotters' bitmap backend
 //!   does neither on its own).
-//! * Legends sit in a white box in the corner (or edge middle) where they hide the
-//!   fewest data; a line chart whose data fill every such place gets extra room at the
-//!   top of its y axis for the legend.
+//! * Legends never cover data: they sit in a corner (or edge middle) of the plot that no
+//!   series passes through, or else beside or below the plot.
+//! * Frames are robust: a diverged run does not rescale the others, a log axis spans at
+//!   most ten decades, and a series that leaves the frame gets a triangle at the border
+//!   with its final value.
+//! * Every chart function returns a [`Drawing`]: what it drew (series styles, polylines,
+//!   legend box, edge markers) in image pixels, so tests can check the picture's layout
+//!   without reading pixels ([`Drawing::faults`]).
 //! * Images are rendered in memory and written in one go, so a failed chart leaves no
 //!   partial file behind.
 //!
@@ -50,10 +56,13 @@ mod animation;
 mod axes;
 mod clip;
 mod contour;
+mod drawing;
 mod error;
 mod font;
 mod function_1d;
+mod legend;
 mod line_chart;
+mod marks;
 mod output;
 mod palette;
 mod scatter;
@@ -61,9 +70,10 @@ mod spec;
 
 pub use animation::{contour_animation, Animation};
 pub use contour::{contour_trajectories, ContourScale, Surface};
+pub use drawing::{Drawing, DrawnSeries, EdgeMarker, Rect};
 pub use error::PlotError;
 pub use function_1d::{function_1d, Iterates};
 pub use line_chart::{line_chart, schedule_chart};
 pub use palette::PALETTE;
 pub use scatter::{scatter_with_lines, FittedLine};
-pub use spec::{Chart, LineStyle, Series, Size, YScale};
+pub use spec::{Chart, LineStyle, Marker, Series, Size, YScale};

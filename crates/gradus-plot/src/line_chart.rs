@@ -5,18 +5,27 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::axes::{self, Axis, Coord, Look};
+use crate::axes::{self, plot_rect, Axis, Coord, Look, Reserve};
 use crate::clip::{stroke_pieces, visible_runs, Bounds};
+use crate::drawing::{Drawing, DrawnSeries, EdgeMarker};
+use crate::legend::{Entry, Legend, Sample};
+use crate::marks::{self, draw_marker, short_number};
 use crate::output::{self, Figure};
 use crate::palette;
-use crate::{Chart, LineStyle, PlotError, Series, Size, YScale};
+use crate::{Chart, LineStyle, Marker, PlotError, Series, Size, YScale};
 
 /// Draws `series` as lines on one chart and writes it to `path` (`.png` or `.svg`).
 ///
-/// Each series gets the next [`PALETTE`](crate::PALETTE) colour unless it names one, and
-/// an entry in the legend, which is put in the corner where it hides the least data.
+/// Each series gets the next [`PALETTE`](crate::PALETTE) colour unless it names one (and
+/// the next line style after twelve), and an entry in the legend, which goes where no
+/// series passes: in a free corner or edge middle of the plot, else beside or below it.
 /// Non-finite points break a line. With [`YScale::Log`], values ≤ 0 are clamped to one
 /// tenth of the smallest positive value in the chart (see [`YScale::Log`]).
+///
+/// The frame is chosen robustly: diverged series (see [`Series::diverged`]) do not widen
+/// it beyond their first point, and a log axis spans at most ten decades below its top.
+/// A series that leaves the frame gets a triangle at the border where it leaves, with
+/// its final value (or "diverged") beside it. Returns what was drawn.
 ///
 /// # Errors
 /// [`PlotError::InvalidInput`] if `series` is empty, no point is finite, a log-scaled
@@ -26,7 +35,7 @@ pub fn line_chart(
     chart: &Chart,
     series: &[Series],
     y_scale: YScale,
-) -> Result<(), PlotError> {
+) -> Result<Drawing, PlotError> {
     let path = path.as_ref();
     output::still_format(path)?;
     let figure = LineFigure::new(path, chart, series, y_scale)?;
@@ -44,7 +53,7 @@ pub fn schedule_chart(
     title: &str,
     schedules: &[(&str, &[f64])],
     size: Size,
-) -> Result<(), PlotError> {
+) -> Result<Drawing, PlotError> {
     let chart = Chart {
         size,
         ..Chart::new(title, "step", "learning rate")
@@ -61,7 +70,11 @@ pub(crate) struct PlotSeries {
     pub name: String,
     pub points: Vec<(f64, f64)>,
     pub style: LineStyle,
+    pub marker: Marker,
     pub color: RGBColor,
+    /// The last finite y value in data units, for the edge label.
+    pub last_value: Option<f64>,
+    pub diverged: bool,
 }
 
 struct LineFigure<'a> {
@@ -69,6 +82,21 @@ struct LineFigure<'a> {
     x: Axis,
     y: Axis,
     series: Vec<PlotSeries>,
+}
+
+/// Whether a series diverged: it ends non-finite after finite values, or its last finite
+/// value is 100 times its first in size.
+fn diverges(points: &[(f64, f64)]) -> bool {
+    let finite: Vec<f64> = points
+        .iter()
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .map(|p| p.1)
+        .collect();
+    let (Some(first), Some(last)) = (finite.first(), finite.last()) else {
+        return false;
+    };
+    let ends_bad = points.last().is_some_and(|p| !p.1.is_finite());
+    ends_bad || last.abs() > 100.0 * first.abs().max(f64::MIN_POSITIVE)
 }
 
 impl<'a> LineFigure<'a> {
@@ -113,24 +141,49 @@ impl<'a> LineFigure<'a> {
         let prepared: Vec<PlotSeries> = series
             .iter()
             .enumerate()
-            .map(|(i, s)| PlotSeries {
-                name: s.name.clone(),
-                points: s.points.iter().map(|&(x, y)| (x, transform(y))).collect(),
-                style: s.style,
-                color: palette::color(s.color.unwrap_or(i)),
+            .map(|(i, s)| {
+                let (color, style, marker) = s.look(i);
+                PlotSeries {
+                    name: s.name.clone(),
+                    points: s.points.iter().map(|&(x, y)| (x, transform(y))).collect(),
+                    style,
+                    marker,
+                    color: palette::color(color),
+                    last_value: s.points.iter().rev().find(|p| finite(p)).map(|p| p.1),
+                    diverged: s.diverged || diverges(&s.points),
+                }
             })
             .collect();
-        let all = || {
-            prepared
-                .iter()
-                .flat_map(|s| s.points.iter())
-                .filter(|p| finite(p))
-        };
-        let (x0, x1) = axes::padded_range(all().map(|p| p.0), 0.0).unwrap_or((0.0, 1.0));
-        let (y0, y1) = axes::padded_range(all().map(|p| p.1), 0.05).unwrap_or((0.0, 1.0));
+        // The frame: every point of the series that did not diverge, and the first
+        // point of those that did (all points if every series diverged).
+        let all_diverged = prepared.iter().all(|s| s.diverged);
+        let framed: Vec<(f64, f64)> = prepared
+            .iter()
+            .flat_map(|s| {
+                let pts = s.points.iter().copied().filter(|p| finite(p));
+                if s.diverged && !all_diverged {
+                    pts.take(1).collect::<Vec<_>>()
+                } else {
+                    pts.collect()
+                }
+            })
+            .collect();
+        let all_x = prepared
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .filter(|p| finite(p))
+            .map(|p| p.0);
+        let (x0, x1) = axes::padded_range(all_x, 0.0).unwrap_or((0.0, 1.0));
+        let (mut y0, y1) =
+            axes::padded_range(framed.iter().map(|p| p.1), 0.05).unwrap_or((0.0, 1.0));
         let y = match y_scale {
             YScale::Linear => Axis::linear(y0, y1),
-            YScale::Log => Axis::log10(y0, y1),
+            YScale::Log => {
+                // Ten decades show every loss curve's shape; a run that goes on to 1e-28
+                // leaves at the bottom with its final value written there.
+                y0 = y0.max(y1 - 10.0);
+                Axis::log10(y0, y1)
+            }
         };
         Ok(LineFigure {
             chart,
@@ -146,52 +199,148 @@ impl Figure for LineFigure<'_> {
         &self,
         root: &'r DrawingArea<DB, Shift>,
         look: Look,
-    ) -> Result<(), String> {
-        let widest = self
+    ) -> Result<Drawing, String> {
+        let entries = self
             .series
             .iter()
-            .map(|s| s.name.chars().count())
-            .max()
-            .unwrap_or(0);
-        let rows = self.series.len();
-        let fractions = |y: &Axis| {
-            let b = bounds(&self.x, y);
-            let mut out = Vec::new();
-            for s in &self.series {
-                axes::sample_fractions(&visible_runs(&s.points, b), &self.x, y, &mut out);
-            }
-            out
+            .map(|s| Entry::new(s.name.clone(), legend_sample(s)))
+            .collect();
+        let mut legend = Legend::new(root, &look, entries, None);
+        let image_w = root.dim_in_pixel().0 as i32;
+        let ctx = axes::build(
+            root,
+            self.chart,
+            &look,
+            &self.x,
+            &self.y,
+            Reserve::default(),
+        )?;
+        let (lines, points) = self.pixels(&ctx, &look);
+        let (placement, reserve) =
+            legend.choose(plot_rect(&ctx), image_w, &lines, &points, &look, 0);
+        let mut ctx = if reserve == Reserve::default() {
+            ctx
+        } else {
+            axes::build(root, self.chart, &look, &self.x, &self.y, reserve)?
         };
-        // Lay the chart out once to learn the plot area's size; if every legend position
-        // would hide data, raise the top of the y axis to leave the legend a free band.
-        let plot_px = plot_pixels(&axes::build(root, self.chart, &look, &self.x, &self.y)?);
-        let (mut corner, covered) =
-            axes::legend_corner(&fractions(&self.y), rows, widest, &look, plot_px);
-        let mut y = self.y.clone();
-        if covered > 0 {
-            let (_, box_h) = axes::legend_box(rows, widest, &look, plot_px);
-            let free = (box_h + 0.04).min(0.6);
-            let hi = y.lo + (y.hi - y.lo) / (1.0 - free);
-            y = if y.log {
-                Axis::log10(y.lo, hi)
-            } else {
-                Axis::linear(y.lo, hi)
-            };
-            corner = axes::legend_corner(&fractions(&y), rows, widest, &look, plot_px).0;
-        }
-        let mut ctx = axes::build(root, self.chart, &look, &self.x, &y)?;
-        axes::draw_mesh(&mut ctx, self.chart, &look, &self.x, &y, true)?;
+        axes::draw_mesh(&mut ctx, self.chart, &look, &self.x, &self.y, true)?;
+        let mut drawn = Vec::new();
         for s in &self.series {
-            draw_plot_series(&mut ctx, &look, s, &self.x, &y)?;
+            drawn.push(draw_plot_series(
+                root, &mut ctx, &look, s, &self.x, &self.y,
+            )?);
         }
-        axes::draw_legend(&mut ctx, &look, corner)
+        let plot = plot_rect(&ctx);
+        let b = bounds(&self.x, &self.y);
+        let mut taken = Vec::new();
+        let mut edge_markers = Vec::new();
+        for (i, s) in self.series.iter().enumerate() {
+            let value = s.last_value.map_or_else(|| "NaN".to_string(), short_number);
+            let label = if s.diverged {
+                format!("diverged ({value})")
+            } else {
+                value
+            };
+            match marks::exit(&s.points, b) {
+                Some(e) => {
+                    drawn[i].leaves_frame = true;
+                    let tip = ctx.backend_coord(&e.at);
+                    let text = if e.ends_outside || s.diverged {
+                        label
+                    } else {
+                        String::new()
+                    };
+                    marks::draw_edge_marker(
+                        root, &look, plot, e.side, tip, s.color, &text, &mut taken,
+                    )?;
+                    edge_markers.push(EdgeMarker {
+                        series: i,
+                        at: look.image_px(tip),
+                        label: text,
+                    });
+                }
+                None if s.diverged => {
+                    // It jumped to a non-finite value from inside the frame: mark where.
+                    if let Some(p) = s
+                        .points
+                        .iter()
+                        .rev()
+                        .find(|p| p.0.is_finite() && p.1.is_finite())
+                    {
+                        let c = ctx.backend_coord(p);
+                        draw_marker(root, &look, Marker::Cross, c, s.color)?;
+                        marks::draw_edge_marker(
+                            root,
+                            &look,
+                            plot,
+                            marks::Side::Top,
+                            (c.0, plot.top as i32),
+                            s.color,
+                            &label,
+                            &mut taken,
+                        )?;
+                    }
+                }
+                None => {}
+            }
+        }
+        let at = legend.origin(placement, plot, &look, 0);
+        let legend_rect = legend.draw(root, &look, at, None)?;
+        Ok(Drawing {
+            width: (f64::from(root.dim_in_pixel().0) / look.zoom) as u32,
+            height: (f64::from(root.dim_in_pixel().1) / look.zoom) as u32,
+            plot_area: Some(look.image_rect(plot)),
+            series: drawn.into_iter().map(|d| to_image(d, &look)).collect(),
+            legend: Some(look.image_rect(legend_rect)),
+            edge_markers,
+            color_bar: None,
+            panels: Vec::new(),
+        })
     }
 }
 
-/// Size of the plotting area in pixels.
-pub(crate) fn plot_pixels<DB: DrawingBackend>(ctx: &ChartContext<'_, DB, Coord>) -> (f64, f64) {
-    let (xr, yr) = ctx.plotting_area().get_pixel_range();
-    (f64::from(xr.end - xr.start), f64::from(yr.end - yr.start))
+impl LineFigure<'_> {
+    /// The visible polylines and marker points of every series, in backend pixels.
+    #[allow(clippy::type_complexity)]
+    fn pixels<DB: DrawingBackend>(
+        &self,
+        ctx: &ChartContext<'_, DB, Coord>,
+        _look: &Look,
+    ) -> (Vec<Vec<(f64, f64)>>, Vec<(f64, f64)>) {
+        let b = bounds(&self.x, &self.y);
+        let px = |p: &(f64, f64)| {
+            let (x, y) = ctx.backend_coord(p);
+            (f64::from(x), f64::from(y))
+        };
+        let mut lines = Vec::new();
+        let mut points = Vec::new();
+        for s in &self.series {
+            for run in visible_runs(&s.points, b) {
+                lines.push(run.iter().map(px).collect());
+            }
+            if matches!(s.style, LineStyle::Markers | LineStyle::LineMarkers) {
+                points.extend(s.points.iter().filter(|&&p| b.contains(p)).map(px));
+            }
+        }
+        (lines, points)
+    }
+}
+
+/// The legend sample of a series.
+pub(crate) fn legend_sample(s: &PlotSeries) -> Sample {
+    Sample::Line {
+        color: s.color,
+        style: s.style,
+        marker: matches!(s.style, LineStyle::Markers | LineStyle::LineMarkers).then_some(s.marker),
+    }
+}
+
+/// A drawn series in backend pixels converted to image pixels.
+pub(crate) fn to_image(mut d: DrawnSeries, look: &Look) -> DrawnSeries {
+    let f = |p: &(f64, f64)| (p.0 / look.zoom, p.1 / look.zoom);
+    d.lines = d.lines.iter().map(|l| l.iter().map(f).collect()).collect();
+    d.marks = d.marks.iter().map(f).collect();
+    d
 }
 
 pub(crate) fn bounds(x: &Axis, y: &Axis) -> Bounds {
@@ -203,31 +352,49 @@ pub(crate) fn bounds(x: &Axis, y: &Axis) -> Bounds {
     }
 }
 
-/// Draws one series in its style with a legend entry; returns the visible runs.
+/// Draws one series in its style; returns what it drew (backend pixels).
 pub(crate) fn draw_plot_series<'a, DB: DrawingBackend + 'a>(
+    root: &DrawingArea<DB, Shift>,
     ctx: &mut ChartContext<'a, DB, Coord>,
     look: &Look,
     s: &PlotSeries,
     x: &Axis,
     y: &Axis,
-) -> Result<Vec<Vec<(f64, f64)>>, String> {
+) -> Result<DrawnSeries, String> {
     let b = bounds(x, y);
     let runs = visible_runs(&s.points, b);
     let line = ShapeStyle::from(s.color).stroke_width(look.line);
-    let dot = ShapeStyle::from(s.color).filled();
-    let radius = look.px(3.0).max(2);
-    let (dash, gap) = (look.px(9.0).max(2), look.px(5.0).max(2));
+    let (dash, gap) = match s.style {
+        LineStyle::Dotted => (look.px(2.5).max(1), look.px(4.0).max(2)),
+        _ => (look.px(9.0).max(2), look.px(5.0).max(2)),
+    };
     let area = ctx.plotting_area().clone();
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let px = |p: &(f64, f64)| {
+        let (x, y) = area.map_coordinate(p);
+        (f64::from(x), f64::from(y))
+    };
+    let mut drawn = DrawnSeries {
+        name: s.name.clone(),
+        color: (s.color.0, s.color.1, s.color.2),
+        style: s.style,
+        marker: None,
+        lines: Vec::new(),
+        marks: Vec::new(),
+        leaves_frame: false,
+        diverged: s.diverged,
+    };
     for run in &runs {
         match s.style {
             LineStyle::Solid | LineStyle::LineMarkers => {
                 for piece in stroke_pieces(look.vector, run, |p| area.map_coordinate(p)) {
+                    drawn.lines.push(piece.iter().map(px).collect());
                     area.draw(&PathElement::new(piece, line)).map_err(err)?;
                 }
             }
-            LineStyle::Dashed => {
+            LineStyle::Dashed | LineStyle::Dotted => {
                 for (a, b) in dashes(ctx, run, dash, gap) {
+                    drawn.lines.push(vec![px(&a), px(&b)]);
                     area.draw(&PathElement::new(vec![a, b], line))
                         .map_err(err)?;
                 }
@@ -236,52 +403,27 @@ pub(crate) fn draw_plot_series<'a, DB: DrawingBackend + 'a>(
         }
     }
     if matches!(s.style, LineStyle::Markers | LineStyle::LineMarkers) {
+        drawn.marker = Some(s.marker);
         for &p in s.points.iter().filter(|&&p| b.contains(p)) {
-            area.draw(&Circle::new(p, radius, dot)).map_err(err)?;
+            let c = area.map_coordinate(&p);
+            draw_marker(root, look, s.marker, c, s.color)?;
+            drawn.marks.push((f64::from(c.0), f64::from(c.1)));
         }
     }
-    let [p0, p1, p2, show_dot] = legend_parts(s.style, look.px(28.0));
-    let hidden = ShapeStyle::from(TRANSPARENT);
-    let pick = move |on: bool, st: ShapeStyle| if on { st } else { hidden };
-    let seg = look.px(28.0);
-    let ring = radius + look.px(1.0);
-    ctx.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-        .map_err(err)?
-        .label(s.name.as_str())
-        .legend(move |(px, py)| {
-            EmptyElement::at((px, py))
-                + PathElement::new(p0.1.clone(), pick(p0.0, line))
-                + PathElement::new(p1.1.clone(), pick(p1.0, line))
-                + PathElement::new(p2.1.clone(), pick(p2.0, line))
-                + Circle::new((seg / 2, 0), ring, pick(show_dot.0, dot))
-        });
-    Ok(runs)
+    Ok(drawn)
 }
 
-type LegendPart = (bool, Vec<(i32, i32)>);
-
-/// The legend sample of a series style, `seg` pixels wide: up to three line pieces
-/// (on/off, points) and whether a dot sits in the middle. A fixed shape for every style
-/// keeps the legend closure one concrete type.
-fn legend_parts(style: LineStyle, seg: i32) -> [LegendPart; 4] {
-    let piece = |a: i32, b: i32| (true, vec![(a, 0), (b, 0)]);
-    let off = (false, vec![(0, 0), (1, 0)]);
-    let dot = (true, Vec::new());
-    let no_dot = (false, Vec::new());
-    match style {
-        LineStyle::Solid => [piece(0, seg), off.clone(), off, no_dot],
-        LineStyle::Dashed => {
-            let q = seg / 4;
-            [
-                piece(0, q),
-                piece(3 * seg / 8, 5 * seg / 8),
-                piece(seg - q, seg),
-                no_dot,
-            ]
-        }
-        LineStyle::Markers => [off.clone(), off.clone(), off, dot],
-        LineStyle::LineMarkers => [piece(0, seg), off.clone(), off, dot],
-    }
+/// [`dashes`] as two-point polylines.
+pub(crate) fn dash_pieces<DB: DrawingBackend>(
+    ctx: &ChartContext<'_, DB, Coord>,
+    run: &[(f64, f64)],
+    dash: i32,
+    gap: i32,
+) -> Vec<Vec<(f64, f64)>> {
+    dashes(ctx, run, dash, gap)
+        .into_iter()
+        .map(|(a, b)| vec![a, b])
+        .collect()
 }
 
 /// Splits a polyline into dash segments of `dash` pixels separated by `gap` pixels,

@@ -10,17 +10,19 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::axes::Look;
+use crate::drawing::Drawing;
 use crate::font;
 use crate::{PlotError, Size};
 
 /// Something that can draw itself on any plotters backend.
 pub(crate) trait Figure {
-    /// Draws the whole image on `root`, with text sizes and strokes from `look`.
+    /// Draws the whole image on `root`, with text sizes and strokes from `look`, and
+    /// says what it drew.
     fn draw<'r, DB: DrawingBackend + 'r>(
         &self,
         root: &'r DrawingArea<DB, Shift>,
         look: Look,
-    ) -> Result<(), String>;
+    ) -> Result<Drawing, String>;
 }
 
 /// Still-image formats, chosen by file extension.
@@ -66,28 +68,30 @@ pub(crate) fn prepare(path: &Path, size: Size) -> Result<(), PlotError> {
 }
 
 /// Renders `figure` and writes it to `path` as PNG or SVG according to the extension.
-pub(crate) fn save(path: &Path, size: Size, figure: &impl Figure) -> Result<(), PlotError> {
+pub(crate) fn save(path: &Path, size: Size, figure: &impl Figure) -> Result<Drawing, PlotError> {
     let format = still_format(path)?;
     prepare(path, size)?;
-    let bytes = match format {
+    let (bytes, drawing) = match format {
         Format::Png => {
-            let rgb = render_rgb(path, size, figure)?;
-            encode_png(path, size, &rgb)?
+            let (rgb, drawing) = render_rgb(path, size, figure)?;
+            (encode_png(path, size, &rgb)?, drawing)
         }
         Format::Svg => {
             let mut svg = String::new();
-            {
+            let drawing = {
                 let root = SVGBackend::with_string(&mut svg, (size.width, size.height))
                     .into_drawing_area();
-                figure
+                let drawing = figure
                     .draw(&root, Look::new(size, true, 1))
                     .map_err(|e| PlotError::render(path, e))?;
                 root.present().map_err(|e| PlotError::render(path, e))?;
-            }
-            svg.into_bytes()
+                drawing
+            };
+            (svg.into_bytes(), drawing)
         }
     };
-    write(path, &bytes)
+    write(path, &bytes)?;
+    Ok(drawing)
 }
 
 /// Images up to this many pixels are drawn at twice the size and averaged down.
@@ -109,18 +113,19 @@ pub(crate) fn render_rgb(
     path: &Path,
     size: Size,
     figure: &impl Figure,
-) -> Result<Vec<u8>, PlotError> {
+) -> Result<(Vec<u8>, Drawing), PlotError> {
     let zoom = zoom(size);
     let (w, h) = (size.width * zoom, size.height * zoom);
     let mut rgb = vec![255u8; w as usize * h as usize * 3];
-    {
+    let drawing = {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        figure
+        let drawing = figure
             .draw(&root, Look::new(size, false, zoom))
             .map_err(|e| PlotError::render(path, e))?;
         root.present().map_err(|e| PlotError::render(path, e))?;
-    }
-    Ok(downsample(&rgb, size, zoom))
+        drawing
+    };
+    Ok((downsample(&rgb, size, zoom), drawing))
 }
 
 /// Averages `zoom` × `zoom` blocks of an RGB image `zoom` times the size of `size`.

@@ -4,10 +4,11 @@ use plotters::style::RGBColor;
 
 /// Series colours, in the order series receive them: the Okabe–Ito palette (Okabe &
 /// Ito 2008, "Color Universal Design"), which stays distinguishable under the common
-/// forms of colour blindness, with its yellow darkened to an ochre so it reads on white.
-/// Series beyond the eighth reuse the colours; give them a different
-/// [`LineStyle`](crate::LineStyle) to keep them apart.
-pub const PALETTE: [(u8, u8, u8); 8] = [
+/// forms of colour blindness, with its yellow darkened to an ochre so it reads on white,
+/// followed by four darker hues (wine, indigo, brown, grey) from Paul Tol's schemes.
+/// Series beyond the twelfth reuse the colours with the next [`LineStyle`](crate::LineStyle)
+/// and [`Marker`](crate::Marker), so no two series of a chart look alike.
+pub const PALETTE: [(u8, u8, u8); 12] = [
     (0, 114, 178),   // blue
     (213, 94, 0),    // vermillion
     (0, 158, 115),   // bluish green
@@ -16,6 +17,10 @@ pub const PALETTE: [(u8, u8, u8); 8] = [
     (86, 180, 233),  // sky blue
     (0, 0, 0),       // black
     (160, 140, 0),   // ochre (darkened yellow)
+    (136, 34, 85),   // wine
+    (51, 34, 136),   // indigo
+    (130, 80, 30),   // brown
+    (115, 115, 115), // grey
 ];
 
 /// The colour of palette entry `index`, modulo the palette's length.

@@ -5,12 +5,14 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::axes::{self, Axis, Look};
+use crate::axes::{self, plot_rect, Axis, Look, Reserve};
 use crate::clip::visible_runs;
-use crate::line_chart::{bounds, plot_pixels};
+use crate::drawing::{Drawing, DrawnSeries};
+use crate::legend::{Entry, Legend, Sample};
+use crate::line_chart::bounds;
 use crate::output::{self, Figure};
 use crate::palette;
-use crate::{Chart, PlotError};
+use crate::{Chart, LineStyle, Marker, PlotError};
 
 /// A fitted line `y = slope·x + intercept`.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,7 +41,9 @@ impl FittedLine {
 /// to `path` (`.png` or `.svg`).
 ///
 /// The axes fit the points; lines are clipped to them. Non-finite points, and lines
-/// with a non-finite slope or intercept, are left out.
+/// with a non-finite slope or intercept, are left out. The legend goes where it covers
+/// no line (points may show through its edges), else below the chart. Returns what was
+/// drawn; the data points are its first series.
 ///
 /// # Errors
 /// [`PlotError::InvalidInput`] if no point is finite or the size is out of range;
@@ -50,7 +54,7 @@ pub fn scatter_with_lines(
     points: &[(f64, f64)],
     points_name: &str,
     lines: &[FittedLine],
-) -> Result<(), PlotError> {
+) -> Result<Drawing, PlotError> {
     let path = path.as_ref();
     output::still_format(path)?;
     let finite: Vec<(f64, f64)> = points
@@ -89,8 +93,59 @@ impl Figure for ScatterFigure<'_> {
         &self,
         root: &'r DrawingArea<DB, Shift>,
         look: Look,
-    ) -> Result<(), String> {
-        let mut ctx = axes::build(root, self.chart, &look, &self.x, &self.y)?;
+    ) -> Result<Drawing, String> {
+        let mut entries = vec![Entry::new(self.points_name, Sample::DataPoint)];
+        let styles: Vec<(RGBColor, LineStyle)> = (0..self.lines.len())
+            .map(|i| {
+                let n = crate::PALETTE.len();
+                (
+                    palette::color(i),
+                    LineStyle::CYCLE[(i / n) % LineStyle::CYCLE.len()],
+                )
+            })
+            .collect();
+        for (line, &(color, style)) in self.lines.iter().zip(&styles) {
+            entries.push(Entry::new(
+                line.name.clone(),
+                Sample::Line {
+                    color,
+                    style,
+                    marker: None,
+                },
+            ));
+        }
+        let mut legend = Legend::new(root, &look, entries, None);
+        let b = bounds(&self.x, &self.y);
+        let ends = |line: &FittedLine| {
+            let at = |x: f64| (x, line.slope * x + line.intercept);
+            visible_runs(&[at(self.x.lo), at(self.x.hi)], b)
+        };
+        let ctx = axes::build(
+            root,
+            self.chart,
+            &look,
+            &self.x,
+            &self.y,
+            Reserve::default(),
+        )?;
+        let px = |p: &(f64, f64)| {
+            let (u, v) = ctx.backend_coord(p);
+            (f64::from(u), f64::from(v))
+        };
+        let fitted: Vec<Vec<(f64, f64)>> = self
+            .lines
+            .iter()
+            .flat_map(|l| ends(l))
+            .map(|r| r.iter().map(px).collect())
+            .collect();
+        let image_w = root.dim_in_pixel().0 as i32;
+        // Only the lines must stay clear: the box is translucent, so points show through.
+        let (placement, reserve) = legend.choose(plot_rect(&ctx), image_w, &fitted, &[], &look, 0);
+        let mut ctx = if reserve == Reserve::default() {
+            ctx
+        } else {
+            axes::build(root, self.chart, &look, &self.x, &self.y, reserve)?
+        };
         axes::draw_mesh(&mut ctx, self.chart, &look, &self.x, &self.y, true)?;
         let radius = look.px(4.0).max(2);
         let grey = RGBColor(90, 90, 90);
@@ -101,46 +156,62 @@ impl Figure for ScatterFigure<'_> {
                 + Circle::new((0, 0), radius, fill)
                 + Circle::new((0, 0), radius, edge)
         }))
-        .map_err(|e| e.to_string())?
-        .label(self.points_name)
-        .legend(move |(px, py)| {
-            EmptyElement::at((px, py))
-                + Circle::new((look.px(14.0), 0), radius, fill)
-                + Circle::new((look.px(14.0), 0), radius, edge)
-        });
-        let mut fractions = Vec::new();
-        axes::sample_fractions(
-            std::slice::from_ref(&self.points),
-            &self.x,
-            &self.y,
-            &mut fractions,
-        );
-        let b = bounds(&self.x, &self.y);
-        let seg = look.px(28.0);
-        for (i, line) in self.lines.iter().enumerate() {
-            let style = ShapeStyle::from(palette::color(i)).stroke_width(look.line + 1);
-            let at = |x: f64| (x, line.slope * x + line.intercept);
-            let runs = visible_runs(&[at(self.x.lo), at(self.x.hi)], b);
-            ctx.draw_series(runs.iter().map(|r| PathElement::new(r.clone(), style)))
-                .map_err(|e| e.to_string())?
-                .label(line.name.as_str())
-                .legend(move |(px, py)| PathElement::new(vec![(px, py), (px + seg, py)], style));
-            axes::sample_fractions(&runs, &self.x, &self.y, &mut fractions);
+        .map_err(|e| e.to_string())?;
+        let area = ctx.plotting_area().clone();
+        let to_px = |p: &(f64, f64)| {
+            let (u, v) = area.map_coordinate(p);
+            (f64::from(u) / look.zoom, f64::from(v) / look.zoom)
+        };
+        let mut drawn = vec![DrawnSeries {
+            name: self.points_name.to_string(),
+            color: (grey.0, grey.1, grey.2),
+            style: LineStyle::Markers,
+            marker: Some(Marker::Circle),
+            lines: Vec::new(),
+            marks: Vec::new(),
+            leaves_frame: false,
+            diverged: false,
+        }];
+        for (line, &(color, style)) in self.lines.iter().zip(&styles) {
+            let stroke = ShapeStyle::from(color).stroke_width(look.line + 1);
+            let runs = ends(line);
+            let pieces: Vec<Vec<(f64, f64)>> = match style {
+                LineStyle::Solid => runs.clone(),
+                _ => runs
+                    .iter()
+                    .flat_map(|r| {
+                        crate::line_chart::dash_pieces(&ctx, r, look.px(9.0), look.px(5.0))
+                    })
+                    .collect(),
+            };
+            for piece in &pieces {
+                area.draw(&PathElement::new(piece.clone(), stroke))
+                    .map_err(|e| e.to_string())?;
+            }
+            drawn.push(DrawnSeries {
+                name: line.name.clone(),
+                color: (color.0, color.1, color.2),
+                style,
+                marker: None,
+                lines: runs.iter().map(|r| r.iter().map(to_px).collect()).collect(),
+                marks: Vec::new(),
+                leaves_frame: false,
+                diverged: false,
+            });
         }
-        let widest = self
-            .lines
-            .iter()
-            .map(|l| l.name.chars().count())
-            .chain(std::iter::once(self.points_name.chars().count()))
-            .max()
-            .unwrap_or(0);
-        let (corner, _) = axes::legend_corner(
-            &fractions,
-            self.lines.len() + 1,
-            widest,
-            &look,
-            plot_pixels(&ctx),
-        );
-        axes::draw_legend(&mut ctx, &look, corner)
+        let plot = plot_rect(&ctx);
+        let at = legend.origin(placement, plot, &look, 0);
+        let legend_rect = legend.draw(root, &look, at, None)?;
+        let (w, h) = root.dim_in_pixel();
+        Ok(Drawing {
+            width: (f64::from(w) / look.zoom) as u32,
+            height: (f64::from(h) / look.zoom) as u32,
+            plot_area: Some(look.image_rect(plot)),
+            series: drawn,
+            legend: Some(look.image_rect(legend_rect)),
+            edge_markers: Vec::new(),
+            color_bar: None,
+            panels: Vec::new(),
+        })
     }
 }

@@ -94,6 +94,43 @@ pub enum LineStyle {
     Markers,
     /// Solid line with a point at every value.
     LineMarkers,
+    /// Dotted line.
+    Dotted,
+}
+
+impl LineStyle {
+    /// The line styles series take in turn once the twelve palette colours are used up.
+    pub const CYCLE: [LineStyle; 3] = [LineStyle::Solid, LineStyle::Dashed, LineStyle::Dotted];
+}
+
+/// The shape of the points marked on a series (trajectory iterates, line markers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Marker {
+    /// A filled disc.
+    #[default]
+    Circle,
+    /// A filled square.
+    Square,
+    /// A filled triangle pointing up.
+    Triangle,
+    /// A filled diamond.
+    Diamond,
+    /// A diagonal cross.
+    Cross,
+    /// A plus sign.
+    Plus,
+}
+
+impl Marker {
+    /// Every shape, in the order series receive them.
+    pub const ALL: [Marker; 6] = [
+        Marker::Circle,
+        Marker::Square,
+        Marker::Triangle,
+        Marker::Diamond,
+        Marker::Cross,
+        Marker::Plus,
+    ];
 }
 
 /// A named sequence of `(x, y)` points.
@@ -112,6 +149,13 @@ pub struct Series {
     /// series' position in the slice handed to the chart. Give two series the same colour
     /// to pair them, e.g. an optimizer's training and test loss.
     pub color: Option<usize>,
+    /// Shape of the marked points; by default the series' position in [`Marker::ALL`].
+    pub marker: Option<Marker>,
+    /// The run diverged: its points beyond the start do not widen the frame (so the other
+    /// series keep their scale), and where it leaves the frame it is labelled "diverged".
+    /// Line charts also treat a series as diverged when it ends non-finite or 100 times
+    /// above its first value.
+    pub diverged: bool,
 }
 
 impl Series {
@@ -122,6 +166,8 @@ impl Series {
             points,
             style: LineStyle::Solid,
             color: None,
+            marker: None,
+            diverged: false,
         }
     }
 
@@ -145,5 +191,34 @@ impl Series {
     pub fn with_color(mut self, index: usize) -> Self {
         self.color = Some(index);
         self
+    }
+
+    /// The same series with its points marked as `marker`.
+    pub fn with_marker(mut self, marker: Marker) -> Self {
+        self.marker = Some(marker);
+        self
+    }
+
+    /// The same series marked as diverged (see [`Series::diverged`]).
+    pub fn with_diverged(mut self, diverged: bool) -> Self {
+        self.diverged = diverged;
+        self
+    }
+
+    /// Colour, line style and marker of this series when it is number `index` of its
+    /// chart: explicit choices win; otherwise the palette colour `index` (mod 12), the
+    /// line style advancing every twelve series, and marker `index` (mod 6).
+    pub(crate) fn look(&self, index: usize) -> (usize, LineStyle, Marker) {
+        let n = crate::PALETTE.len();
+        let color = self.color.unwrap_or(index);
+        let style = if self.color.is_none() && self.style == LineStyle::Solid {
+            LineStyle::CYCLE[(index / n) % LineStyle::CYCLE.len()]
+        } else {
+            self.style
+        };
+        let marker = self
+            .marker
+            .unwrap_or(Marker::ALL[index % Marker::ALL.len()]);
+        (color % n, style, marker)
     }
 }

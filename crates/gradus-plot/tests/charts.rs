@@ -223,6 +223,7 @@ fn contour_animation_writes_a_gif_with_one_frame_per_step() {
         frames: 15,
         delay_ms: 40,
         final_pause_ms: 500,
+        steps_per_point: 1,
     };
     contour_animation(
         &path,
@@ -319,7 +320,7 @@ fn bad_input_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("x.png");
     let chart = Chart::new("t", "x", "y");
-    let invalid = |r: Result<(), PlotError>| match r {
+    let invalid = |r: Result<gradus_plot::Drawing, PlotError>| match r {
         Err(e @ PlotError::InvalidInput { .. }) => {
             assert!(
                 e.to_string().contains("x.png") || e.to_string().contains(".gif"),
