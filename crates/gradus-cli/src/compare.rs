@@ -123,7 +123,7 @@ pub enum HistoryFormat {
 pub fn main(args: CompareArgs) -> Result<(), CliError> {
     let (specs, results) = execute(&args)?;
     print_table(&results, args.tol);
-    crate::plots::draw(&args.plots, &specs, &results)
+    crate::plots::draw(&args.plots, &specs, &results).map(drop)
 }
 
 /// Runs a comparison and writes its `--out` histories (but neither prints nor plots).

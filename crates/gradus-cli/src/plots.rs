@@ -6,7 +6,7 @@ use crate::history::RunResult;
 use crate::runner::RunSpec;
 use gradus_plot::{
     contour_animation, contour_trajectories, function_1d, line_chart, scatter_with_lines,
-    Animation, Chart, FittedLine, Iterates, Series, Surface, YScale,
+    Animation, Chart, Drawing, FittedLine, Iterates, Series, Surface, YScale,
 };
 use gradus_problems::{LinearRegression, Objective};
 use std::path::PathBuf;
@@ -45,25 +45,35 @@ fn plot_error(e: gradus_plot::PlotError) -> CliError {
 }
 
 /// Draws what `args` asks for. `specs[i]` made `results[i]`; all share one problem.
-pub fn draw(args: &PlotArgs, specs: &[RunSpec], results: &[RunResult]) -> Result<(), CliError> {
+/// Returns each file written with what was drawn in it.
+pub fn draw(
+    args: &PlotArgs,
+    specs: &[RunSpec],
+    results: &[RunResult],
+) -> Result<Vec<(PathBuf, Drawing)>, CliError> {
+    let mut drawn = Vec::new();
     if !args.any() || specs.is_empty() {
-        return Ok(());
+        return Ok(drawn);
     }
     let spec = &specs[0];
     let problem = gradus_problems::build::<f64>(&spec.problem, &spec.problem_options)?;
     let is_data = problem.as_data().is_some();
     let dim = problem.dim();
     if let Some(path) = &args.plot {
-        if is_data || dim > 2 {
-            loss_chart(path, spec, problem.as_ref(), results)?;
+        let d = if is_data || dim > 2 {
+            loss_chart(path, spec, problem.as_ref(), results)?
         } else if dim == 2 {
-            contour(path, problem.as_ref(), results, None)?;
+            contour(path, problem.as_ref(), results, None)?
         } else {
-            curve(path, problem.as_ref(), results)?;
-        }
+            curve(path, problem.as_ref(), results)?
+        };
+        drawn.push((path.clone(), d));
     }
     if let Some(path) = &args.plot_loss {
-        loss_chart(path, spec, problem.as_ref(), results)?;
+        drawn.push((
+            path.clone(),
+            loss_chart(path, spec, problem.as_ref(), results)?,
+        ));
     }
     if let Some(path) = &args.animate {
         if is_data || dim != 2 {
@@ -72,7 +82,13 @@ pub fn draw(args: &PlotArgs, specs: &[RunSpec], results: &[RunResult]) -> Result
                 spec.problem
             )));
         }
-        contour(
+        // Histories kept every N steps: the step counter counts steps, not points.
+        let steps_per_point = results
+            .first()
+            .and_then(|r| Some(r.history.get(1)?.0 - r.history.first()?.0))
+            .unwrap_or(1)
+            .max(1);
+        let d = contour(
             path,
             problem.as_ref(),
             results,
@@ -80,13 +96,15 @@ pub fn draw(args: &PlotArgs, specs: &[RunSpec], results: &[RunResult]) -> Result
                 frames: 60,
                 delay_ms: 80,
                 final_pause_ms: 1500,
+                steps_per_point,
             }),
         )?;
+        drawn.push((path.clone(), d));
     }
     if let Some(path) = &args.plot_fit {
-        fit_chart(path, spec, results)?;
+        drawn.push((path.clone(), fit_chart(path, spec, results)?));
     }
-    Ok(())
+    Ok(drawn)
 }
 
 fn legend(r: &RunResult) -> String {
@@ -107,10 +125,19 @@ fn title(problem: &dyn Objective<f64>) -> String {
         .find(|(n, _)| *n == name)
         .map(|(_, a)| *a)
         .unwrap_or("");
-    // The description's first clause (before a ';') keeps titles short.
-    let short = about.split(';').next().unwrap_or("").trim();
-    if short.is_empty() || short.len() > 60 {
+    // The description's formula: before the ';' and before the start point, dimension
+    // or preprocessing notes, which a figure's own runs may contradict.
+    let mut short = about.split(';').next().unwrap_or("");
+    for cut in [", start", ", 1-D", ", 2-D", ", n-D", ", standardized"] {
+        if let Some(i) = short.find(cut) {
+            short = &short[..i];
+        }
+    }
+    let short = short.trim();
+    if short.is_empty() || short.chars().count() > 60 {
         name
+    } else if short.to_lowercase().contains(&name.to_lowercase()) {
+        short.to_string()
     } else {
         format!("{name}: {short}")
     }
@@ -121,7 +148,7 @@ fn loss_chart(
     spec: &RunSpec,
     problem: &dyn Objective<f64>,
     results: &[RunResult],
-) -> Result<(), CliError> {
+) -> Result<Drawing, CliError> {
     let all: Vec<f64> = results
         .iter()
         .flat_map(|r| r.history.iter().map(|h| h.1))
@@ -135,12 +162,18 @@ fn loss_chart(
                 legend(r),
                 r.history.iter().map(|h| (h.0 as f64, h.1)).collect(),
             )
+            .with_diverged(r.stopped.is_some())
         })
         .collect();
     let y = if problem.as_data().is_some() {
         "training loss"
     } else {
         "loss f(x)"
+    };
+    let y = if log {
+        format!("{y} (log scale)")
+    } else {
+        y.to_string()
     };
     let _ = spec;
     let chart = Chart::new(title(problem), "step", y);
@@ -170,7 +203,12 @@ fn trajectories(results: &[RunResult]) -> Vec<Vec<(f64, f64)>> {
 
 /// A box around the starts and minima, grown to take in the trajectories as long as
 /// they stay within a few box sizes (a diverging run does not shrink everything else).
-fn view_box(paths: &[Vec<(f64, f64)>], minima: &[(f64, f64)]) -> ((f64, f64), (f64, f64)) {
+/// `reach` is how many box sizes a trajectory may stray and still widen the box.
+fn view_box(
+    paths: &[Vec<(f64, f64)>],
+    minima: &[(f64, f64)],
+    reach: f64,
+) -> ((f64, f64), (f64, f64)) {
     let mut pts: Vec<(f64, f64)> = paths.iter().filter_map(|p| p.first().copied()).collect();
     pts.extend(minima.iter().copied());
     let bbox = |pts: &[(f64, f64)]| {
@@ -193,7 +231,7 @@ fn view_box(paths: &[Vec<(f64, f64)>], minima: &[(f64, f64)]) -> ((f64, f64), (f
     let (x0, x1, y0, y1) = bbox(&pts);
     let size = (x1 - x0).max(y1 - y0).max(1.0);
     let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
-    let reach = 2.0 * size;
+    let reach = reach * size;
     let inside: Vec<(f64, f64)> = paths
         .iter()
         .flatten()
@@ -211,7 +249,7 @@ fn contour(
     problem: &dyn Objective<f64>,
     results: &[RunResult],
     animation: Option<Animation>,
-) -> Result<(), CliError> {
+) -> Result<Drawing, CliError> {
     let minima: Vec<(f64, f64)> = problem
         .minimum()
         .map(|(xs, _)| {
@@ -222,13 +260,20 @@ fn contour(
         })
         .unwrap_or_default();
     let paths = trajectories(results);
-    let (xr, yr) = view_box(&paths, &minima);
+    let (mut xr, mut yr) = view_box(&paths, &minima, 2.0);
+    if problem.name() == "saddle" {
+        // x² − y² is symmetric about its saddle point: a square view centred on (0, 0)
+        // shows it as a saddle.
+        let half = xr.0.abs().max(xr.1.abs()).max(yr.0.abs()).max(yr.1.abs());
+        xr = (-half, half);
+        yr = (-half, half);
+    }
     let f = |x: f64, y: f64| problem.value(&[x, y]);
     let surface = Surface::new(&f, xr, yr).with_minima(&minima);
     let series: Vec<Series> = results
         .iter()
         .zip(paths)
-        .map(|(r, p)| Series::new(legend(r), p))
+        .map(|(r, p)| Series::new(legend(r), p).with_diverged(r.stopped.is_some()))
         .collect();
     let chart = Chart::new(title(problem), "x", "y");
     match animation {
@@ -242,7 +287,7 @@ fn curve(
     path: &PathBuf,
     problem: &dyn Objective<f64>,
     results: &[RunResult],
-) -> Result<(), CliError> {
+) -> Result<Drawing, CliError> {
     let iterates: Vec<Iterates> = results
         .iter()
         .map(|r| {
@@ -256,15 +301,32 @@ fn curve(
             )
         })
         .collect();
-    let paths: Vec<Vec<(f64, f64)>> = iterates
-        .iter()
-        .map(|it| it.xs.iter().map(|&x| (x, 0.0)).collect())
-        .collect();
     let minima: Vec<(f64, f64)> = problem
         .minimum()
         .map(|(xs, _)| xs.iter().map(|m| (m[0], 0.0)).collect())
         .unwrap_or_default();
-    let (mut xr, _) = view_box(&paths, &minima);
+    // The frame takes in every run that ends no farther from the nearest minimum than it
+    // started (all of them when no minimum is known); a run that moves away, like
+    // gradient descent with too large a step, leaves it with an edge marker.
+    let distance = |x: f64| {
+        minima
+            .iter()
+            .map(|m| (x - m.0).abs())
+            .fold(f64::INFINITY, f64::min)
+    };
+    let paths: Vec<Vec<(f64, f64)>> = iterates
+        .iter()
+        .filter(|it| match (it.xs.first(), it.xs.last()) {
+            (Some(&a), Some(&b)) => minima.is_empty() || distance(b) <= distance(a),
+            _ => false,
+        })
+        .map(|it| it.xs.iter().map(|&x| (x, 0.0)).collect())
+        .collect();
+    let starts: Vec<(f64, f64)> = iterates
+        .iter()
+        .filter_map(|it| it.xs.first().map(|&x| (x, 0.0)))
+        .collect();
+    let (mut xr, _) = view_box(&[paths, vec![starts]].concat(), &minima, f64::INFINITY);
     if problem.name() == "xcos" {
         // The second tutorial's window: the local and the global minimum on [−1, 2].
         xr = (xr.0.min(-1.0), xr.1.max(2.0));
@@ -274,7 +336,7 @@ fn curve(
     function_1d(path, &chart, &f, xr, &iterates).map_err(plot_error)
 }
 
-fn fit_chart(path: &PathBuf, spec: &RunSpec, results: &[RunResult]) -> Result<(), CliError> {
+fn fit_chart(path: &PathBuf, spec: &RunSpec, results: &[RunResult]) -> Result<Drawing, CliError> {
     let o = &spec.problem_options;
     let model = match spec.problem.as_str() {
         "boston" => LinearRegression::<f64>::boston(o.test_fraction, o.seed)?,

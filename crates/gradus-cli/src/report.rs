@@ -20,544 +20,52 @@ pub struct ReportArgs {
     pub quick: bool,
 }
 
-/// One figure of the report: a `gradus compare` (or `gradus schedules`) command and
-/// what it shows.
-struct Figure {
-    /// File stem of its images.
-    id: &'static str,
-    /// Section (tutorial topic) it belongs to.
-    section: &'static str,
-    /// Heading.
-    title: &'static str,
-    /// What to look at, in a few sentences (HTML).
-    text: &'static str,
-    /// `compare` arguments without plot flags (or `schedules` arguments).
-    args: Vec<String>,
-    /// Plot flags and the file each writes: (`--plot`, `beale.png`).
-    plots: Vec<(&'static str, String)>,
-    /// The subcommand: `compare` or `schedules`.
-    command: &'static str,
-    /// `--tol` for the steps-to-tolerance column.
-    tol: Option<f64>,
-}
+mod claims;
+mod figures;
 
-fn args(s: &[&str]) -> Vec<String> {
-    s.iter().map(|a| a.to_string()).collect()
-}
+use figures::{FigureRow, FIGURES, SECTIONS};
 
-/// Repeats `flag` for each value.
-fn each(flag: &str, values: &[&str]) -> Vec<String> {
-    values
-        .iter()
-        .flat_map(|v| [flag.to_string(), v.to_string()])
-        .collect()
-}
+/// The plot flags whose file argument is written into the report's directory.
+const PLOT_FLAGS: &[&str] = &["--plot", "--plot-loss", "--plot-fit", "--animate"];
 
-const SECTIONS: &[(&str, &str)] = &[
-    (
-        "boston",
-        "Linear regression on Boston housing (first tutorial)",
-    ),
-    (
-        "race",
-        "The classic race over Beale's function and off a saddle point",
-    ),
-    ("challenges", "Optimization challenges (second tutorial)"),
-    (
-        "noise",
-        "Noisy gradients, minibatches and learning-rate schedules (second tutorial)",
-    ),
-    ("why", "Why each optimizer exists (third tutorial)"),
-    ("zoo", "The optimizer zoo (fourth tutorial)"),
-    ("digits", "A neural network on handwritten digits"),
-    ("functions", "The standard 2-D test functions"),
-];
-
-fn figures(quick: bool) -> Vec<Figure> {
-    let q = |full: u64, short: u64| if quick { short } else { full }.to_string();
-    // Settings tuned so every run is visible on the picture: with lr 0.01 momentum
-    // overshoots Beale's steep walls and diverges.
-    let beale = [
-        "sgd(lr=0.01)",
-        "sgd(lr=0.002, momentum=0.9)",
-        "sgd(lr=0.002, momentum=0.9, nesterov=true)",
-        "adagrad(lr=0.5)",
-        "adadelta(lr=5.0)",
-        "rmsprop(lr=0.01)",
-        "adam(lr=0.05)",
-    ];
-    let saddle = [
-        "sgd(lr=0.01)",
-        "sgd(lr=0.01, momentum=0.9)",
-        "sgd(lr=0.01, momentum=0.9, nesterov=true)",
-        "adagrad(lr=0.5)",
-        "adadelta(lr=1.0)",
-        "rmsprop(lr=0.01)",
-        "adam(lr=0.05)",
-    ];
-    let zoo = [
-        "sgd(lr=0.001, momentum=0.9)",
-        "sgd(lr=0.001, momentum=0.9, nesterov=true)",
-        "adagrad(lr=0.5)",
-        "rmsprop(lr=0.005)",
-        "adadelta(lr=1.0)",
-        "adam(lr=0.05)",
-        "adamw(lr=0.05)",
-        "nadam(lr=0.05)",
-        "radam(lr=0.003)",
-        "adamax(lr=0.1)",
-        "lion(lr=0.005)",
-    ];
-    let digits = [
-        "sgd(lr=0.05, momentum=0.9)",
-        "adagrad(lr=0.05)",
-        "rmsprop(lr=0.001)",
-        "adam(lr=0.001)",
-        "adamw(lr=0.001)",
-        "nadam(lr=0.002)",
-        "radam(lr=0.001)",
-    ];
-    let mut v = vec![
-        Figure {
-            id: "boston",
-            section: "boston",
-            title: "Loss of each optimizer, with the tutorial's settings",
-            text: "Input LSTAT, target MEDV, both standardized over all 506 rows; an 80/20 split; \
-                   y = w·x + b from w = b = 0; loss MSE. Each step draws a minibatch with \
-                   replacement, as the tutorial's epochs do. Momentum and Nesterov with lr 1e-4 \
-                   are still creeping towards the optimum after 1000 steps; AdaGrad, RMSprop and \
-                   Adam reach it. The table's <em>steps to tol</em> counts steps until the \
-                   training loss is within 1e-3 of the least-squares optimum.",
-            args: [
-                args(&["--problem", "boston", "--seed", "0", "--every", "10"]),
-                each(
-                    "--optimizer",
-                    &[
-                        "sgd(lr=1e-4, momentum=0.9)",
-                        "sgd(lr=1e-4, momentum=0.9, nesterov=true)",
-                        "adagrad(lr=0.1, eps=1e-10)",
-                        "rmsprop(lr=0.01, alpha=0.9, eps=1e-10)",
-                        "adam(lr=1e-3, betas=(0.9, 0.95), eps=1e-8)",
-                    ],
-                ),
-                each("--batch-size", &["128", "128", "128", "128", "32"]),
-                each(
-                    "--steps",
-                    &[
-                        &q(1000, 200),
-                        &q(1000, 200),
-                        &q(1000, 200),
-                        &q(2000, 400),
-                        &q(2000, 400),
-                    ],
-                ),
-            ]
-            .concat(),
-            plots: vec![
-                ("--plot", "boston.png".into()),
-                ("--plot-fit", "boston_fit.png".into()),
-            ],
-            command: "compare",
-            tol: Some(1e-3),
-        },
-        Figure {
-            id: "beale",
-            section: "race",
-            title: "Racing over Beale's function",
-            text: "The first tutorial's closing comparison: SGD, momentum, Nesterov, AdaGrad, \
-                   Adadelta, RMSprop and Adam from (1, 1.5) towards the minimum at (3, 0.5). \
-                   Momentum (with a smaller lr: at 0.01 it overshoots the steep walls and \
-                   diverges) swings through the valley and gets there first; the adaptive methods \
-                   rescale each coordinate and turn into the valley; Adadelta needs a large lr \
-                   (5) to move at all from this start.",
-            args: [
-                args(&[
-                    "--problem",
-                    "beale",
-                    "--start",
-                    "1,1.5",
-                    "--steps",
-                    &q(400, 100),
-                    "--every",
-                    "2",
-                ]),
-                each("--optimizer", &beale),
-            ]
-            .concat(),
-            plots: vec![
-                ("--plot", "beale.png".into()),
-                ("--animate", "beale.gif".into()),
-            ],
-            command: "compare",
-            tol: Some(1e-3),
-        },
-        Figure {
-            id: "saddle",
-            section: "race",
-            title: "Off a saddle point",
-            text:
-                "f(x, y) = x² − y² from (1, 0.001): the gradient in y is tiny near the saddle, so \
-                   plain SGD lingers there while momentum and the adaptive methods, which \
-                   rescale the small y-gradient, escape quickly. (There is no minimum: every run \
-                   leaves the picture eventually.)",
-            args: [
-                args(&[
-                    "--problem",
-                    "saddle",
-                    "--start",
-                    "1,0.001",
-                    "--steps",
-                    &q(60, 40),
-                ]),
-                each("--optimizer", &saddle),
-            ]
-            .concat(),
-            plots: vec![
-                ("--plot", "saddle.png".into()),
-                ("--animate", "saddle.gif".into()),
-            ],
-            command: "compare",
-            tol: None,
-        },
-        Figure {
-            id: "xcos",
-            section: "challenges",
-            title: "Local and global minima of x·cos(πx)",
-            text:
-                "Gradient descent (lr 0.05) goes to the nearest minimum: from −0.5 it settles in \
-                 the local minimum at x ≈ −0.274 (f ≈ −0.179), from 1.5 in the global minimum \
-                 on [−1, 2] at x ≈ 1.090 (f ≈ −1.047).",
-            args: args(&[
-                "--problem",
-                "xcos",
-                "--optimizer",
-                "sgd(lr=0.05)",
-                "--start=-0.5",
-                "--start",
-                "1.5",
-                "--steps",
-                "40",
-            ]),
-            plots: vec![("--plot", "xcos.png".into())],
-            command: "compare",
-            tol: None,
-        },
-        Figure {
-            id: "tanh",
-            section: "challenges",
-            title: "A vanishing gradient: tanh from x = 4",
-            text: "f′(4) = 1 − tanh²(4) ≈ 0.0013, so gradient descent hardly moves in 100 steps; \
-                   Adam divides by the gradient's own scale and walks down the slope at about lr \
-                   per step.",
-            args: [
-                args(&["--problem", "tanh", "--start", "4", "--steps", "100"]),
-                each("--optimizer", &["sgd(lr=0.5)", "adam(lr=0.1)"]),
-            ]
-            .concat(),
-            plots: vec![("--plot", "tanh.png".into())],
-            command: "compare",
-            tol: None,
-        },
-        Figure {
-            id: "newton",
-            section: "challenges",
-            title: "Newton's method against gradient descent on cosh(0.5·x)",
-            text: "From x = 10, ten iterations. Newton's step x − f′/f″ = x − tanh(0.5·x)/0.5 \
-                   takes nearly constant steps of 2 while far away and then converges \
-                   quadratically. Gradient descent (lr 0.2) first jumps, since the gradient \
-                   0.5·sinh(5) ≈ 37 is large far out, and then creeps: near 0 the curvature is \
-                   only 0.25, so each step shrinks x by just 1 − 0.2·0.25 = 0.95. (With lr 1 \
-                   it overshoots to −27 and diverges.)",
-            args: [
-                args(&["--problem", "cosh", "--start", "10", "--steps", "10"]),
-                each("--optimizer", &["newton(lr=1.0)", "sgd(lr=0.2)"]),
-            ]
-            .concat(),
-            plots: vec![("--plot", "newton.png".into())],
-            command: "compare",
-            tol: Some(1e-6),
-        },
-        Figure {
-            id: "schedules",
-            section: "noise",
-            title: "The learning-rate schedules",
-            text:
-                "The tutorials' schedules (piecewise constant, η·e^(−0.1·t), η·(1 + 0.1·t)^(−0.5)) \
-                   and torch's step, cosine and one-cycle schedules, for lr 0.1 over 100 updates.",
-            args: [
-                args(&["--lr", "0.1", "--steps", "100"]),
-                each(
-                    "--schedule",
-                    &[
-                        "piecewise_constant(boundaries=[30, 60], values=[0.1, 0.05, 0.01])",
-                        "exp_decay(lam=0.1)",
-                        "inverse_poly(beta=0.1, alpha=0.5)",
-                        "step(step_size=30, gamma=0.5)",
-                        "cosine_annealing(t_max=100)",
-                        "one_cycle(max_lr=0.1, total_steps=100)",
-                    ],
-                ),
-            ]
-            .concat(),
-            plots: vec![("--plot", "schedules.png".into())],
-            command: "schedules",
-            tol: None,
-        },
-        Figure {
-            id: "noisy",
-            section: "noise",
-            title: "SGD with noisy gradients under each schedule",
-            text: "The bowl x1² + 2·x2² from (−5, −5), gradient plus N(0, 1) noise, lr 0.1, 100 \
-                   steps. With a constant lr the iterates keep jittering around the minimum at a \
-                   distance set by lr × noise; decaying schedules shrink the jitter, and decaying \
-                   too fast (e^(−0.1·t)) stops short of the minimum.",
-            args: [
-                args(&[
-                    "--problem",
-                    "bowl",
-                    "--start=-5,-5",
-                    "--noise",
-                    "1",
-                    "--seed",
-                    "1",
-                    "--steps",
-                    "100",
-                ]),
-                args(&["--optimizer", "sgd(lr=0.1)"]),
-                each(
-                    "--schedule",
-                    &[
-                        "none",
-                        "piecewise_constant(boundaries=[30, 60], values=[0.1, 0.05, 0.01])",
-                        "exp_decay(lam=0.1)",
-                        "inverse_poly(beta=0.1, alpha=0.5)",
-                    ],
-                ),
-            ]
-            .concat(),
-            plots: vec![
-                ("--plot", "noisy.png".into()),
-                ("--plot-loss", "noisy_loss.png".into()),
-            ],
-            command: "compare",
-            tol: None,
-        },
-        Figure {
-            id: "minibatch",
-            section: "noise",
-            title: "Minibatch size and gradient variance",
-            text:
-                "SGD (lr 0.01) on the Boston regression with batches of 1, 8, 32 and 128 rows and \
-                   the full batch. Smaller batches give noisier gradients: the loss wanders more \
-                   and settles higher.",
-            args: [
-                args(&[
-                    "--problem",
-                    "boston",
-                    "--optimizer",
-                    "sgd(lr=0.01)",
-                    "--steps",
-                    &q(500, 200),
-                    "--every",
-                    "5",
-                ]),
-                each("--batch-size", &["1", "8", "32", "128", "404"]),
-            ]
-            .concat(),
-            plots: vec![("--plot", "minibatch.png".into())],
-            command: "compare",
-            tol: None,
-        },
-        Figure {
-            id: "ladder",
-            section: "noise",
-            title: "The optimizer ladder on the bowl",
-            text: "Momentum as a leaky average (β·v + (1 − β)·g, i.e. dampening = momentum), \
-                   AdaGrad, RMSprop (γ 0.9) and Adam (β1 0.9, β2 0.999) on x1² + 2·x2² from \
-                   (−5, −5), next to plain gradient descent.",
-            args: [
-                args(&["--problem", "bowl", "--start=-5,-5", "--steps", "50"]),
-                each(
-                    "--optimizer",
-                    &[
-                        "sgd(lr=0.1)",
-                        "sgd(lr=0.1, momentum=0.5, dampening=0.5)",
-                        "adagrad(lr=1.5)",
-                        "rmsprop(lr=0.3, alpha=0.9)",
-                        "adam(lr=0.5)",
-                    ],
-                ),
-            ]
-            .concat(),
-            plots: vec![("--plot", "ladder.png".into())],
-            command: "compare",
-            tol: Some(1e-4),
-        },
-        Figure {
-            id: "parabola",
-            section: "why",
-            title: "Gradient descent on p², and the learning rate that breaks it",
-            text: "From p = 10: lr 0.1 gives 8, 6.4, 5.12, 4.10, …; lr 1.05 overshoots further \
-                   each step (−11, 12.1, −13.31, …) and diverges; Adam with the same lr 1.05 \
-                   takes steps of about lr and settles; momentum 0.5 (velocity = 0.5·velocity + \
-                   g) speeds up the lr-0.1 descent.",
-            args: [
-                args(&["--problem", "parabola", "--start", "10", "--steps", "10"]),
-                each(
-                    "--optimizer",
-                    &[
-                        "sgd(lr=0.1)",
-                        "sgd(lr=1.05)",
-                        "adam(lr=1.05)",
-                        "sgd(lr=0.1, momentum=0.5)",
-                    ],
-                ),
-            ]
-            .concat(),
-            plots: vec![("--plot", "parabola.png".into())],
-            command: "compare",
-            tol: None,
-        },
-        Figure {
-            id: "illconditioned",
-            section: "why",
-            title: "An ill-conditioned bowl: one learning rate does not fit both coordinates",
-            text: "f(p) = 50·p0² + p1² from (1.5, 10). Gradient descent is stable only for \
-                   lr < 0.02 (set by p0's curvature 100), where p1 (curvature 2) crawls; at lr \
-                   0.019 p0 oscillates. AdaGrad (lr 1.5) scales each coordinate by its own \
-                   gradient history and heads for the minimum.",
-            args: [
-                args(&[
-                    "--problem",
-                    "quadratic",
-                    "--start",
-                    "1.5,10",
-                    "--steps",
-                    "100",
-                ]),
-                each(
-                    "--optimizer",
-                    &["sgd(lr=0.019)", "sgd(lr=0.005)", "adagrad(lr=1.5)"],
-                ),
-            ]
-            .concat(),
-            plots: vec![("--plot", "illconditioned.png".into())],
-            command: "compare",
-            tol: Some(1e-2),
-        },
-        Figure {
-            id: "zoo",
-            section: "zoo",
-            title: "Every optimizer on the Rosenbrock function",
-            text: "From (−1.5, 2) towards (1, 1) along the curved valley. Momentum methods follow \
-                   the valley floor; AdaGrad slows as its accumulator grows; Adam, AdamW, NAdam \
-                   and Adamax reach the minimum region; RAdam takes plain momentum steps for its \
-                   first five updates (its variance estimate is not yet trustworthy), so it needs \
-                   a smaller lr here: with lr 0.05 those first steps throw it off the map. Lion \
-                   moves by ±lr per coordinate and so ends near, not at, the minimum.",
-            args: [
-                args(&[
-                    "--problem",
-                    "rosenbrock",
-                    "--start=-1.5,2",
-                    "--steps",
-                    &q(3000, 500),
-                    "--every",
-                    "10",
-                ]),
-                each("--optimizer", &zoo),
-            ]
-            .concat(),
-            plots: vec![
-                ("--plot", "zoo.png".into()),
-                ("--plot-loss", "zoo_loss.png".into()),
-            ],
-            command: "compare",
-            tol: Some(1e-4),
-        },
-        Figure {
-            id: "digits",
-            section: "digits",
-            title: "A multilayer perceptron on the digits data",
-            text: "64 → 64 → 10 with ReLU and softmax cross-entropy, written from scratch, on the \
-                   1797 8×8 digits (80/20 split), minibatches of 64. The legend gives each \
-                   optimizer's test accuracy.",
-            args: [
-                args(&[
-                    "--problem",
-                    "digits",
-                    "--batch-size",
-                    "64",
-                    "--steps",
-                    &q(3000, 300),
-                    "--every",
-                    "50",
-                ]),
-                each("--optimizer", &digits),
-            ]
-            .concat(),
-            plots: vec![("--plot", "digits.png".into())],
-            command: "compare",
-            tol: None,
-        },
-    ];
-    for (id, problem, start, steps, title, text) in [
-        (
-            "himmelblau",
-            "himmelblau",
-            "0,0",
-            200,
-            "Himmelblau's function: four minima",
-            "From (0, 0), each optimizer picks one of the four minima (all with f = 0).",
-        ),
-        (
-            "booth",
-            "booth",
-            "-5,5",
-            200,
-            "Booth's function",
-            "A quadratic bowl with minimum (1, 3), mildly ill-conditioned.",
-        ),
-        (
-            "rastrigin",
-            "rastrigin",
-            "2.5,2.5",
-            200,
-            "Rastrigin's function: many local minima",
-            "Gradient methods stop in the local minimum nearest their path; only the lucky \
-             ones reach the global minimum at the origin.",
-        ),
-    ] {
-        v.push(Figure {
-            id,
-            section: "functions",
-            title,
-            text,
-            args: [
-                args(&[
-                    "--problem",
-                    problem,
-                    &format!("--start={start}"),
-                    "--steps",
-                    &steps.to_string(),
-                ]),
-                each(
-                    "--optimizer",
-                    &[
-                        "sgd(lr=0.01)",
-                        "sgd(lr=0.01, momentum=0.9)",
-                        "rmsprop(lr=0.05)",
-                        "adam(lr=0.1)",
-                    ],
-                ),
-            ]
-            .concat(),
-            plots: vec![("--plot", format!("{id}.png"))],
-            command: "compare",
-            tol: Some(1e-4),
-        });
+/// Splits a figure's command into arguments as a POSIX shell would (words separated by
+/// blanks, single quotes keeping blanks), choosing `{full|quick}` numbers by `quick`.
+fn command_words(command: &str, quick: bool) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    for c in command.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                started = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
     }
-    v
+    if started {
+        words.push(word);
+    }
+    words
+        .into_iter()
+        .map(|w| match (w.find('{'), w.find('|'), w.find('}')) {
+            (Some(a), Some(b), Some(c)) if a < b && b < c => {
+                let pick = if quick { &w[b + 1..c] } else { &w[a + 1..b] };
+                format!("{}{pick}{}", &w[..a], &w[c + 1..])
+            }
+            _ => w,
+        })
+        .collect()
 }
 
 /// Quotes an argument for a POSIX shell when it needs it.
@@ -584,63 +92,87 @@ struct Made {
     command: String,
     table: String,
     images: Vec<String>,
-    seconds: f64,
+    /// What each image drew (still images and the last frame of animations).
+    drawings: Vec<(String, gradus_plot::Drawing)>,
+    /// The claims checked: what the runs show, or why a claim is false.
+    claims: Vec<Result<String, String>>,
+    /// The methods the figure uses.
+    methods: Vec<&'static figures::Method>,
 }
 
-fn run_figure(fig: &Figure, out: &Path) -> Result<Made, CliError> {
-    let started = Instant::now();
-    let mut shown = vec!["gradus".to_string(), fig.command.to_string()];
-    shown.extend(fig.args.iter().cloned());
+fn run_figure(fig: &FigureRow, out: &Path, quick: bool) -> Result<Made, CliError> {
+    let words = command_words(fig.command, quick);
+    let mut shown = vec!["gradus".to_string()];
+    shown.extend(words.iter().cloned());
     let mut real = shown.clone();
-    if let Some(t) = fig.tol {
-        shown.push("--tol".into());
-        shown.push(t.to_string());
-        real.push("--tol".into());
-        real.push(t.to_string());
-    }
-    for (flag, file) in &fig.plots {
-        shown.push(flag.to_string());
-        shown.push(file.clone());
-        real.push(flag.to_string());
-        real.push(out.join(file).to_string_lossy().into_owned());
+    let mut images = Vec::new();
+    for i in 1..real.len() {
+        if PLOT_FLAGS.contains(&shown[i - 1].as_str()) {
+            images.push(shown[i].clone());
+            real[i] = out.join(&shown[i]).to_string_lossy().into_owned();
+        }
     }
     let command = shown
         .iter()
         .map(|a| shell_quote(a))
         .collect::<Vec<_>>()
         .join(" ");
-    let table = match fig.command {
-        "schedules" => {
+    let file_name = |p: &Path| {
+        p.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let methods = figures::methods_of(&words);
+    let made = match words.first().map(String::as_str) {
+        Some("schedules") => {
             let parsed = crate::ReportCli::parse_schedules(&real)?;
             let all = crate::schedules::lrs(&parsed)?;
+            let mut drawings = Vec::new();
             if let Some(path) = &parsed.plot {
                 let series: Vec<(&str, &[f64])> = all
                     .iter()
                     .map(|(n, v)| (n.as_str(), v.as_slice()))
                     .collect();
-                gradus_plot::schedule_chart(
+                let d = gradus_plot::schedule_chart(
                     path,
                     "Learning-rate schedules",
                     &series,
                     gradus_plot::Size::default(),
                 )
                 .map_err(|e| CliError::usage(e.to_string()))?;
+                drawings.push((file_name(path), d));
             }
-            schedule_table(&all)
+            Made {
+                command,
+                table: schedule_table(&all),
+                images,
+                drawings,
+                claims: Vec::new(),
+                methods,
+            }
         }
         _ => {
             let parsed: CompareArgs = crate::ReportCli::parse_compare(&real)?;
             let (specs, results) = crate::compare::execute(&parsed)?;
-            crate::plots::draw(&parsed.plots, &specs, &results)?;
-            results_table(&results, fig.tol)
+            let drawings = crate::plots::draw(&parsed.plots, &specs, &results)?
+                .into_iter()
+                .map(|(p, d)| (file_name(&p), d))
+                .collect();
+            Made {
+                command,
+                table: results_table(&results, parsed.tol),
+                images,
+                drawings,
+                claims: fig
+                    .claims
+                    .iter()
+                    .map(|c| claims::check(c, &results))
+                    .collect(),
+                methods,
+            }
         }
     };
-    Ok(Made {
-        command,
-        table,
-        images: fig.plots.iter().map(|(_, f)| f.clone()).collect(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(made)
 }
 
 fn schedule_table(all: &[(String, Vec<f64>)]) -> String {
@@ -680,101 +212,72 @@ fn results_table(results: &[RunResult], tol: Option<f64>) -> String {
     t
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}\
-h1{margin-bottom:0}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}\
-figure{margin:1.5em 0}img{max-width:100%;border:1px solid #ddd}\
-pre{background:#f5f5f5;padding:.6em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}\
-table{border-collapse:collapse;margin:.6em 0;font-size:.92em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
-td:first-child,th:first-child{text-align:left}.err{color:#b00}nav li{margin:.1em 0}";
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#222;line-height:1.45}\
+.page{display:grid;grid-template-columns:250px minmax(0,1fr);gap:2em;max-width:1480px;margin:0 auto;padding:0 1em}\
+nav.toc{position:sticky;top:0;align-self:start;max-height:100vh;overflow-y:auto;padding:1em 0;font-size:.9em}\
+nav.toc ul{list-style:none;padding-left:0;margin:.2em 0}nav.toc ul ul{padding-left:1em;font-size:.95em}nav.toc li{margin:.15em 0}\
+nav.toc a{text-decoration:none;color:#0550ae}nav.toc a:hover{text-decoration:underline}\
+main{min-width:0;padding-bottom:3em}h1{margin:.8em 0 .2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}\
+.source{color:#555;font-style:italic}figure{margin:1.5em 0 2.5em}\
+.fig{display:grid;grid-template-columns:minmax(0,3fr) minmax(210px,1fr);gap:1em;align-items:start}\
+.images img{display:block;width:100%;max-width:900px;height:auto;border:1px solid #ddd;margin-bottom:.6em}\
+aside.rules{font-size:.86em;background:#f7f7f4;border:1px solid #e2e2dc;padding:.5em .8em}aside.rules h4{margin:.2em 0 .4em}\
+aside.rules dt{font-weight:600;margin-top:.5em}aside.rules dd{margin:0}aside.rules .paper{color:#555}\
+ul.claims{font-size:.92em;padding-left:1.2em}ul.claims li.bad{color:#b00}\
+pre{background:#f5f5f5;padding:.6em;overflow-x:auto;white-space:pre-wrap;overflow-wrap:break-word;word-break:normal}\
+table{border-collapse:collapse;margin:.6em 0;font-size:.92em;display:block;overflow-x:auto}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
+td:first-child,th:first-child{text-align:left}.err{color:#b00}a.top{font-size:.85em}\
+@media (max-width:900px){.page{grid-template-columns:1fr}nav.toc{position:static;max-height:none;border-bottom:1px solid #ccc}.fig{grid-template-columns:1fr}}";
+
+/// The update rules and papers of `methods`, as an aside.
+fn rules_html(methods: &[&figures::Method]) -> String {
+    if methods.is_empty() {
+        return String::new();
+    }
+    let mut h = String::from("<aside class=\"rules\"><h4>Update rules</h4><dl>");
+    for m in methods {
+        let _ = write!(
+            h,
+            "<dt>{}</dt><dd>{}</dd><dd class=\"paper\">{}</dd>",
+            m.title,
+            html_escape(m.rule),
+            m.paper
+        );
+    }
+    h.push_str("</dl></aside>");
+    h
+}
 
 /// Entry point of `gradus report`.
 pub fn main(args: ReportArgs) -> Result<(), CliError> {
     let out = &args.out;
     std::fs::create_dir_all(out)
         .map_err(|e| CliError::io(format!("creating {}", out.display()), e))?;
-    let figs = figures(args.quick);
     let started = Instant::now();
-    let bar = indicatif::ProgressBar::new(figs.len() as u64);
+    let bar = indicatif::ProgressBar::new(FIGURES.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let made: Vec<Result<Made, CliError>> = figs
+    let made: Vec<Result<Made, CliError>> = FIGURES
         .par_iter()
         .map(|f| {
-            let r = run_figure(f, out);
+            let r = run_figure(f, out, args.quick);
             bar.inc(1);
             bar.set_message(f.id);
             r
         })
         .collect();
     bar.finish_and_clear();
-
-    let mut html = String::new();
-    let _ = write!(
-        html,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>gradus report</title><style>{STYLE}</style></head><body>\
-         <h1>gradus report</h1><p>Every experiment of the tutorials gradus grew from, run with gradus {} ({}). \
-         Each figure shows the exact command that reproduces it.</p><nav><ul>",
-        env!("CARGO_PKG_VERSION"),
-        if args.quick { "quick mode: fewer steps" } else { "full" }
-    );
-    for (id, title) in SECTIONS {
-        let _ = write!(
-            html,
-            "<li><a href=\"#{id}\">{}</a></li>",
-            html_escape(title)
-        );
-    }
-    html.push_str("</ul></nav>");
-    let mut failures = Vec::new();
-    for (sid, stitle) in SECTIONS {
-        let _ = write!(html, "<h2 id=\"{sid}\">{}</h2>", html_escape(stitle));
-        for (f, m) in figs.iter().zip(&made).filter(|(f, _)| f.section == *sid) {
-            let _ = write!(
-                html,
-                "<figure id=\"{}\"><h3>{}</h3><p>{}</p>",
-                f.id,
-                html_escape(f.title),
-                f.text
-            );
-            match m {
-                Ok(m) => {
-                    for img in &m.images {
-                        if out.join(img).is_file() {
-                            let _ = write!(
-                                html,
-                                "<img src=\"{0}\" alt=\"{1}\">",
-                                html_escape(img),
-                                html_escape(f.title)
-                            );
-                        }
-                    }
-                    let _ = write!(html, "{}<pre>{}</pre>", m.table, html_escape(&m.command));
-                    let _ = m.seconds;
-                }
-                Err(e) => {
-                    failures.push(format!("{}: {}", f.id, e.message));
-                    let _ = write!(
-                        html,
-                        "<p class=\"err\">This figure failed: {}</p>",
-                        html_escape(&e.message)
-                    );
-                }
-            }
-            html.push_str("</figure>");
-        }
-    }
-    let _ = writeln!(
-        html,
-        "<p><small>Generated in {:.1} s.</small></p></body></html>",
-        started.elapsed().as_secs_f64()
-    );
+    let (html, failures, warnings) = page(&made, args.quick, started.elapsed().as_secs_f64());
     let index = out.join("index.html");
     std::fs::write(&index, html)
         .map_err(|e| CliError::io(format!("writing {}", index.display()), e))?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
     for f in &failures {
         eprintln!("warning: figure {f}");
     }
@@ -787,8 +290,153 @@ pub fn main(args: ReportArgs) -> Result<(), CliError> {
             message: format!(
                 "{} of {} figures failed (see above); the report was written anyway",
                 failures.len(),
-                figs.len()
+                FIGURES.len()
             ),
         })
     }
 }
+
+/// The HTML page for the figures' results (in [`FIGURES`] order), the figures that
+/// failed, and warnings: claims the runs contradict and drawing faults.
+fn page(
+    made: &[Result<Made, CliError>],
+    quick: bool,
+    seconds: f64,
+) -> (String, Vec<String>, Vec<String>) {
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>gradus report</title><style>{STYLE}</style></head><body><div class=\"page\">\
+         <nav class=\"toc\" aria-label=\"Contents\"><strong>Contents</strong><ul>"
+    );
+    for sec in SECTIONS {
+        let _ = write!(
+            html,
+            "<li><a href=\"#{}\">{}</a><ul>",
+            sec.id,
+            html_escape(sec.title)
+        );
+        for f in FIGURES.iter().filter(|f| f.section == sec.id) {
+            let _ = write!(
+                html,
+                "<li><a href=\"#fig-{}\">{}</a></li>",
+                f.id,
+                html_escape(f.title)
+            );
+        }
+        html.push_str("</ul></li>");
+    }
+    html.push_str("<li><a href=\"#sec-next\">Try it yourself</a></li></ul></nav><main>");
+    let _ =
+        write!(
+        html,
+        "<h1 id=\"top\">gradus report</h1><p>Every experiment of the four tutorials gradus grew \
+         from (named in each section), run with gradus {} ({}). Each figure shows the update \
+         rules and papers of the optimizers in it, the table of its runs, and the exact \
+         command that reproduces it.{}</p>",
+        env!("CARGO_PKG_VERSION"),
+        if quick { "quick mode: fewer steps" } else { "full" },
+        if quick {
+            " The figure texts describe the full runs; the claims they make are checked only \
+             in the full report."
+        } else {
+            " What a figure's text says about its runs is checked against them; the checks \
+             are listed under each figure."
+        }
+    );
+    let mut failures = Vec::new();
+    let mut warnings = Vec::new();
+    for sec in SECTIONS {
+        let _ = write!(
+            html,
+            "<section id=\"{}\"><h2>{}</h2><p class=\"source\">{}</p>",
+            sec.id,
+            html_escape(sec.title),
+            sec.source
+        );
+        for (f, m) in FIGURES
+            .iter()
+            .zip(made)
+            .filter(|(f, _)| f.section == sec.id)
+        {
+            let _ = write!(
+                html,
+                "<figure id=\"fig-{}\"><h3>{}</h3><p>{}</p>",
+                f.id,
+                html_escape(f.title),
+                f.text
+            );
+            match m {
+                Ok(m) => {
+                    html.push_str("<div class=\"fig\"><div class=\"images\">");
+                    for (k, img) in m.images.iter().enumerate() {
+                        let alt = f.alts.get(k).copied().unwrap_or(f.title);
+                        let _ = write!(
+                            html,
+                            "<img src=\"{}\" alt=\"{}\" width=\"900\" height=\"600\" loading=\"lazy\">",
+                            html_escape(img),
+                            html_escape(alt)
+                        );
+                    }
+                    html.push_str("</div>");
+                    html.push_str(&rules_html(&m.methods));
+                    html.push_str("</div>");
+                    if !quick && !m.claims.is_empty() {
+                        html.push_str("<p>Checked against the runs:</p><ul class=\"claims\">");
+                        for c in &m.claims {
+                            match c {
+                                Ok(t) => {
+                                    let _ = write!(html, "<li>✓ {}</li>", html_escape(t));
+                                }
+                                Err(t) => {
+                                    warnings.push(format!("{}: claim does not hold: {t}", f.id));
+                                    let _ = write!(
+                                        html,
+                                        "<li class=\"bad\">✗ not so: {}</li>",
+                                        html_escape(t)
+                                    );
+                                }
+                            }
+                        }
+                        html.push_str("</ul>");
+                    }
+                    for (file, d) in &m.drawings {
+                        for fault in d.faults() {
+                            warnings.push(format!("{}: {file}: {fault}", f.id));
+                        }
+                    }
+                    let _ = write!(html, "{}<pre>{}</pre>", m.table, html_escape(&m.command));
+                }
+                Err(e) => {
+                    failures.push(format!("{}: {}", f.id, e.message));
+                    let _ = write!(
+                        html,
+                        "<p class=\"err\">This figure failed: {}</p>",
+                        html_escape(&e.message)
+                    );
+                }
+            }
+            html.push_str("<a class=\"top\" href=\"#top\">↑ back to the top</a></figure>");
+        }
+        html.push_str("</section>");
+    }
+    html.push_str(
+        "<section id=\"sec-next\"><h2>Try it yourself</h2><p>Every figure's command runs on \
+         its own: change an lr, add an <code>--optimizer</code>, or point \
+         <code>--problem linreg --data FILE.csv</code> at your own data. \
+         <code>gradus list</code> names every problem, optimizer and schedule, and \
+         <code>gradus list adam</code> an optimizer's hyperparameters. For the interactive \
+         version of this page, with the settings as sliders and the runs redrawn as you \
+         move them, run <code>gradus serve</code>.</p></section>",
+    );
+    let _ = writeln!(
+        html,
+        "<p><small>Generated in {seconds:.1} s.</small></p></main></div></body></html>"
+    );
+    (html, failures, warnings)
+}
+
+#[cfg(test)]
+mod tests;

@@ -27,7 +27,8 @@ pub struct SchedulesArgs {
     pub every: Option<usize>,
 }
 
-/// The learning rates of each schedule, named by its spec.
+/// The learning rates of each schedule, named by its spec as the user wrote it (the
+/// expanded spec, with every default, runs to hundreds of characters for `one_cycle`).
 pub fn lrs(args: &SchedulesArgs) -> Result<Vec<(String, Vec<f64>)>, CliError> {
     if !(args.lr.is_finite() && args.lr >= 0.0) {
         return Err(CliError::usage(format!(
@@ -46,9 +47,30 @@ pub fn lrs(args: &SchedulesArgs) -> Result<Vec<(String, Vec<f64>)>, CliError> {
         .map(|spec| {
             let s = gradus::schedule::build(spec, args.lr, Some(args.momentum))?;
             Ok((
-                s.spec().to_string(),
+                spec.trim().to_string(),
                 gradus::schedule::lrs(s.as_ref(), args.steps),
             ))
+        })
+        .collect()
+}
+
+/// Short column headers: each schedule's name (the spec up to its arguments), numbered
+/// when two columns would share one.
+pub fn column_headers(all: &[(String, Vec<f64>)]) -> Vec<String> {
+    let names: Vec<&str> = all
+        .iter()
+        .map(|(spec, _)| spec.split('(').next().unwrap_or(spec).trim())
+        .collect();
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if names.iter().filter(|m| *m == n).count() > 1 {
+                let k = names[..=i].iter().filter(|m| *m == n).count();
+                format!("{n}#{k}")
+            } else {
+                n.to_string()
+            }
         })
         .collect()
 }
@@ -57,17 +79,26 @@ pub fn lrs(args: &SchedulesArgs) -> Result<Vec<(String, Vec<f64>)>, CliError> {
 pub fn main(args: SchedulesArgs) -> Result<(), CliError> {
     let all = lrs(&args)?;
     let every = args.every.unwrap_or((args.steps / 10).max(1)).max(1);
+    let headers = column_headers(&all);
     let mut out = std::io::stdout().lock();
     let res = (|| -> std::io::Result<()> {
+        // A key from column header to spec, then the table with short headers.
+        if headers.iter().zip(&all).any(|(h, (spec, _))| h != spec) {
+            for (h, (spec, _)) in headers.iter().zip(&all) {
+                writeln!(out, "{h}: {spec}")?;
+            }
+            writeln!(out)?;
+        }
         write!(out, "{:>6}", "step")?;
-        for (name, _) in &all {
-            write!(out, "  {name}")?;
+        let widths: Vec<usize> = headers.iter().map(|h| h.chars().count().max(12)).collect();
+        for (h, w) in headers.iter().zip(&widths) {
+            write!(out, "  {h:>w$}")?;
         }
         writeln!(out)?;
         for k in (0..args.steps).filter(|k| k % every == 0 || *k + 1 == args.steps) {
             write!(out, "{k:>6}")?;
-            for (name, v) in &all {
-                write!(out, "  {:>w$}", format!("{:.6e}", v[k]), w = name.len())?;
+            for ((_, v), w) in all.iter().zip(&widths) {
+                write!(out, "  {:>w$}", format!("{:.6e}", v[k]))?;
             }
             writeln!(out)?;
         }
@@ -88,4 +119,19 @@ pub fn main(args: SchedulesArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::usage(e.to_string()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_headers_are_schedule_names_numbered_when_repeated() {
+        let all = vec![
+            ("one_cycle(max_lr=0.1, total_steps=100)".to_string(), vec![]),
+            ("step(step_size=30)".to_string(), vec![]),
+            ("step(step_size=10)".to_string(), vec![]),
+        ];
+        assert_eq!(column_headers(&all), vec!["one_cycle", "step#1", "step#2"]);
+    }
 }
