@@ -86,7 +86,16 @@ impl Axis {
         let last = hi.floor() as i64;
         let decades = (hi - lo).max(0.0);
         let mut ticks = Vec::new();
-        if decades < 3.0 {
+        if decades < 1.0 {
+            // Under a decade, 1-2-5 ticks are too few: nice linear steps of the values.
+            let (a, b) = (10f64.powf(lo), 10f64.powf(hi));
+            ticks = Axis::linear(a, b)
+                .ticks
+                .into_iter()
+                .filter(|&t| t > 0.0)
+                .map(f64::log10)
+                .collect();
+        } else if decades < 3.0 {
             for k in (first - 1)..=last {
                 for m in [1.0f64, 2.0, 5.0] {
                     let v = k as f64 + m.log10();
@@ -177,8 +186,14 @@ fn format_log_tick(v: f64) -> String {
     let value = 10f64.powf(v);
     let exp = v.floor() as i32;
     if (-3..=4).contains(&exp) {
-        let decimals = if exp < 0 { (-exp) as usize } else { 0 };
-        format!("{value:.decimals$}")
+        // Three significant digits, trailing zeros dropped: 0.01, 0.5, 1.1, 1000.
+        let decimals = (2 - exp).max(0) as usize;
+        let s = format!("{value:.decimals$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
     } else {
         format_scientific(value)
     }
@@ -368,6 +383,8 @@ mod tests {
         assert!(labels.iter().all(|l| l.len() <= 4), "{labels:?}");
         assert_eq!(format_log_tick(-2.0), "0.01");
         assert_eq!(format_log_tick(-5.0), "1e-5");
+        assert_eq!(format_log_tick(1.1f64.log10()), "1.1");
+        assert_eq!(format_log_tick(3.0), "1000");
         assert_eq!(format_log_tick(6.0), "1e6");
         assert_eq!(format_linear_tick(2.5, 0.5), "2.5");
         assert_eq!(format_linear_tick(0.25, 0.25), "0.25");
@@ -382,6 +399,9 @@ mod tests {
         // Two and a half decades: 1, 2, 5 times the powers, not just two ticks.
         let mid = Axis::log10(-2.3, 0.2);
         assert!(mid.ticks.len() >= 5, "{:?}", mid.ticks);
+        // Under a decade (0.45 to 1.1): linear steps of the values.
+        let narrow = Axis::log10(0.45f64.log10(), 1.1f64.log10());
+        assert!(narrow.ticks.len() >= 4, "{:?}", narrow.ticks);
     }
 
     #[test]

@@ -249,12 +249,21 @@ impl ContourMap {
             .flat_map(|t| visible_runs(&t.points, b))
             .map(|run| run.iter().map(px).collect())
             .collect();
-        let points: Vec<(f64, f64)> = surface
+        let mut points: Vec<(f64, f64)> = surface
             .minima
             .iter()
             .filter(|&&m| b.contains(m))
             .map(px)
             .collect();
+        for t in trajectories {
+            if let Some(e) = marks::exit(&t.points, b) {
+                points.extend(marks::edge_footprint(
+                    e.side,
+                    ctx.backend_coord(&e.at),
+                    &look,
+                ));
+            }
+        }
         let image_w = root.dim_in_pixel().0 as i32;
         let (placement, reserve) =
             legend.choose(plot_rect(&ctx), image_w, &lines, &points, &look, bar_room);

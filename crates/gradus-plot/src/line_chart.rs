@@ -142,7 +142,7 @@ impl<'a> LineFigure<'a> {
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let (color, style, marker) = s.look(i);
+                let (color, style, marker) = s.line_look(i);
                 PlotSeries {
                     name: s.name.clone(),
                     points: s.points.iter().map(|&(x, y)| (x, transform(y))).collect(),
@@ -174,16 +174,24 @@ impl<'a> LineFigure<'a> {
             .filter(|p| finite(p))
             .map(|p| p.0);
         let (x0, x1) = axes::padded_range(all_x, 0.0).unwrap_or((0.0, 1.0));
-        let (mut y0, y1) =
-            axes::padded_range(framed.iter().map(|p| p.1), 0.05).unwrap_or((0.0, 1.0));
+        let ys = framed.iter().map(|p| p.1);
+        let (lo, hi) = ys
+            .clone()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+                (a.min(y), b.max(y))
+            });
+        // Ten decades show every loss curve's shape; a run that goes on to 1e-28 leaves
+        // at the bottom with its final value written there.
+        let lo = if y_scale == YScale::Log {
+            lo.max(hi - 10.0)
+        } else {
+            lo
+        };
+        let (y0, y1) =
+            axes::padded_range(ys.filter(|&y| y >= lo).chain([lo, hi]), 0.05).unwrap_or((0.0, 1.0));
         let y = match y_scale {
             YScale::Linear => Axis::linear(y0, y1),
-            YScale::Log => {
-                // Ten decades show every loss curve's shape; a run that goes on to 1e-28
-                // leaves at the bottom with its final value written there.
-                y0 = y0.max(y1 - 10.0);
-                Axis::log10(y0, y1)
-            }
+            YScale::Log => Axis::log10(y0, y1),
         };
         Ok(LineFigure {
             chart,
@@ -215,7 +223,17 @@ impl Figure for LineFigure<'_> {
             &self.y,
             Reserve::default(),
         )?;
-        let (lines, points) = self.pixels(&ctx, &look);
+        let (lines, mut points) = self.pixels(&ctx, &look);
+        let b = bounds(&self.x, &self.y);
+        for s in &self.series {
+            if let Some(e) = marks::exit(&s.points, b) {
+                points.extend(marks::edge_footprint(
+                    e.side,
+                    ctx.backend_coord(&e.at),
+                    &look,
+                ));
+            }
+        }
         let (placement, reserve) =
             legend.choose(plot_rect(&ctx), image_w, &lines, &points, &look, 0);
         let mut ctx = if reserve == Reserve::default() {
@@ -231,7 +249,6 @@ impl Figure for LineFigure<'_> {
             )?);
         }
         let plot = plot_rect(&ctx);
-        let b = bounds(&self.x, &self.y);
         let mut taken = Vec::new();
         let mut edge_markers = Vec::new();
         for (i, s) in self.series.iter().enumerate() {

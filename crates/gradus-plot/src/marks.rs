@@ -169,6 +169,16 @@ pub(crate) fn draw_edge_marker<DB: DrawingBackend>(
         ShapeStyle::from(color).filled(),
     ))
     .map_err(err)?;
+    // The triangle itself is taken too, so later labels do not cover it.
+    let (xs, ys): (Vec<i32>, Vec<i32>) = triangle.iter().copied().unzip();
+    let corner =
+        |v: &[i32], f: fn(i32, i32) -> i32| f64::from(v.iter().copied().reduce(f).unwrap_or(0));
+    let own = Rect::new(
+        corner(&xs, i32::min),
+        corner(&ys, i32::min),
+        corner(&xs, i32::max),
+        corner(&ys, i32::max),
+    );
     let mut rim = triangle;
     rim.push(tip);
     root.draw(&PathElement::new(
@@ -222,6 +232,10 @@ pub(crate) fn draw_edge_marker<DB: DrawingBackend>(
             rect.bottom + dy,
         );
     }
+    taken.push(own);
+    if label.is_empty() {
+        return Ok(rect);
+    }
     root.draw(&Rectangle::new(
         [
             (rect.left as i32 - 2, rect.top as i32 - 1),
@@ -238,6 +252,24 @@ pub(crate) fn draw_edge_marker<DB: DrawingBackend>(
     .map_err(err)?;
     taken.push(rect);
     Ok(rect)
+}
+
+/// Points (backend pixels) an edge mark at `tip` on `side` and its label will cover, for
+/// keeping a legend off them.
+pub(crate) fn edge_footprint(side: Side, tip: (i32, i32), look: &Look) -> Vec<(f64, f64)> {
+    let (x, y) = (f64::from(tip.0), f64::from(tip.1));
+    let len = f64::from(look.px(16.0));
+    let (bx, by) = match side {
+        Side::Top => (x, y + len),
+        Side::Bottom => (x, y - len),
+        Side::Left => (x + len, y),
+        Side::Right => (x - len, y),
+    };
+    let dir = if side == Side::Right { -1.0 } else { 1.0 };
+    (0..=6)
+        .map(|k| (bx + dir * f64::from(look.px(20.0)) * f64::from(k), by))
+        .chain([(x, y)])
+        .collect()
 }
 
 /// A number in at most about six characters: `0.0123`, `12.3`, `1.2e-7`, `3.4e90`.

@@ -216,9 +216,38 @@ impl Series {
         } else {
             self.style
         };
+        self.look_with(color % n, style)
+    }
+
+    /// [`Series::look`] for a line chart, where curves often lie on top of each other:
+    /// series left solid and uncoloured take the line styles in turn (solid, dashed,
+    /// dotted), so a curve under another still shows through its gaps.
+    pub(crate) fn line_look(&self, index: usize) -> (usize, LineStyle, Marker) {
+        let n = crate::PALETTE.len();
+        let color = self.color.unwrap_or(index);
+        let style = if self.color.is_none() && self.style == LineStyle::Solid {
+            LineStyle::CYCLE[index % LineStyle::CYCLE.len()]
+        } else {
+            self.style
+        };
+        // Twelve colours × three styles: past 12, shift the style so (colour, style)
+        // pairs stay distinct for 36 series.
+        let style = if self.color.is_none() && index >= n {
+            let k = LineStyle::CYCLE
+                .iter()
+                .position(|s| *s == style)
+                .unwrap_or(0);
+            LineStyle::CYCLE[(k + index / n) % LineStyle::CYCLE.len()]
+        } else {
+            style
+        };
+        self.look_with(color % n, style)
+    }
+
+    fn look_with(&self, color: usize, style: LineStyle) -> (usize, LineStyle, Marker) {
         let marker = self
             .marker
-            .unwrap_or(Marker::ALL[index % Marker::ALL.len()]);
-        (color % n, style, marker)
+            .unwrap_or(Marker::ALL[color % Marker::ALL.len()]);
+        (color, style, marker)
     }
 }
