@@ -39,8 +39,9 @@ pub struct BenchArgs {
     /// Output: text (a table) or json (one object on one line).
     #[arg(long, default_value = "text")]
     pub format: String,
-    /// Non-finite gradient policy: error (the default), skip or propagate.
-    #[arg(long, default_value = "error")]
+    /// Non-finite gradient policy: error (the default), skip or propagate; the same flag
+    /// as `run --on-nonfinite` (`--nonfinite` is kept as an alias).
+    #[arg(long = "on-nonfinite", alias = "nonfinite", default_value = "error")]
     pub nonfinite: String,
 }
 
@@ -239,7 +240,7 @@ pub fn measure(args: &BenchArgs) -> Result<Report, String> {
     }
     let policy: NonFinitePolicy = args.nonfinite.parse().map_err(|_| {
         format!(
-            "--nonfinite {}: must be one of error, skip, propagate",
+            "--on-nonfinite {}: must be one of error, skip, propagate",
             args.nonfinite
         )
     })?;
@@ -476,7 +477,7 @@ mod tests {
             ..args("adam", 10, 1)
         })
         .unwrap_err();
-        assert!(e.starts_with("--nonfinite x"), "{e}");
+        assert!(e.starts_with("--on-nonfinite x"), "{e}");
         let e = measure(&args("nope", 10, 1)).unwrap_err();
         assert!(e.starts_with("--optimizer nope"), "{e}");
     }

@@ -94,7 +94,16 @@ pub fn clap_exit(e: clap::Error) -> ExitCode {
                 .take_while(|l| !l.trim().is_empty())
                 .map(str::trim)
                 .collect();
-            let first = first.join(" ");
+            let mut first = first.join(" ");
+            // clap's "tip: a similar argument exists: '--problem'" comes in a later
+            // paragraph; keep it on the same line.
+            if let Some(tip) = rendered
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("tip:"))
+            {
+                first = format!("{first} ({tip})");
+            }
             let first = first.strip_prefix("error: ").unwrap_or(&first);
             let first = if first.is_empty() {
                 "invalid arguments"

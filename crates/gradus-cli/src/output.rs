@@ -8,19 +8,31 @@ use std::io::Write;
 /// Output format of `gradus run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// A line every `--log-every` steps, like the tutorials' `Epoch: 100, Loss: 0.8915`.
+    /// A line every `--log-every` steps, like the tutorials' `Epoch: 100, Loss: 0.8915`
+    /// but counting steps (the tutorials' "epoch" is one minibatch step).
     Text,
     /// One JSON object per step on stdout, then a `{"summary": {...}}` line.
     Jsonl,
 }
 
-/// A loss as people read it: fixed decimals in the usual range, scientific otherwise.
+/// A number as people read it: four decimals in the usual range (`0.8915`, like the
+/// tutorials' losses), `0` for zero, and in scientific form with at most five significant
+/// digits and no trailing zeros otherwise (`1e-4`, `1.2708e-4`).
 pub fn human(x: f64) -> String {
     let a = x.abs();
-    if x == 0.0 || (1e-3..1e6).contains(&a) {
+    if x == 0.0 {
+        "0".to_string()
+    } else if (1e-3..1e6).contains(&a) {
         format!("{x:.4}")
     } else if x.is_finite() {
-        format!("{x:.4e}")
+        let s = format!("{x:.4e}");
+        match s.split_once('e') {
+            Some((mantissa, exp)) if mantissa.contains('.') => {
+                let m = mantissa.trim_end_matches('0').trim_end_matches('.');
+                format!("{m}e{exp}")
+            }
+            _ => s,
+        }
     } else {
         format!("{x}")
     }
@@ -57,7 +69,7 @@ impl Printer {
                 .and_then(|_| self.out.write_all(b"\n")),
             Format::Text => {
                 if r.step.is_multiple_of(self.log_every) || last {
-                    writeln!(self.out, "Epoch: {}, Loss: {}", r.step, human(r.loss.f64()))
+                    writeln!(self.out, "Step: {}, Loss: {}", r.step, human(r.loss.f64()))
                 } else {
                     Ok(())
                 }
@@ -102,5 +114,20 @@ impl Printer {
     /// Flushes stdout (before an error is printed on stderr).
     pub fn flush(&mut self) {
         let _ = self.out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn numbers_print_readably() {
+        assert_eq!(human(0.0), "0");
+        assert_eq!(human(0.89151), "0.8915");
+        assert_eq!(human(1e-4), "1e-4");
+        assert_eq!(human(1.2708e-4), "1.2708e-4");
+        assert_eq!(human(2.5e90), "2.5e90");
+        assert_eq!(human(f64::NAN), "NaN");
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum ProblemError {
     /// A problem name that is not in [`crate::PROBLEMS`].
-    #[error("unknown problem '{name}'; valid: {}", .valid.join(", "))]
+    #[error("unknown problem '{name}'{}; valid: {}", gradus::error::did_you_mean(.name, .valid), .valid.join(", "))]
     UnknownProblem {
         /// The name given.
         name: String,

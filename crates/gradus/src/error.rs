@@ -23,7 +23,7 @@ pub enum Error {
         expected: String,
     },
     /// A name (optimizer, schedule, problem, dtype, ...) that gradus does not know.
-    #[error("unknown {kind} '{name}'; valid: {}", .valid.join(", "))]
+    #[error("unknown {kind} '{name}'{}; valid: {}", did_you_mean(.name, .valid), .valid.join(", "))]
     UnknownName {
         /// What kind of name it was.
         kind: &'static str,
@@ -134,5 +134,55 @@ impl Error {
             value: value.to_string(),
             expected: expected.into(),
         }
+    }
+}
+
+/// `" (did you mean 'adam'?)"` when one of `valid` is within a small edit distance of
+/// `name` (a third of its length, at least one edit), or starts with it; else empty.
+pub fn did_you_mean(name: &str, valid: &[String]) -> String {
+    let name = name.to_lowercase();
+    let distance = |a: &str, b: &str| {
+        // Levenshtein distance over chars, one row at a time.
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, &cb) in b.iter().enumerate() {
+                let next = (prev + usize::from(ca != cb))
+                    .min(row[j] + 1)
+                    .min(row[j + 1] + 1);
+                prev = row[j + 1];
+                row[j + 1] = next;
+            }
+        }
+        row[b.len()]
+    };
+    let limit = (name.chars().count() / 3).max(1);
+    valid
+        .iter()
+        .map(|v| (distance(&name, &v.to_lowercase()), v))
+        .filter(|(d, v)| *d <= limit || (name.len() >= 3 && v.starts_with(name.as_str())))
+        .min_by_key(|(d, _)| *d)
+        .map_or_else(String::new, |(_, v)| format!(" (did you mean '{v}'?)"))
+}
+
+#[cfg(test)]
+mod did_you_mean_tests {
+    use super::did_you_mean;
+
+    #[test]
+    fn suggests_the_nearest_name_only_when_it_is_near() {
+        let valid: Vec<String> = ["adam", "adamw", "sgd", "cosine_annealing"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(did_you_mean("adamm", &valid), " (did you mean 'adam'?)");
+        assert_eq!(did_you_mean("sgdd", &valid), " (did you mean 'sgd'?)");
+        assert_eq!(
+            did_you_mean("cosine", &valid),
+            " (did you mean 'cosine_annealing'?)"
+        );
+        assert_eq!(did_you_mean("lbfgs", &valid), "");
     }
 }
