@@ -5,8 +5,8 @@ use crate::cli_error::CliError;
 use crate::history::RunResult;
 use crate::runner::RunSpec;
 use gradus_plot::{
-    contour_animation, contour_trajectories, function_1d, line_chart, scatter_with_lines,
-    Animation, Chart, Drawing, FittedLine, Iterates, Series, Surface, YScale,
+    contour_animation, contour_small_multiples, contour_trajectories, function_1d, line_chart,
+    scatter_with_lines, Animation, Chart, Drawing, FittedLine, Iterates, Series, Surface, YScale,
 };
 use gradus_problems::{LinearRegression, Objective};
 use std::path::PathBuf;
@@ -244,6 +244,9 @@ fn view_box(
     ((x0 - pad, x1 + pad), (y0 - pad, y1 + pad))
 }
 
+/// A contour plot of more trajectories than this is drawn as small multiples.
+const SMALL_MULTIPLES_ABOVE: usize = 8;
+
 fn contour(
     path: &PathBuf,
     problem: &dyn Objective<f64>,
@@ -278,6 +281,10 @@ fn contour(
     let chart = Chart::new(title(problem), "x", "y");
     match animation {
         Some(a) => contour_animation(path, &chart, &surface, &series, &a),
+        // More paths than one map can keep apart: one panel each, the rest faint.
+        None if series.len() > SMALL_MULTIPLES_ABOVE => {
+            contour_small_multiples(path, &chart.with_size(1200, 900), &surface, &series, 4)
+        }
         None => contour_trajectories(path, &chart, &surface, &series),
     }
     .map_err(plot_error)

@@ -249,7 +249,13 @@ pub(crate) struct Look {
 impl Look {
     /// The look of a chart of `size` drawn `zoom` times larger (for supersampling).
     pub fn new(size: Size, vector: bool, zoom: u32) -> Look {
-        let s = size.scale() * f64::from(zoom);
+        Look::scaled(size.scale(), vector, zoom)
+    }
+
+    /// The look of text and strokes `scale` times the default size, drawn `zoom` times
+    /// larger.
+    pub fn scaled(scale: f64, vector: bool, zoom: u32) -> Look {
+        let s = scale * f64::from(zoom);
         Look {
             scale: s,
             title: 24.0 * s,

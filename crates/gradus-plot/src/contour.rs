@@ -273,42 +273,8 @@ impl ContourMap {
             axes::build(root, chart, &look, &x, &y, reserve)?
         };
         let plot = plot_rect(&ctx);
-        let (w, h) = (plot.width(), plot.height());
-        // About one grid cell per 3 pixels: smooth bands, cheap to evaluate. SVG gets
-        // 5-pixel cells: every run of cells is an element there, and viewers smooth edges.
-        let cell = if look.vector { 5.0 } else { 3.0 };
-        let nx = ((w / cell).round() as usize).clamp(8, 600);
-        let ny = ((h / cell).round() as usize).clamp(8, 600);
-        let grid = Grid::evaluate(surface, nx, ny);
-        ctx.draw_series(grid.filled_bands(surface.levels))
-            .map_err(|e| e.to_string())?;
-        let line = ShapeStyle::from(BLACK.mix(0.22)).stroke_width(look.stroke(1.0));
-        ctx.draw_series(
-            grid.contour_lines(surface.levels)
-                .into_iter()
-                .map(|seg| PathElement::new(seg, line)),
-        )
-        .map_err(|e| e.to_string())?;
-        axes::draw_mesh(&mut ctx, chart, &look, &x, &y, false)?;
+        let grid = draw_map(&mut ctx, &look, chart, surface, trajectories, &x, &y)?;
         let color_bar = draw_color_bar(root, &look, plot, &grid, surface)?;
-
-        // Start squares belong to the background: they never move.
-        let square = look.px(5.0).max(3);
-        let starts = trajectories.iter().filter_map(|t| {
-            let p = *t.points.first()?;
-            b.contains(p).then(|| {
-                EmptyElement::at(p)
-                    + Rectangle::new(
-                        [(-square, -square), (square, square)],
-                        ShapeStyle::from(t.color).filled(),
-                    )
-                    + Rectangle::new(
-                        [(-square, -square), (square, square)],
-                        ShapeStyle::from(BLACK).stroke_width(look.stroke(2.0)),
-                    )
-            })
-        });
-        ctx.draw_series(starts).map_err(|e| e.to_string())?;
         let legend_at = legend.origin(placement, plot, &look, bar_room);
         Ok(ContourMap {
             look,
@@ -488,6 +454,57 @@ impl ContourMap {
     }
 }
 
+/// Draws the filled levels, contour lines, axes and start squares of `surface` on `ctx`;
+/// returns the evaluated grid (for the colour bar).
+pub(crate) fn draw_map<'a, DB: DrawingBackend + 'a>(
+    ctx: &mut ChartContext<'a, DB, Coord>,
+    look: &Look,
+    chart: &Chart,
+    surface: &Surface<'_>,
+    trajectories: &[Trajectory],
+    x: &Axis,
+    y: &Axis,
+) -> Result<Grid, String> {
+    let plot = plot_rect(ctx);
+    let (w, h) = (plot.width(), plot.height());
+    // About one grid cell per 3 pixels: smooth bands, cheap to evaluate. SVG gets
+    // 5-pixel cells: every run of cells is an element there, and viewers smooth edges.
+    let cell = if look.vector { 5.0 } else { 3.0 };
+    let nx = ((w / cell).round() as usize).clamp(8, 600);
+    let ny = ((h / cell).round() as usize).clamp(8, 600);
+    let grid = Grid::evaluate(surface, nx, ny);
+    ctx.draw_series(grid.filled_bands(surface.levels))
+        .map_err(|e| e.to_string())?;
+    let line = ShapeStyle::from(BLACK.mix(0.22)).stroke_width(look.stroke(1.0));
+    ctx.draw_series(
+        grid.contour_lines(surface.levels)
+            .into_iter()
+            .map(|seg| PathElement::new(seg, line)),
+    )
+    .map_err(|e| e.to_string())?;
+    axes::draw_mesh(ctx, chart, look, x, y, false)?;
+    let b = bounds(x, y);
+
+    // Start squares belong to the background: they never move.
+    let square = look.px(5.0).max(3);
+    let starts = trajectories.iter().filter_map(|t| {
+        let p = *t.points.first()?;
+        b.contains(p).then(|| {
+            EmptyElement::at(p)
+                + Rectangle::new(
+                    [(-square, -square), (square, square)],
+                    ShapeStyle::from(t.color).filled(),
+                )
+                + Rectangle::new(
+                    [(-square, -square), (square, square)],
+                    ShapeStyle::from(BLACK).stroke_width(look.stroke(2.0)),
+                )
+        })
+    });
+    ctx.draw_series(starts).map_err(|e| e.to_string())?;
+    Ok(grid)
+}
+
 /// Draws the colour bar right of `plot`: the filled levels from lowest (bottom) to
 /// highest, with the function values at five of them. Returns its box (backend pixels).
 fn draw_color_bar<DB: DrawingBackend>(
@@ -558,7 +575,7 @@ fn draw_color_bar<DB: DrawingBackend>(
 
 /// The function on a regular grid of (nx + 1) × (ny + 1) nodes, transformed to level
 /// space: 0 at the smallest finite value, `top` at the largest.
-struct Grid {
+pub(crate) struct Grid {
     nx: usize,
     ny: usize,
     x0: f64,

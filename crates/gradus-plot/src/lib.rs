@@ -7,6 +7,8 @@
 //! * [`contour_trajectories`]: a filled contour map of a 2-D function with optimizer
 //!   trajectories, their start points and the known minima.
 //! * [`contour_animation`]: the same map as a GIF, trajectories drawn step by step.
+//! * [`contour_small_multiples`]: one such map per trajectory, the others faint behind
+//!   it, when one map cannot hold them all.
 //! * [`function_1d`]: a 1-D function with iterates `(x_k, f(x_k))` marked in order.
 //! * [`scatter_with_lines`]: data points with fitted lines `y = w·x + b`.
 //!
@@ -66,6 +68,7 @@ mod marks;
 mod output;
 mod palette;
 mod scatter;
+mod small_multiples;
 mod spec;
 
 pub use animation::{contour_animation, Animation};
@@ -76,4 +79,5 @@ pub use function_1d::{function_1d, Iterates};
 pub use line_chart::{line_chart, schedule_chart};
 pub use palette::PALETTE;
 pub use scatter::{scatter_with_lines, FittedLine};
+pub use small_multiples::contour_small_multiples;
 pub use spec::{Chart, LineStyle, Marker, Series, Size, YScale};

@@ -358,7 +358,7 @@ pub const FIGURES: &[FigureRow] = &[
                   --optimizer 'radam(lr=0.003)' --optimizer 'adamax(lr=0.1)' \
                   --optimizer 'lion(lr=0.005)' --tol 1e-4 --plot zoo.png --plot-loss zoo_loss.png",
         alts: &[
-            "Contour map of the Rosenbrock function with the paths of eleven optimizers from (−1.5, 2) to the minimum at (1, 1)",
+            "Eleven small contour maps of the Rosenbrock function, one per optimizer, each with its path from (−1.5, 2) in colour and the other ten faint",
             "Loss against step of eleven optimizers on the Rosenbrock function, on a log scale; runs that go below the frame are marked at its bottom edge",
         ],
         claims: &[
