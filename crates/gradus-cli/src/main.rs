@@ -34,8 +34,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run several optimizers on the same problem, start and seed, and compare them.
     Compare(compare::CompareArgs),
-    /// List the problems, optimizers and schedules.
-    List,
+    /// List the problems, optimizers and schedules, or one optimizer's hyperparameters.
+    List(list::ListArgs),
     /// Time optimizer steps and compare them with the memory bandwidth.
     Bench(bench::BenchArgs),
     /// Print (and plot) the learning rates of schedules over the steps.
@@ -111,7 +111,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::main(args),
         Command::Compare(args) => compare::main(args),
-        Command::List => list::main(),
+        Command::List(args) => list::main(args),
         Command::Bench(args) => bench::run(&args).map_err(CliError::usage),
         Command::Schedules(args) => schedules::main(args),
         Command::Report(args) => report::main(args),
