@@ -227,7 +227,7 @@ ul.claims{font-size:.92em;padding-left:1.2em}ul.claims li.bad{color:#b00}\
 pre{background:#f5f5f5;padding:.6em;overflow-x:auto;white-space:pre-wrap;overflow-wrap:break-word;word-break:normal}\
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em;display:block;overflow-x:auto}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
 td:first-child,th:first-child{text-align:left}.err{color:#b00}a.top{font-size:.85em}\
-@media (max-width:900px){.page{grid-template-columns:1fr}nav.toc{position:static;max-height:none;border-bottom:1px solid #ccc}.fig{grid-template-columns:1fr}}";
+@media (max-width:900px){.page{grid-template-columns:1fr}nav.toc{position:static;max-height:none;border-bottom:1px solid #ccc}nav.toc ul ul{display:none}.fig{grid-template-columns:1fr}}";
 
 /// The update rules and papers of `methods`, as an aside.
 fn rules_html(methods: &[&figures::Method]) -> String {
