@@ -384,7 +384,12 @@ impl ContourMap {
             };
             let tip = area.map_coordinate(&e.at);
             marks::draw_edge_marker(
-                root, &self.look, self.plot, e.side, tip, t.color, &label, &mut taken,
+                root,
+                &self.look,
+                self.plot,
+                (e.side, tip),
+                (t.color, &label),
+                &mut taken,
             )?;
             out.push(EdgeMarker {
                 series: i,

@@ -310,7 +310,14 @@ impl Figure for Function1dFigure<'_> {
                 String::new()
             };
             let tip = ctx.backend_coord(&e.at);
-            marks::draw_edge_marker(root, &look, plot, e.side, tip, *color, &label, &mut taken)?;
+            marks::draw_edge_marker(
+                root,
+                &look,
+                plot,
+                (e.side, tip),
+                (*color, &label),
+                &mut taken,
+            )?;
             edge_markers.push(EdgeMarker {
                 series: i + 1,
                 at: look.image_px(tip),

@@ -268,7 +268,12 @@ impl Figure for LineFigure<'_> {
                         String::new()
                     };
                     marks::draw_edge_marker(
-                        root, &look, plot, e.side, tip, s.color, &text, &mut taken,
+                        root,
+                        &look,
+                        plot,
+                        (e.side, tip),
+                        (s.color, &text),
+                        &mut taken,
                     )?;
                     edge_markers.push(EdgeMarker {
                         series: i,
@@ -290,10 +295,8 @@ impl Figure for LineFigure<'_> {
                             root,
                             &look,
                             plot,
-                            marks::Side::Top,
-                            (c.0, plot.top as i32),
-                            s.color,
-                            &label,
+                            (marks::Side::Top, (c.0, plot.top as i32)),
+                            (s.color, &label),
                             &mut taken,
                         )?;
                     }

@@ -148,10 +148,8 @@ pub(crate) fn draw_edge_marker<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     look: &Look,
     plot: Rect,
-    side: Side,
-    tip: (i32, i32),
-    color: RGBColor,
-    label: &str,
+    (side, tip): (Side, (i32, i32)),
+    (color, label): (RGBColor, &str),
     taken: &mut Vec<Rect>,
 ) -> Result<Rect, String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();

@@ -135,7 +135,7 @@ impl Figure for ScatterFigure<'_> {
         let fitted: Vec<Vec<(f64, f64)>> = self
             .lines
             .iter()
-            .flat_map(|l| ends(l))
+            .flat_map(&ends)
             .map(|r| r.iter().map(px).collect())
             .collect();
         let image_w = root.dim_in_pixel().0 as i32;

@@ -188,10 +188,8 @@ impl Figure for Panels<'_> {
                     root,
                     &plook,
                     plot,
-                    e.side,
-                    tip,
-                    own.color,
-                    &label,
+                    (e.side, tip),
+                    (own.color, &label),
                     &mut Vec::new(),
                 )?;
                 edges.push(EdgeMarker {
