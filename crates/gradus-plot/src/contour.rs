@@ -342,7 +342,9 @@ impl ContourMap {
                 }
             }
             if upto.is_some() {
-                if let Some(&p) = shown.iter().rev().find(|p| b.contains(**p)) {
+                // The head marks where the run is now; once it has left the box, the edge
+                // marker says so instead of a head parked at the border.
+                if let Some(&p) = shown.last().filter(|p| b.contains(**p)) {
                     let head = self.look.px(6.0).max(3);
                     let dot = ShapeStyle::from(t.color).filled();
                     area.draw(&Circle::new(p, head, dot))

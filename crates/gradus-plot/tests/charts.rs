@@ -448,3 +448,54 @@ fn unknown_extensions_are_refused() {
     line_chart(&path, &chart, &losses(), YScale::Linear).unwrap();
     assert_eq!(png_size(&path), (chart.size.width, chart.size.height));
 }
+
+#[test]
+fn a_diverged_series_keeps_the_frame_and_gets_a_labelled_edge_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("diverged.png");
+    let calm: Vec<f64> = (0..50).map(|t| 10.0 * (-0.1 * t as f64).exp()).collect();
+    let wild: Vec<f64> = (0..10).map(|t| 10.0 * 100f64.powi(t)).collect();
+    let series = [
+        Series::from_values("calm", &calm),
+        Series::from_values("wild", &wild),
+    ];
+    let d = line_chart(
+        &path,
+        &Chart::new("d", "step", "loss"),
+        &series,
+        YScale::Log,
+    )
+    .unwrap();
+    assert!(d.faults().is_empty(), "{:?}", d.faults());
+    assert!(d.series[1].diverged && d.series[1].leaves_frame);
+    let marker = d.edge_markers.iter().find(|m| m.series == 1).unwrap();
+    assert!(marker.label.starts_with("diverged"), "{}", marker.label);
+    // The calm run still fills most of the plot's height.
+    let plot = d.plot_area.unwrap();
+    let ys: Vec<f64> = d.series[0].lines.iter().flatten().map(|p| p.1).collect();
+    let span = ys.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+        - ys.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert!(span > 0.5 * plot.height(), "{span} of {}", plot.height());
+}
+
+#[test]
+fn twelve_series_look_different_and_the_legend_covers_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twelve.png");
+    // Twelve curves crossing the whole plot: no free corner, so the legend goes outside.
+    let series: Vec<Series> = (0..12)
+        .map(|k| {
+            let v: Vec<f64> = (0..100)
+                .map(|t| (t as f64 * 0.1 + k as f64).sin() + k as f64 * 0.1)
+                .collect();
+            Series::from_values(format!("run {k}"), &v)
+        })
+        .collect();
+    let d = line_chart(&path, &Chart::new("t", "x", "y"), &series, YScale::Linear).unwrap();
+    assert!(d.faults().is_empty(), "{:?}", d.faults());
+    let legend = d.legend.unwrap();
+    assert!(
+        !legend.overlaps(&d.plot_area.unwrap().grown(-1.0))
+            || d.series.iter().all(|s| !s.meets(&legend, 2.0))
+    );
+}
