@@ -255,15 +255,13 @@ impl ContourMap {
             .filter(|&&m| b.contains(m))
             .map(px)
             .collect();
-        for t in trajectories {
-            if let Some(e) = marks::exit(&t.points, b) {
-                points.extend(marks::edge_footprint(
-                    e.side,
-                    ctx.backend_coord(&e.at),
-                    &look,
-                ));
-            }
-        }
+        points.extend(marks::exit_footprints(
+            trajectories.iter().map(|t| t.points.as_slice()),
+            b,
+            |p| ctx.backend_coord(p),
+            &look,
+        ));
+
         let image_w = root.dim_in_pixel().0 as i32;
         let (placement, reserve) =
             legend.choose(plot_rect(&ctx), image_w, &lines, &points, &look, bar_room);
@@ -379,11 +377,7 @@ impl ContourMap {
             let Some(e) = marks::exit(&t.points[..n], b) else {
                 continue;
             };
-            let label = if e.ends_outside {
-                format!("({}, {})", short_number(e.last.0), short_number(e.last.1))
-            } else {
-                String::new()
-            };
+            let label = marks::final_point_label(&e);
             let tip = area.map_coordinate(&e.at);
             marks::draw_edge_marker(
                 root,

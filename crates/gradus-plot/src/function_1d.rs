@@ -172,15 +172,12 @@ impl Figure for Function1dFigure<'_> {
             points.extend(path.iter().copied());
             lines.push(path);
         }
-        for path in &self.paths {
-            if let Some(e) = marks::exit(path, b) {
-                points.extend(marks::edge_footprint(
-                    e.side,
-                    ctx.backend_coord(&e.at),
-                    &look,
-                ));
-            }
-        }
+        points.extend(marks::exit_footprints(
+            self.paths.iter().map(Vec::as_slice),
+            b,
+            |p| ctx.backend_coord(p),
+            &look,
+        ));
         let image_w = root.dim_in_pixel().0 as i32;
         let (placement, reserve) =
             legend.choose(plot_rect(&ctx), image_w, &lines, &points, &look, 0);

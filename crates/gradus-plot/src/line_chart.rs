@@ -225,15 +225,12 @@ impl Figure for LineFigure<'_> {
         )?;
         let (lines, mut points) = self.pixels(&ctx, &look);
         let b = bounds(&self.x, &self.y);
-        for s in &self.series {
-            if let Some(e) = marks::exit(&s.points, b) {
-                points.extend(marks::edge_footprint(
-                    e.side,
-                    ctx.backend_coord(&e.at),
-                    &look,
-                ));
-            }
-        }
+        points.extend(marks::exit_footprints(
+            self.series.iter().map(|s| s.points.as_slice()),
+            b,
+            |p| ctx.backend_coord(p),
+            &look,
+        ));
         let (placement, reserve) =
             legend.choose(plot_rect(&ctx), image_w, &lines, &points, &look, 0);
         let mut ctx = if reserve == Reserve::default() {

@@ -270,6 +270,29 @@ pub(crate) fn edge_footprint(side: Side, tip: (i32, i32), look: &Look) -> Vec<(f
         .collect()
 }
 
+/// [`edge_footprint`] of every path that leaves `b`, `to_px` mapping data to pixels.
+pub(crate) fn exit_footprints<'p>(
+    paths: impl IntoIterator<Item = &'p [(f64, f64)]>,
+    b: Bounds,
+    to_px: impl Fn(&(f64, f64)) -> (i32, i32),
+    look: &Look,
+) -> Vec<(f64, f64)> {
+    paths
+        .into_iter()
+        .filter_map(|p| exit(p, b))
+        .flat_map(|e| edge_footprint(e.side, to_px(&e.at), look))
+        .collect()
+}
+
+/// The label of a trajectory's edge marker: its final point when it ends outside.
+pub(crate) fn final_point_label(e: &Exit) -> String {
+    if e.ends_outside {
+        format!("({}, {})", short_number(e.last.0), short_number(e.last.1))
+    } else {
+        String::new()
+    }
+}
+
 /// A number in at most about six characters: `0.0123`, `12.3`, `1.2e-7`, `3.4e90`.
 pub(crate) fn short_number(v: f64) -> String {
     if !v.is_finite() {

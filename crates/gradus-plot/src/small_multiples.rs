@@ -12,7 +12,7 @@ use crate::contour::{draw_map, Surface, Trajectory};
 use crate::drawing::{Drawing, DrawnSeries, EdgeMarker};
 use crate::font::FAMILY;
 use crate::line_chart::{bounds, to_image};
-use crate::marks::{self, draw_marker, short_number, star_shape};
+use crate::marks::{self, draw_marker, star_shape};
 use crate::output::{self, Figure};
 use crate::{Chart, LineStyle, PlotError, Series};
 
@@ -178,11 +178,7 @@ impl Figure for Panels<'_> {
             let mut edges = Vec::new();
             if let Some(e) = marks::exit(&own.points, b) {
                 drawn.leaves_frame = true;
-                let label = if e.ends_outside {
-                    format!("({}, {})", short_number(e.last.0), short_number(e.last.1))
-                } else {
-                    String::new()
-                };
+                let label = marks::final_point_label(&e);
                 let tip = area.map_coordinate(&e.at);
                 marks::draw_edge_marker(
                     root,
