@@ -475,6 +475,8 @@ function renderAll() {
 
 let debounce = null;
 function changed() {
+  // `busy` until the runs of the last change are drawn (the browser tests wait on it).
+  document.body.dataset.busy = "1";
   writeUrl();
   updateCommand();
   clearTimeout(debounce);
@@ -493,9 +495,10 @@ function runRequest(run) {
   if (p && p.kind === "data" && batch) req.batch_size = Math.round(Number(batch));
   if (p && p.takes_hidden && state.hidden) req.hidden = Math.round(Number(state.hidden));
   // Keep about 2000 points of a long run (the page cannot show more).
-  const every = Math.max(1, Math.floor(steps / (p && p.kind === "data" ? 400 : 2000)));
+  // Data problems: the training loss is a pass over the data, so 100 points of it.
+  const every = Math.max(1, Math.floor(steps / (p && p.kind === "data" ? 100 : 2000)));
   if (every > 1) req.every = every;
-  if (p && p.kind === "data") req.eval_every = Math.max(1, Math.floor(steps / 40));
+  if (p && p.kind === "data") req.eval_every = Math.max(1, Math.floor(steps / 25));
   return req;
 }
 
@@ -554,6 +557,7 @@ async function runAll() {
   const p = problemInfo(state.problem);
   if (!p) {
     setStatus(`unknown problem '${state.problem}'`, true);
+    delete document.body.dataset.busy;
     return;
   }
   await ensureSurface();
@@ -586,14 +590,16 @@ async function runAll() {
       if (gen === generation) results[i] = { error: e.message, steps: [], loss: [], lr: [], params: null };
     }
   }));
+  if (frame) cancelAnimationFrame(frame);
   if (gen !== generation) return;
   inflight = null;
   const errors = results.filter((r) => r && r.error).length;
   setStatus(errors ? `${errors} run${errors > 1 ? "s" : ""} failed` : `${reqs.length} run${reqs.length === 1 ? "" : "s"} in ${Math.round(performance.now() - t0)} ms`, errors > 0);
   $("progress").value = 1;
   $("progress-text").textContent = "done";
-  document.body.dataset.runs = String(generation);
   drawAll();
+  document.body.dataset.runs = String(generation);
+  delete document.body.dataset.busy;
 }
 
 // ---------- the map
@@ -964,7 +970,7 @@ function readoutRows() {
   return results.map((r, i) => {
     const row = { label: runLabel(i), color: COLORS[i % COLORS.length], final: "", distance: "", toTol: "", note: "" };
     if (!r) { row.note = "running…"; return row; }
-    if (r.error) { row.note = r.error; return row; }
+    if (r.error) { row.note = r.error; row.bad = true; return row; }
     const n = r.steps.length;
     if (n) row.final = fmtLoss(r.loss[n - 1]);
     if (p.minimum && p.minimum.points.length && r.params && r.params.length) {
@@ -976,7 +982,7 @@ function readoutRows() {
       const k = r.loss.findIndex((l) => l !== null && l - minValue <= tol);
       row.toTol = k >= 0 ? String(r.steps[k]) : "never";
     }
-    if (r.stopped) row.note = "diverged: " + r.stopped;
+    if (r.stopped) { row.note = "diverged: " + r.stopped; row.bad = true; }
     else if (r.summary && r.summary.test_accuracy !== undefined) row.note = `test accuracy ${(100 * r.summary.test_accuracy).toFixed(1)} %`;
     return row;
   });
@@ -1004,6 +1010,7 @@ function drawReadout() {
       const td = document.createElement("td");
       td.textContent = row[k];
       if (cls) td.className = cls;
+      if (k === "note" && row.bad) td.classList.add("bad");
       tr.appendChild(td);
     }
     body.appendChild(tr);

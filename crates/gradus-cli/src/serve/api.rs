@@ -301,10 +301,11 @@ fn run_columns(job: &Job, deadline: &Deadline) -> Result<Value, CliError> {
     }
 }
 
-/// Reads a JSON body, answering a malformed or oversized one with its error.
+/// Reads a JSON body; a malformed or oversized one gives the status and message to
+/// answer with.
 fn parse_body<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
-) -> Result<T, Response> {
+) -> Result<T, (StatusCode, String)> {
     let body = body.map_err(|e| {
         let status = e.status();
         let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -312,10 +313,10 @@ fn parse_body<T: serde::de::DeserializeOwned>(
         } else {
             format!("could not read the request body: {e}")
         };
-        error(status, message)
+        (status, message)
     })?;
     serde_json::from_slice(&body).map_err(|e| {
-        error(
+        (
             StatusCode::BAD_REQUEST,
             format!("the request body is not a valid run request: {e}"),
         )
@@ -330,7 +331,7 @@ pub async fn run(
 ) -> Response {
     let value: Value = match parse_body(body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err((status, message)) => return error(status, message),
     };
     let batch = value.get("runs").is_some();
     let requests: Vec<RunRequest> = if batch {
@@ -428,7 +429,7 @@ pub async fn run_stream(
 ) -> Response {
     let request: RunRequest = match parse_body(body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err((status, message)) => return error(status, message),
     };
     let job = match request.job(&state) {
         Ok(j) => j,
@@ -440,7 +441,7 @@ pub async fn run_stream(
             "the server is shutting down",
         );
     };
-    let deadline = Deadline::after(state.limits.time_budget);
+    let deadline = Deadline::after(state.limits.stream_budget());
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
     tokio::task::spawn_blocking(move || {
         let _permit = permit;

@@ -28,8 +28,8 @@ const DOMAINS: &[(&str, &[f64])] = &[
 /// A box around the start and the minima, padded.
 fn domain_around(start: &[f64], minima: &[Vec<f64>]) -> Vec<f64> {
     let mut out = Vec::new();
-    for d in 0..start.len().min(2) {
-        let vals = std::iter::once(start[d]).chain(minima.iter().filter_map(|m| m.get(d).copied()));
+    for (d, &s) in start.iter().take(2).enumerate() {
+        let vals = std::iter::once(s).chain(minima.iter().filter_map(|m| m.get(d).copied()));
         let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });

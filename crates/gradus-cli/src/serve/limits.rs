@@ -24,6 +24,17 @@ pub struct Limits {
     pub concurrent_runs: usize,
 }
 
+impl Limits {
+    /// The budget of a streamed run: it reports its progress as it goes and stops when
+    /// the client goes away, so it may take longer than a plain request.
+    pub fn stream_budget(&self) -> Duration {
+        self.time_budget * STREAM_BUDGET_FACTOR
+    }
+}
+
+/// How many plain request budgets a streamed run may take.
+pub const STREAM_BUDGET_FACTOR: u32 = 6;
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -34,7 +45,7 @@ impl Default for Limits {
             dim: 1_000,
             hidden: 512,
             time_budget: Duration::from_secs(10),
-            concurrent_runs: 8,
+            concurrent_runs: std::thread::available_parallelism().map_or(4, |n| 2 * n.get()),
         }
     }
 }

@@ -39,7 +39,9 @@ pub struct ServeArgs {
     /// Open the page in the default browser.
     #[arg(long)]
     pub open: bool,
-    /// Wall-clock budget of one request in seconds; a run past it is stopped with an error.
+    /// Wall-clock budget of one request in seconds; a run past it is stopped with an
+    /// error. A streamed run (`/api/run/stream`, the page's data problems) gets six times
+    /// as long.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     pub time_limit: f64,
     /// A further host name the Host header may carry (e.g. the name of this machine when
