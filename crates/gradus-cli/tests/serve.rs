@@ -222,6 +222,15 @@ fn assert_same_as_cli(server: &Server, req: &Value) {
     }
 }
 
+/// The entry called `name` of a catalog list.
+fn named<'a>(list: &'a Value, name: &str) -> &'a Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is listed"))
+}
+
 #[test]
 fn catalog_lists_every_problem_optimizer_and_schedule() {
     let server = Server::start(&[]);
@@ -247,15 +256,7 @@ fn catalog_lists_every_problem_optimizer_and_schedule() {
     let schedules: Vec<&str> = gradus::schedule::SCHEDULES.iter().map(|p| p.0).collect();
     assert_eq!(names("schedules"), schedules);
 
-    let problem = |n: &str| {
-        c["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == n)
-            .unwrap()
-            .clone()
-    };
+    let problem = |n: &str| named(&c["problems"], n).clone();
     let beale = problem("beale");
     assert_eq!(beale["dim"], 2);
     assert_eq!(beale["kind"], "function");
@@ -281,26 +282,11 @@ fn catalog_lists_every_problem_optimizer_and_schedule() {
     );
     assert_eq!(problem("digits")["start"], Value::Null);
 
-    let adam = c["optimizers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["name"] == "adam")
-        .unwrap();
-    let lr = adam["params"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "lr")
-        .unwrap();
+    let adam = named(&c["optimizers"], "adam");
+    let lr = named(&adam["params"], "lr");
     assert_eq!(lr["default"], 0.001);
     assert_eq!(lr["log_scale"], true);
-    let betas = adam["params"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "betas")
-        .unwrap();
+    let betas = named(&adam["params"], "betas");
     assert_eq!(betas["default"], json!([0.9, 0.999]));
 }
 
