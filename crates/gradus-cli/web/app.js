@@ -376,11 +376,22 @@ function runCard(run, i) {
       hyper.replaceChildren();
     }
   };
+  const schedHyper = card.querySelector(".schedule-hyper");
   const syncSchedule = () => {
     schedSpec.value = run.s || "";
     const parsed = parseSpec(run.s || "");
-    schedName.value = parsed && scheduleInfo(parsed.name) ? parsed.name : "";
+    const info = parsed && scheduleInfo(parsed.name);
+    schedName.value = info ? parsed.name : "";
     card.querySelector(".schedule-spec-field").hidden = !run.s;
+    if (info) {
+      paramControls(schedHyper, info, parsed.args, () => {
+        run.s = buildSpec(parsed.name, parsed.args, info);
+        schedSpec.value = run.s;
+        changed();
+      });
+    } else {
+      schedHyper.replaceChildren();
+    }
   };
   syncOptimizer();
   syncSchedule();
