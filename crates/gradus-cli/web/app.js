@@ -935,9 +935,13 @@ function chart(canvas, series, opts) {
   ctx.textAlign = "center";
   for (const v of ticks(x0, x1, 6)) ctx.fillText(fmtNumber(v), t.x(v), PAD.top + H + 15);
   ctx.textAlign = "right";
+  // Log axes over several decades are labelled at the powers of ten, over fewer with
+  // the values themselves.
+  const decades = hi - lo >= 2;
   for (const v of ticks(lo, hi, 6)) {
-    if (log && Math.abs(v - Math.round(v)) > 1e-9) continue;
-    ctx.fillText(log ? `1e${Math.round(v)}` : fmtNumber(v), PAD.left - 5, yt.y(v) + 4);
+    if (log && decades && Math.abs(v - Math.round(v)) > 1e-9) continue;
+    const text = !log ? fmtNumber(v) : decades ? `1e${Math.round(v)}` : fmtNumber(Number(Math.pow(10, v).toPrecision(2)));
+    ctx.fillText(text, PAD.left - 5, yt.y(v) + 4);
   }
   ctx.textAlign = "center";
   ctx.fillText(opts.xlabel, PAD.left + W / 2, PAD.top + H + 31);
