@@ -251,9 +251,15 @@ fn catalog_lists_every_problem_optimizer_and_schedule() {
         .filter(|&n| n != "linreg")
         .collect();
     assert_eq!(names("problems"), problems);
-    let optimizers: Vec<&str> = gradus::optim::OPTIMIZERS.iter().map(|p| p.0).collect();
+    let optimizers: Vec<&str> = gradus::catalog::optimizers()
+        .iter()
+        .map(|a| a.name)
+        .collect();
     assert_eq!(names("optimizers"), optimizers);
-    let schedules: Vec<&str> = gradus::schedule::SCHEDULES.iter().map(|p| p.0).collect();
+    let schedules: Vec<&str> = gradus::catalog::schedules()
+        .iter()
+        .map(|a| a.name)
+        .collect();
     assert_eq!(names("schedules"), schedules);
 
     let problem = |n: &str| named(&c["problems"], n).clone();
@@ -286,6 +292,16 @@ fn catalog_lists_every_problem_optimizer_and_schedule() {
     let lr = named(&adam["params"], "lr");
     assert_eq!(lr["default"], 0.001);
     assert_eq!(lr["log_scale"], true);
+    assert_eq!(lr["min"], 0.0);
+    assert_eq!(lr["range"], "a finite number >= 0");
+    assert!(!lr["doc"].as_str().unwrap().is_empty());
+    // The catalog is the core's table, as it is.
+    let core = serde_json::to_value(gradus::catalog::optimizers()).unwrap();
+    assert_eq!(c["optimizers"], core);
+    let core = serde_json::to_value(gradus::catalog::schedules()).unwrap();
+    assert_eq!(c["schedules"], core);
+    let step = named(&c["schedules"], "step");
+    assert_eq!(named(&step["params"], "step_size")["kind"], "int");
     let betas = named(&adam["params"], "betas");
     assert_eq!(betas["default"], json!([0.9, 0.999]));
 }
@@ -293,10 +309,10 @@ fn catalog_lists_every_problem_optimizer_and_schedule() {
 #[test]
 fn api_run_equals_gradus_run_for_every_optimizer() {
     let server = Server::start(&[]);
-    for (name, _) in gradus::optim::OPTIMIZERS {
+    for name in gradus::catalog::optimizers().iter().map(|a| a.name) {
         for problem in ["beale", "quadratic", "cosh", "boston"] {
             let mut req = json!({ "problem": problem, "optimizer": name, "steps": 25 });
-            if problem == "boston" && *name != "newton" {
+            if problem == "boston" && name != "newton" {
                 req["batch_size"] = json!(32);
                 req["seed"] = json!(3);
             }

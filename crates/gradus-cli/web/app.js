@@ -224,20 +224,25 @@ function option(select, value, text) {
 
 function sliderRange(p) {
   const d = typeof p.default === "number" ? p.default : 0.1;
+  const has = (v) => v !== null && v !== undefined;
+  // An open end of the valid range is kept just inside it.
+  const inside = (hi, lo) => (has(p.max) && !p.max_inclusive ? hi - (hi - lo) * 1e-3 : hi);
   if (p.log_scale) {
-    const lo = Math.max(p.min !== null && p.min > 0 ? p.min : 1e-6, 1e-6);
-    const hi = p.max !== null && p.max !== undefined ? p.max : Math.max(10, d * 100);
-    return { log: true, lo, hi };
+    const lo0 = d > 0 ? Math.min(1e-6, d / 100) : 1e-6;
+    const lo = has(p.min) && p.min > 0 ? Math.max(p.min, lo0) : lo0;
+    const hi = has(p.max) ? p.max : Math.max(10, d * 100);
+    // The far left of a log slider is 0 where 0 is valid (weight decay off).
+    return { log: true, lo, hi: inside(hi, lo), zero: p.min === 0 && p.min_inclusive };
   }
-  const lo = p.min !== null && p.min !== undefined ? p.min : Math.min(0, d);
-  let hi = p.max !== null && p.max !== undefined ? p.max : Math.max(1, 4 * Math.abs(d));
-  if (p.name.startsWith("beta") || p.name === "alpha" || p.name === "rho" || p.name === "momentum" || p.name === "dampening") hi = Math.min(hi, 1);
-  return { log: false, lo, hi };
+  const lo = has(p.min) ? p.min : Math.min(0, d);
+  const hi = has(p.max) ? p.max : Math.max(1, 4 * Math.abs(d));
+  return { log: false, lo, hi: inside(hi, lo) };
 }
 
-const toSlider = (r, x) => r.log ? 1000 * (Math.log10(Math.max(x, r.lo)) - Math.log10(r.lo)) / (Math.log10(r.hi) - Math.log10(r.lo))
+const toSlider = (r, x) => r.log && r.zero && x <= 0 ? 0 : r.log ? 1000 * (Math.log10(Math.max(x, r.lo)) - Math.log10(r.lo)) / (Math.log10(r.hi) - Math.log10(r.lo))
   : 1000 * (x - r.lo) / (r.hi - r.lo);
 const fromSlider = (r, s) => {
+  if (r.log && r.zero && s <= 0) return 0;
   const v = r.log ? Math.pow(10, Math.log10(r.lo) + (s / 1000) * (Math.log10(r.hi) - Math.log10(r.lo))) : r.lo + (s / 1000) * (r.hi - r.lo);
   return Number(v.toPrecision(r.log ? 3 : 4));
 };
