@@ -573,3 +573,32 @@ fn the_page_and_its_assets_are_served() {
         assert!(body.contains(needle), "{path} lacks {needle}");
     }
 }
+
+#[test]
+fn a_long_run_does_not_block_other_requests() {
+    let server = Server::start(&["--time-limit", "600"]);
+    // A streamed run of minutes, held open: its first lines arrive, then it waits on us.
+    let mut long = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let body =
+        json!({"problem": "digits", "optimizer": "sgd", "hidden": 8, "steps": 100000}).to_string();
+    write!(
+        long,
+        "POST /api/run/stream HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n{body}",
+        server.host(),
+        body.len()
+    )
+    .unwrap();
+    let mut first = [0u8; 512];
+    let n = long.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).contains("200 OK"));
+    // Meanwhile the other endpoints answer.
+    let (status, _) = server.request("GET", "/api/catalog", b"");
+    assert_eq!(status, 200);
+    let (status, r) = server.post(
+        "/api/run",
+        &json!({"problem": "beale", "optimizer": "adam", "steps": 10}),
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["steps"].as_array().unwrap().len(), 11);
+    drop(long);
+}
