@@ -480,11 +480,15 @@ function renderProblemControls() {
   $("start-hint").hidden = !(isMap2d(p) || isCurve(p));
 }
 
+// The preset the view is, if it is one.
+function showPreset() {
+  const known = PRESETS.find((pr) => same(normalize(pr.state), Object.assign({}, state, { step: null })));
+  $("preset").value = known ? known.id : "";
+}
+
 function renderAll() {
   renderProblemControls();
   renderRuns();
-  const known = PRESETS.find((pr) => same(normalize(pr.state), Object.assign({}, state, { step: null })));
-  $("preset").value = known ? known.id : "";
 }
 
 // ---------- running
@@ -494,6 +498,7 @@ function changed() {
   // `busy` until the runs of the last change are drawn (the browser tests wait on it).
   document.body.dataset.busy = "1";
   writeUrl();
+  showPreset();
   updateCommand();
   clearTimeout(debounce);
   debounce = setTimeout(runAll, 120);
