@@ -345,6 +345,19 @@ function paramControls(container, algorithm, args, onChange) {
   }
 }
 
+// Controls for the spec `text` of the algorithm `lookup` finds; `write` receives the
+// spec the controls make. Returns the algorithm (null: the spec is edited as text only).
+function specControls(container, text, lookup, write) {
+  const parsed = parseSpec(text || "");
+  const info = parsed && lookup(parsed.name);
+  if (!info) {
+    container.replaceChildren();
+    return null;
+  }
+  paramControls(container, info, parsed.args, () => write(buildSpec(parsed.name, parsed.args, info)));
+  return info;
+}
+
 function renderRuns() {
   const box = $("runs");
   box.replaceChildren();
@@ -368,35 +381,23 @@ function runCard(run, i) {
 
   const syncOptimizer = () => {
     specBox.value = run.o;
-    const parsed = parseSpec(run.o);
-    const info = parsed && optimizerInfo(parsed.name);
-    if (info) {
-      algo.value = parsed.name;
-      paramControls(hyper, info, parsed.args, () => {
-        run.o = buildSpec(parsed.name, parsed.args, info);
-        specBox.value = run.o;
-        changed();
-      });
-    } else {
-      hyper.replaceChildren();
-    }
+    const info = specControls(hyper, run.o, optimizerInfo, (spec) => {
+      run.o = spec;
+      specBox.value = spec;
+      changed();
+    });
+    if (info) algo.value = info.name;
   };
   const schedHyper = card.querySelector(".schedule-hyper");
   const syncSchedule = () => {
     schedSpec.value = run.s || "";
-    const parsed = parseSpec(run.s || "");
-    const info = parsed && scheduleInfo(parsed.name);
-    schedName.value = info ? parsed.name : "";
+    const info = specControls(schedHyper, run.s, scheduleInfo, (spec) => {
+      run.s = spec;
+      schedSpec.value = spec;
+      changed();
+    });
+    schedName.value = info ? info.name : "";
     card.querySelector(".schedule-spec-field").hidden = !run.s;
-    if (info) {
-      paramControls(schedHyper, info, parsed.args, () => {
-        run.s = buildSpec(parsed.name, parsed.args, info);
-        schedSpec.value = run.s;
-        changed();
-      });
-    } else {
-      schedHyper.replaceChildren();
-    }
   };
   syncOptimizer();
   syncSchedule();
