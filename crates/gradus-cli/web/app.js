@@ -495,8 +495,11 @@ function renderAll() {
 // ---------- running
 
 let debounce = null;
+// Changes made so far; a round of runs knows which it answers.
+let changes = 0;
 function changed() {
   // `busy` until the runs of the last change are drawn (the browser tests wait on it).
+  changes++;
   document.body.dataset.busy = "1";
   writeUrl();
   showPreset();
@@ -573,13 +576,14 @@ async function streamRun(req, signal, onUpdate) {
 
 async function runAll() {
   const gen = ++generation;
+  const answers = changes;
   if (inflight) inflight.abort();
   const controller = new AbortController();
   inflight = controller;
   const p = problemInfo(state.problem);
   if (!p) {
     setStatus(`unknown problem '${state.problem}'`, true);
-    delete document.body.dataset.busy;
+    if (answers === changes) delete document.body.dataset.busy;
     return;
   }
   await ensureSurface();
@@ -621,7 +625,7 @@ async function runAll() {
   $("progress-text").textContent = "done";
   drawAll();
   document.body.dataset.runs = String(generation);
-  delete document.body.dataset.busy;
+  if (answers === changes) delete document.body.dataset.busy;
 }
 
 // ---------- the map
