@@ -17,8 +17,11 @@
 //!   `initial_lr` (the optimizer's lr, unless an earlier child changed it: a first
 //!   `cyclic` child sets it to its `base_lr`, a `one_cycle` child to
 //!   `max_lr/div_factor`), and each takes torch's initial step from the lr the previous
-//!   child left (so `chained([linear(0.5), constant(0.5)])` starts at `0.25·η`).
-//!   Unlike `sequential`, nothing is undone afterwards.
+//!   child left (so `chained([linear(0.5), constant(0.5)])` starts at `0.25·η`),
+//!   except that a `cyclic` child, whose construction still reads the group's
+//!   `initial_lr` as its lower end, starts at that `initial_lr` (torch's quirk: only
+//!   from the next update on does it cycle from its own `base_lr`). Unlike
+//!   `sequential`, nothing is undone afterwards.
 //! * Each update, every child takes one ordinary step, in order, from the lr the
 //!   previous one left.
 //! * The momentum, if a `one_cycle` or `cyclic` child cycles it, is the value the last
@@ -56,16 +59,16 @@ impl Chained {
     /// momentum, if it has one, `base_momentum`).
     pub fn from_call(call: &Call, base_lr: f64, base_momentum: Option<f64>) -> Result<Self> {
         let cfg = ChainedConfig::from_call(call)?;
-        let (mut children, initial_lr) =
+        let (mut children, initial_lrs) =
             build_children(OWNER, &cfg.schedulers, base_lr, base_momentum)?;
         // Each child's construction took its initial step from the lr the one
-        // before it left.
+        // before it left (the first from the group's initial_lr).
         let mut group = Group {
-            lr: initial_lr,
+            lr: initial_lrs[0],
             momentum: None,
         };
-        for child in &mut children {
-            child.begin(group.lr);
+        for (child, initial_lr) in children.iter_mut().zip(initial_lrs) {
+            child.construct(group.lr, initial_lr);
             group.follow(child.as_ref());
         }
         Ok(Chained {
@@ -148,7 +151,8 @@ mod tests {
     #[test]
     fn a_child_that_sets_the_lr_overrides_the_earlier_ones() {
         // cyclic sets the lr from its formula every step, so an exponential before it
-        // has no effect, and one after it scales each value once.
+        // has no effect after the first update, and one after it scales each value
+        // once. The first lr is the group's initial_lr (1), torch's quirk.
         let plain = build("cyclic(0.1, 0.5, 2, cycle_momentum=false)", 1.0, None).unwrap();
         let before = build(
             "chained([exponential(0.5), cyclic(0.1, 0.5, 2, cycle_momentum=false)])",
@@ -156,7 +160,9 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(lrs(plain.as_ref(), 9), lrs(before.as_ref(), 9));
+        let (p, b) = (lrs(plain.as_ref(), 9), lrs(before.as_ref(), 9));
+        assert_eq!((p[0], b[0]), (0.1, 1.0));
+        assert_eq!(p[1..], b[1..]);
         let after = build(
             "chained([cyclic(0.1, 0.5, 2, cycle_momentum=false), exponential(0.5)])",
             1.0,

@@ -32,7 +32,8 @@
 //! `cycle_momentum` is true; the optimizer's own values are never used. gradus does the
 //! same: the lr given to [`build`](super::build) is ignored (except that, as the first
 //! child of `sequential` or `chained`, `base_lr` becomes the param group's
-//! `initial_lr` that later children start from, as in torch), and
+//! `initial_lr` that later children start from, and, as a later child of `chained`,
+//! the cycle's first lr is the group's `initial_lr`, as in torch), and
 //! [`Schedule::momentum`](super::Schedule::momentum) returns the cycled momentum.
 //! `cycle_momentum=true` requires an optimizer with momentum or betas (torch raises
 //! `ValueError` otherwise; gradus refuses to build).
@@ -194,6 +195,13 @@ impl TorchRule for Cyclic {
     fn begin(&mut self, _lr: f64) {
         self.core.epoch = 0;
         self.update();
+    }
+    fn construct(&mut self, _lr: f64, initial_lr: f64) {
+        // torch assigns its base_lrs only after the initial step, which therefore
+        // starts the cycle at the group's initial_lr (its own base_lr, unless an
+        // earlier scheduler set initial_lr).
+        self.begin(initial_lr);
+        self.core.lr = initial_lr;
     }
     fn advance(&mut self) {
         self.core.epoch = self.core.epoch.saturating_add(1);

@@ -265,6 +265,12 @@ pub(crate) trait TorchRule: Clone + std::fmt::Debug + Send + 'static {
     /// torch's `_initial_step()`: `last_epoch` becomes 0 and the lr is computed from
     /// the group's current lr `lr` with `_is_initial` set.
     fn begin(&mut self, lr: f64);
+    /// The initial step torch takes while building the scheduler, from the group lr
+    /// `lr` when the group's `initial_lr` is `initial_lr`: as [`TorchRule::begin`],
+    /// except for cyclic, whose `base_lrs` are still the group's `initial_lr` then.
+    fn construct(&mut self, lr: f64, _initial_lr: f64) {
+        self.begin(lr);
+    }
     /// torch's `step()` without an epoch: `last_epoch += 1`, then `get_lr()`.
     fn advance(&mut self);
     /// torch's `_update_lr(0)` (what SequentialLR does at a milestone): `last_epoch = 0`
@@ -301,6 +307,8 @@ pub(crate) trait TorchRule: Clone + std::fmt::Debug + Send + 'static {
 pub(crate) trait Chainable: Schedule {
     /// torch's `_initial_step()` from the group lr `lr`.
     fn begin(&mut self, lr: f64);
+    /// torch's initial step during construction (see [`TorchRule::construct`]).
+    fn construct(&mut self, lr: f64, initial_lr: f64);
     /// torch's `_update_lr(0)` at a milestone.
     fn restart(&mut self);
     /// Overwrites the group lr (a sibling changed it).
@@ -412,6 +420,9 @@ impl<R: TorchRule> Chainable for R {
     fn begin(&mut self, lr: f64) {
         TorchRule::begin(self, lr);
     }
+    fn construct(&mut self, lr: f64, initial_lr: f64) {
+        TorchRule::construct(self, lr, initial_lr);
+    }
     fn restart(&mut self) {
         TorchRule::restart(self);
     }
@@ -440,15 +451,15 @@ impl Clone for Box<dyn Chainable> {
 
 /// Builds the children of `sequential` or `chained` (`owner`) in order, as torch's
 /// user code builds them on one optimizer, and returns them with the param group's
-/// `initial_lr` after the last: the optimizer's lr `base_lr`, unless the first child
-/// presets it (cyclic) or a child overwrites it (one_cycle). Each child starts from
-/// the `initial_lr` at its construction.
+/// `initial_lr` after each one's construction: the optimizer's lr `base_lr`, unless
+/// the first child presets it (cyclic) or a child overwrites it (one_cycle). Each
+/// child starts from the `initial_lr` before it.
 pub(crate) fn build_children(
     owner: &str,
     calls: &[Call],
     base_lr: f64,
     base_momentum: Option<f64>,
-) -> Result<(Vec<Box<dyn Chainable>>, f64)> {
+) -> Result<(Vec<Box<dyn Chainable>>, Vec<f64>)> {
     if calls.is_empty() {
         return Err(Error::invalid(
             owner,
@@ -464,17 +475,20 @@ pub(crate) fn build_children(
     }
     let mut initial_lr = None;
     let mut children = Vec::with_capacity(calls.len());
+    let mut initial_lrs = Vec::with_capacity(calls.len());
     for c in calls {
         let start = initial_lr.unwrap_or(base_lr);
         let child = build_chainable(c, start, base_momentum)?;
-        initial_lr = child
+        let after = child
             .initial_lr()
             .or(initial_lr)
             .or(child.preset_lr())
-            .or(Some(start));
+            .unwrap_or(start);
+        initial_lr = Some(after);
+        initial_lrs.push(after);
         children.push(child);
     }
-    Ok((children, initial_lr.unwrap_or(base_lr)))
+    Ok((children, initial_lrs))
 }
 
 /// What the children of `sequential` and `chained` share: torch's param group lr and
