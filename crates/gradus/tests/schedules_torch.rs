@@ -28,7 +28,7 @@ fn closure(name: &str) -> fn(u64) -> f64 {
     match name {
         "pow_0.95" => |k| 0.95f64.powf(k as f64),
         "inv_sqrt" => |k| 1.0 / (1.0 + k as f64).sqrt(),
-        "halve_every_10" => |k| if k % 10 == 0 { 0.5 } else { 0.98 },
+        "halve_every_10" => |k| if k.is_multiple_of(10) { 0.5 } else { 0.98 },
         other => panic!("no Rust twin for closure {other}"),
     }
 }

@@ -59,8 +59,8 @@ impl Chained {
     /// momentum, if it has one, `base_momentum`).
     pub fn from_call(call: &Call, base_lr: f64, base_momentum: Option<f64>) -> Result<Self> {
         let cfg = ChainedConfig::from_call(call)?;
-        let (mut children, initial_lrs) =
-            build_children(OWNER, &cfg.schedulers, base_lr, base_momentum)?;
+        let built = build_children(OWNER, &cfg.schedulers, base_lr, base_momentum)?;
+        let (mut children, initial_lrs) = (built.schedules, built.initial_lrs);
         // Each child's construction took its initial step from the lr the one
         // before it left (the first from the group's initial_lr).
         let mut group = Group {

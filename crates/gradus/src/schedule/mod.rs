@@ -449,6 +449,14 @@ impl Clone for Box<dyn Chainable> {
     }
 }
 
+/// The children of `sequential` or `chained`, built by [`build_children`].
+pub(crate) struct Children {
+    /// The schedules, in order.
+    pub schedules: Vec<Box<dyn Chainable>>,
+    /// The group's `initial_lr` right after each one was built.
+    pub initial_lrs: Vec<f64>,
+}
+
 /// Builds the children of `sequential` or `chained` (`owner`) in order, as torch's
 /// user code builds them on one optimizer, and returns them with the param group's
 /// `initial_lr` after each one's construction: the optimizer's lr `base_lr`, unless
@@ -459,7 +467,7 @@ pub(crate) fn build_children(
     calls: &[Call],
     base_lr: f64,
     base_momentum: Option<f64>,
-) -> Result<(Vec<Box<dyn Chainable>>, Vec<f64>)> {
+) -> Result<Children> {
     if calls.is_empty() {
         return Err(Error::invalid(
             owner,
@@ -488,7 +496,10 @@ pub(crate) fn build_children(
         initial_lrs.push(after);
         children.push(child);
     }
-    Ok((children, initial_lrs))
+    Ok(Children {
+        schedules: children,
+        initial_lrs,
+    })
 }
 
 /// What the children of `sequential` and `chained` share: torch's param group lr and

@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn recursion_and_state() {
-        let f = |k: u64| if k % 3 == 0 { 0.5 } else { 0.99 };
+        let f = |k: u64| if k.is_multiple_of(3) { 0.5 } else { 0.99 };
         let mut a = Multiplicative::new(0.2, f).unwrap();
         let mut want = vec![0.2];
         for k in 1..20 {

@@ -103,8 +103,9 @@ impl Sequential {
                 ),
             ));
         }
-        let (children, initial_lrs) = build_children(OWNER, &calls, base_lr, base_momentum)?;
-        let initial_lr = initial_lrs[initial_lrs.len() - 1];
+        let built = build_children(OWNER, &calls, base_lr, base_momentum)?;
+        let children = built.schedules;
+        let initial_lr = built.initial_lrs[built.initial_lrs.len() - 1];
         // The momentum the group holds after the children's construction.
         let mut group = Group {
             lr: initial_lr,
