@@ -52,48 +52,57 @@ pub(crate) fn algorithm(name: &'static str, summary: &'static str) -> crate::hyp
     }
 }
 
-/// Checks the optimizer's lr and the closure's first factor.
-pub(crate) fn check_start(owner: &str, base_lr: f64, f: &LrLambda) -> Result<()> {
-    crate::optim::check_nonneg(owner, "base_lr (the optimizer's lr)", base_lr)?;
-    let first = f(0);
-    if first.is_finite() {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            owner,
-            "lr_lambda",
-            format!("a closure with lr_lambda(0) = {}", fmt_value(first)),
-            "a closure returning finite factors",
-        ))
-    }
-}
-
-/// The `lambda_lr` schedule: see the [module docs](self).
+/// A closure and the torch bookkeeping: what `lambda_lr` and `multiplicative` hold.
 #[derive(Clone)]
-pub struct LambdaLr {
-    f: LrLambda,
-    core: Core,
+pub(crate) struct ClosureCore {
+    pub f: LrLambda,
+    pub core: Core,
 }
 
-impl std::fmt::Debug for LambdaLr {
+impl std::fmt::Debug for ClosureCore {
     fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        out.debug_struct("LambdaLr")
+        out.debug_struct("ClosureCore")
             .field("core", &self.core)
             .finish_non_exhaustive()
     }
 }
+
+impl ClosureCore {
+    /// Checks the optimizer's lr and the closure's first factor (`owner` names the
+    /// schedule in errors).
+    pub(crate) fn new(
+        owner: &str,
+        base_lr: f64,
+        f: impl Fn(u64) -> f64 + Send + Sync + 'static,
+    ) -> Result<Self> {
+        crate::optim::check_nonneg(owner, "base_lr (the optimizer's lr)", base_lr)?;
+        let f: LrLambda = Arc::new(f);
+        let first = f(0);
+        if !first.is_finite() {
+            return Err(Error::invalid(
+                owner,
+                "lr_lambda",
+                format!("a closure with lr_lambda(0) = {}", fmt_value(first)),
+                "a closure returning finite factors",
+            ));
+        }
+        Ok(ClosureCore {
+            f,
+            core: Core::new(base_lr),
+        })
+    }
+}
+
+/// The `lambda_lr` schedule: see the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct LambdaLr(ClosureCore);
 
 impl LambdaLr {
     /// `η·f(k)` for an optimizer whose lr is `base_lr`. Refuses a non-finite or
     /// negative `base_lr` and a closure whose `f(0)` is not finite. A later non-finite
     /// factor gives a non-finite lr, which the optimizer's `set_lr` refuses.
     pub fn new(base_lr: f64, f: impl Fn(u64) -> f64 + Send + Sync + 'static) -> Result<Self> {
-        let f: LrLambda = Arc::new(f);
-        check_start(Self::NAME, base_lr, &f)?;
-        let mut s = LambdaLr {
-            f,
-            core: Core::new(base_lr),
-        };
+        let mut s = LambdaLr(ClosureCore::new(Self::NAME, base_lr, f)?);
         TorchRule::begin(&mut s, base_lr);
         Ok(s)
     }
@@ -105,21 +114,23 @@ impl TorchRule for LambdaLr {
         Call::bare(Self::NAME)
     }
     fn core(&self) -> &Core {
-        &self.core
+        &self.0.core
     }
     fn core_mut(&mut self) -> &mut Core {
-        &mut self.core
+        &mut self.0.core
     }
     fn begin(&mut self, _lr: f64) {
         self.restart();
     }
     fn advance(&mut self) {
-        self.core.epoch = self.core.epoch.saturating_add(1);
-        self.core.lr = self.core.base_lr * (self.f)(self.core.epoch);
+        let c = &mut self.0.core;
+        c.epoch = c.epoch.saturating_add(1);
+        c.lr = c.base_lr * (self.0.f)(c.epoch);
     }
     fn restart(&mut self) {
-        self.core.epoch = 0;
-        self.core.lr = self.core.base_lr * (self.f)(0);
+        let c = &mut self.0.core;
+        c.epoch = 0;
+        c.lr = c.base_lr * (self.0.f)(0);
     }
 }
 

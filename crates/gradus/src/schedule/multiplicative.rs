@@ -21,37 +21,20 @@
 //! The state holds the step count and lr, not the closure: load it into a schedule
 //! built with the same closure.
 
-use super::lambda_lr::{check_start, LrLambda};
+use super::lambda_lr::ClosureCore;
 use super::{Core, TorchRule};
 use crate::error::Result;
 use crate::spec::Call;
-use std::sync::Arc;
 
 /// The `multiplicative` schedule: see the [module docs](self).
-#[derive(Clone)]
-pub struct Multiplicative {
-    f: LrLambda,
-    core: Core,
-}
-
-impl std::fmt::Debug for Multiplicative {
-    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        out.debug_struct("Multiplicative")
-            .field("core", &self.core)
-            .finish_non_exhaustive()
-    }
-}
+#[derive(Clone, Debug)]
+pub struct Multiplicative(ClosureCore);
 
 impl Multiplicative {
     /// `lr ← lr·f(k)` after update `k`, for an optimizer whose lr is `base_lr`. Refuses
     /// a non-finite or negative `base_lr` and a closure whose `f(0)` is not finite.
     pub fn new(base_lr: f64, f: impl Fn(u64) -> f64 + Send + Sync + 'static) -> Result<Self> {
-        let f: LrLambda = Arc::new(f);
-        check_start(Self::NAME, base_lr, &f)?;
-        let mut s = Multiplicative {
-            f,
-            core: Core::new(base_lr),
-        };
+        let mut s = Multiplicative(ClosureCore::new(Self::NAME, base_lr, f)?);
         TorchRule::begin(&mut s, base_lr);
         Ok(s)
     }
@@ -63,24 +46,26 @@ impl TorchRule for Multiplicative {
         Call::bare(Self::NAME)
     }
     fn core(&self) -> &Core {
-        &self.core
+        &self.0.core
     }
     fn core_mut(&mut self) -> &mut Core {
-        &mut self.core
+        &mut self.0.core
     }
     fn begin(&mut self, lr: f64) {
         // torch's initial step keeps the group's lr.
-        self.core.epoch = 0;
-        self.core.lr = lr;
+        self.0.core.epoch = 0;
+        self.0.core.lr = lr;
     }
     fn advance(&mut self) {
-        self.core.epoch = self.core.epoch.saturating_add(1);
-        self.core.lr *= (self.f)(self.core.epoch);
+        let c = &mut self.0.core;
+        c.epoch = c.epoch.saturating_add(1);
+        c.lr *= (self.0.f)(c.epoch);
     }
     fn restart(&mut self) {
         // torch's `_update_lr(0)`: get_lr at epoch 0, outside the initial step.
-        self.core.epoch = 0;
-        self.core.lr *= (self.f)(0);
+        let c = &mut self.0.core;
+        c.epoch = 0;
+        c.lr *= (self.0.f)(0);
     }
 }
 
