@@ -48,8 +48,8 @@ crate::hyperparameters! {
 
 impl SwaLrConfig {
     /// The anneal weight `α` of `swa_lr` after `step` steps (torch clamps `t` to [0, 1]).
-    fn alpha(&self, step: i64) -> f64 {
-        let t = (step as f64 / self.anneal_epochs.max(1) as f64).clamp(0.0, 1.0);
+    fn alpha(&self, step: f64) -> f64 {
+        let t = (step / self.anneal_epochs.max(1) as f64).clamp(0.0, 1.0);
         match self.anneal_strategy {
             AnnealStrategy::Cos => (1.0 - (PI * t).cos()) / 2.0,
             AnnealStrategy::Linear => t,
@@ -62,8 +62,9 @@ impl SwaLrConfig {
             count.max(1)
         } else {
             count
-        } as i64;
-        let prev_alpha = self.alpha(step - 1);
+        } as f64;
+        // Exact below 2^53 steps, like torch's integer step − 1.
+        let prev_alpha = self.alpha(step - 1.0);
         let start = if prev_alpha == 1.0 {
             self.swa_lr
         } else {
