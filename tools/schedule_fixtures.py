@@ -10,6 +10,10 @@ each case is stored beside it; tests/schedules_torch.rs replays them.
 The tutorials' forms (exp_decay, inverse_poly, piecewise_constant) are not torch
 classes; they are generated with LambdaLR and the documented formula.
 
+LambdaLR and MultiplicativeLR take a Python function, which a gradus spec cannot hold
+(gradus has them as library-only schedules taking a Rust closure): their cases carry a
+`closure` name, and the test builds them with the same function written in Rust.
+
 Usage: python tools/schedule_fixtures.py  (from the repository root)
 """
 
@@ -21,6 +25,7 @@ import warnings
 import torch
 from torch.optim import SGD, Adam
 from torch.optim import lr_scheduler as S
+from torch.optim.swa_utils import SWALR
 
 warnings.filterwarnings("ignore")
 
@@ -47,7 +52,7 @@ def momentum_of(kind, opt):
     return g["momentum"] if kind == "sgd" else g["betas"][0]
 
 
-def run(spec, kind, lr, n, make, metrics=None, record_momentum=False):
+def run(spec, kind, lr, n, make, metrics=None, record_momentum=False, closure=None):
     p, opt = make_opt(kind, lr)
     sched = make(opt)
     lrs, moms = [], []
@@ -72,6 +77,7 @@ def run(spec, kind, lr, n, make, metrics=None, record_momentum=False):
         "lr_bits": [bits(x) for x in lrs],
         "momenta": moms if record_momentum else None,
         "momentum_bits": [bits(x) for x in moms] if record_momentum else None,
+        "closure": closure,
     }
 
 
@@ -184,6 +190,83 @@ def cases():
     c.append(run("inverse_poly(beta=0.1, alpha=0.5)", "sgd", 0.1, 100, lam(lambda k: (1 + 0.1 * k) ** -0.5)))
     c.append(run("piecewise_constant(boundaries=[10, 30], values=[0.1, 0.05, 0.01])", "sgd", 0.1, 50,
                  lam(lambda k: (0.1 if k < 10 else 0.05 if k < 30 else 0.01) / 0.1)))
+    # cyclic: every mode, scale_mode (which torch overrides for the built-in modes),
+    # momentum cycling on SGD's momentum and Adam's beta1, an empty falling half
+    c.append(run("cyclic(base_lr=0.001, max_lr=0.01, step_size_up=5)", "sgd", 0.1, 40,
+                 lambda o: S.CyclicLR(o, 0.001, 0.01, step_size_up=5), record_momentum=True))
+    c.append(run("cyclic(base_lr=1e-4, max_lr=0.01, step_size_up=20, mode=triangular2)", "adam", 0.001, 130,
+                 lambda o: S.CyclicLR(o, 1e-4, 0.01, step_size_up=20, mode="triangular2"), record_momentum=True))
+    c.append(run("cyclic(0.001, 0.1, 4, 7, mode=exp_range, gamma=0.97)", "sgd", 0.1, 60,
+                 lambda o: S.CyclicLR(o, 0.001, 0.1, 4, 7, mode="exp_range", gamma=0.97), record_momentum=True))
+    c.append(run("cyclic(0.01, 0.05, 3, 2, mode=triangular2, scale_mode=iterations, cycle_momentum=false)", "sgd", 0.1, 40,
+                 lambda o: S.CyclicLR(o, 0.01, 0.05, 3, 2, mode="triangular2", scale_mode="iterations",
+                                      cycle_momentum=False), record_momentum=True))
+    c.append(run("cyclic(0.002, 0.02, 6, mode=exp_range, gamma=0.99, scale_mode=cycle, base_momentum=0.85, max_momentum=0.95)",
+                 "adam", 0.001, 50,
+                 lambda o: S.CyclicLR(o, 0.002, 0.02, 6, mode="exp_range", gamma=0.99, scale_mode="cycle",
+                                      base_momentum=0.85, max_momentum=0.95), record_momentum=True))
+    c.append(run("cyclic(0.01, 0.1, 3, 0, mode=triangular, scale_mode=iterations)", "sgd", 0.1, 20,
+                 lambda o: S.CyclicLR(o, 0.01, 0.1, 3, 0, scale_mode="iterations"), record_momentum=True))
+    c.append(run("cyclic(0.001, 0.006)", "sgd", 0.1, 60, lambda o: S.CyclicLR(o, 0.001, 0.006), record_momentum=True))
+    c.append(run("cyclic(0.05, 0.01, 5, 3, mode=exp_range, gamma=1.01, base_momentum=0.9, max_momentum=0.8)", "sgd", 0.1, 40,
+                 lambda o: S.CyclicLR(o, 0.05, 0.01, 5, 3, mode="exp_range", gamma=1.01, base_momentum=0.9,
+                                      max_momentum=0.8), record_momentum=True))
+    # chained: the children share the lr; recursive children multiply, closed forms override
+    c.append(run("chained(schedulers=[step(step_size=10), exponential(gamma=0.99)])", "sgd", 0.1, 60,
+                 lambda o: S.ChainedScheduler([S.StepLR(o, 10), S.ExponentialLR(o, 0.99)])))
+    c.append(run("chained([linear(0.5, 1.0, 5), constant(0.5, 8), cosine_annealing(20, 0.001)])", "adam", 0.01, 60,
+                 lambda o: S.ChainedScheduler([S.LinearLR(o, 0.5, 1.0, 5), S.ConstantLR(o, 0.5, 8),
+                                               S.CosineAnnealingLR(o, 20, 0.001)])))
+    c.append(run("chained([multi_step([5, 15], 0.5), polynomial(30, 2.0), cosine_annealing_warm_restarts(7, 2)])", "sgd", 0.1, 60,
+                 lambda o: S.ChainedScheduler([S.MultiStepLR(o, [5, 15], 0.5), S.PolynomialLR(o, 30, 2.0),
+                                               S.CosineAnnealingWarmRestarts(o, 7, 2)])))
+    c.append(run("chained([cosine_annealing_warm_restarts(7, 2), multi_step([5, 15], 0.5), polynomial(30, 2.0)])", "sgd", 0.1, 60,
+                 lambda o: S.ChainedScheduler([S.CosineAnnealingWarmRestarts(o, 7, 2), S.MultiStepLR(o, [5, 15], 0.5),
+                                               S.PolynomialLR(o, 30, 2.0)])))
+    c.append(run("chained([cyclic(0.001, 0.01, 5), exponential(0.98)])", "sgd", 0.1, 40,
+                 lambda o: S.ChainedScheduler([S.CyclicLR(o, 0.001, 0.01, 5), S.ExponentialLR(o, 0.98)]),
+                 record_momentum=True))
+    c.append(run("chained([exponential(0.95), cyclic(0.001, 0.01, 4, mode=triangular2)])", "adam", 0.01, 40,
+                 lambda o: S.ChainedScheduler([S.ExponentialLR(o, 0.95), S.CyclicLR(o, 0.001, 0.01, 4, mode="triangular2")]),
+                 record_momentum=True))
+    c.append(run("chained([cyclic(0.01, 0.1, 3, cycle_momentum=false), linear(0.5, 1.0, 6)])", "sgd", 0.1, 30,
+                 lambda o: S.ChainedScheduler([S.CyclicLR(o, 0.01, 0.1, 3, cycle_momentum=False),
+                                               S.LinearLR(o, 0.5, 1.0, 6)])))
+    c.append(run("chained([one_cycle(0.5, 50), step(5, 0.8)])", "sgd", 0.1, 50,
+                 lambda o: S.ChainedScheduler([S.OneCycleLR(o, 0.5, total_steps=50), S.StepLR(o, 5, 0.8)]),
+                 record_momentum=True))
+    c.append(run("chained([step(4, 0.5), one_cycle(0.5, 40, anneal_strategy=linear)])", "adam", 0.01, 40,
+                 lambda o: S.ChainedScheduler([S.StepLR(o, 4, 0.5), S.OneCycleLR(o, 0.5, total_steps=40,
+                                                                                  anneal_strategy="linear")]),
+                 record_momentum=True))
+    c.append(run("chained([swa_lr(0.05, 10, linear), exponential(0.9)])", "sgd", 0.1, 40,
+                 lambda o: S.ChainedScheduler([SWALR(o, 0.05, 10, "linear"), S.ExponentialLR(o, 0.9)])))
+    c.append(run("chained([step(3, 0.5), swa_lr(0.01, 5)])", "sgd", 0.1, 30,
+                 lambda o: S.ChainedScheduler([S.StepLR(o, 3, 0.5), SWALR(o, 0.01, 5)])))
+    # swa_lr, alone and as a sequential child (it counts its own step() calls)
+    c.append(run("swa_lr(swa_lr=0.05)", "sgd", 0.1, 30, lambda o: SWALR(o, swa_lr=0.05)))
+    c.append(run("swa_lr(0.001, 5, linear)", "adam", 0.01, 20, lambda o: SWALR(o, 0.001, 5, "linear")))
+    c.append(run("swa_lr(0.2, anneal_epochs=0)", "sgd", 0.1, 5, lambda o: SWALR(o, 0.2, 0)))
+    c.append(run("swa_lr(0.02, anneal_epochs=1, anneal_strategy=cos)", "sgd", 0.1, 5, lambda o: SWALR(o, 0.02, 1)))
+    c.append(run("swa_lr(0.3, 7)", "sgd", 0.1, 20, lambda o: SWALR(o, 0.3, 7)))
+    c.append(run("sequential([cosine_annealing(30), swa_lr(0.005, 5)], [20])", "sgd", 0.1, 50,
+                 lambda o: S.SequentialLR(o, [S.CosineAnnealingLR(o, 30), SWALR(o, 0.005, 5)], [20])))
+    c.append(run("sequential([swa_lr(0.01, 4, linear), exponential(0.9)], [10])", "sgd", 0.1, 30,
+                 lambda o: S.SequentialLR(o, [SWALR(o, 0.01, 4, "linear"), S.ExponentialLR(o, 0.9)], [10])))
+    # cyclic inside sequential: first (its base_lr becomes initial_lr) and later
+    c.append(run("sequential([cyclic(0.01, 0.1, 5), cosine_annealing(20)], [15])", "sgd", 0.1, 40,
+                 lambda o: S.SequentialLR(o, [S.CyclicLR(o, 0.01, 0.1, 5), S.CosineAnnealingLR(o, 20)], [15]),
+                 record_momentum=True))
+    c.append(run("sequential([linear(0.5, 1.0, 5), cyclic(0.01, 0.1, 5, max_momentum=0.95)], [10])", "sgd", 0.1, 40,
+                 lambda o: S.SequentialLR(o, [S.LinearLR(o, 0.5, 1.0, 5), S.CyclicLR(o, 0.01, 0.1, 5, max_momentum=0.95)],
+                                          [10]), record_momentum=True))
+    # the library-only closure schedules, with the closures the Rust test writes again
+    c.append(run("lambda_lr", "sgd", 0.1, 50, lam(lambda k: 0.95 ** k), closure="pow_0.95"))
+    c.append(run("lambda_lr", "adam", 0.01, 50, lam(lambda k: 1 / math.sqrt(1 + k)), closure="inv_sqrt"))
+    c.append(run("multiplicative", "sgd", 0.1, 50,
+                 lambda o: S.MultiplicativeLR(o, lambda k: 0.5 if k % 10 == 0 else 0.98), closure="halve_every_10"))
+    c.append(run("multiplicative", "adam", 0.01, 50,
+                 lambda o: S.MultiplicativeLR(o, lambda k: 0.95 ** k), closure="pow_0.95"))
     return c
 
 

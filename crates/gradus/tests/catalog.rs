@@ -27,6 +27,8 @@ fn base_call_without(a: &Algorithm, skip: &str) -> String {
         ("lam", "0.1"),
         ("beta", "0.1"),
         ("alpha", "0.5"),
+        ("base_lr", "0.01"),
+        ("swa_lr", "0.05"),
     ];
     let args: Vec<String> = a
         .params
@@ -56,9 +58,15 @@ fn build(kind: &str, spec: &str) -> gradus::Result<Call> {
     }
 }
 
+/// Every algorithm that a spec can build (the closure schedules, library only, have
+/// their own test below).
 fn everything() -> Vec<Algorithm> {
     let mut all = catalog::optimizers();
-    all.extend(catalog::schedules());
+    all.extend(
+        catalog::schedules()
+            .into_iter()
+            .filter(|a| !schedule::LIBRARY_ONLY.contains(&a.name)),
+    );
     all
 }
 
@@ -75,6 +83,7 @@ fn tables_are_what_the_specs_read_and_print() {
                 let shown = v.to_string();
                 let want = match &p.default {
                     serde_json::Value::Bool(b) => b.to_string(),
+                    serde_json::Value::Null if p.kind == "optional_float" => "none".into(),
                     serde_json::Value::String(s) => s.clone(),
                     serde_json::Value::Number(n) => gradus::spec::fmt_value(n.as_f64().unwrap()),
                     serde_json::Value::Array(x) => {
@@ -186,6 +195,20 @@ fn adamw_is_a_preset_of_adam() {
         optim::build::<f64>("adamw(lr=0.1)").unwrap().spec().to_string(),
         "adamw(lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=false, maximize=false)"
     );
+}
+
+#[test]
+fn closure_schedules_are_listed_as_library_only_and_refused_from_specs() {
+    for name in schedule::LIBRARY_ONLY {
+        let a = catalog::schedule(name).unwrap();
+        assert_eq!(a.kind, "schedule");
+        assert!(a.summary.starts_with("library only: takes a Rust closure"));
+        assert!(a.params.is_empty());
+        match schedule::build(name, 0.1, None) {
+            Err(Error::Unsupported(msg)) => assert!(msg.contains("Rust closure"), "{msg}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }
 
 #[test]

@@ -26,37 +26,51 @@
 use crate::error::{Error, Result};
 use crate::spec::Call;
 
+pub mod chained;
 pub mod constant;
 pub mod cosine_annealing;
 pub mod cosine_annealing_warm_restarts;
+pub mod cyclic;
 pub mod exp_decay;
 pub mod exponential;
 pub mod inverse_poly;
+pub mod lambda_lr;
 pub mod linear;
 pub mod multi_step;
+pub mod multiplicative;
 pub mod one_cycle;
 pub mod piecewise_constant;
 pub mod polynomial;
 pub mod reduce_on_plateau;
 pub mod sequential;
 pub mod step;
+pub mod swa_lr;
 
+pub use chained::{Chained, ChainedConfig};
 pub use constant::{Constant, ConstantConfig};
 pub use cosine_annealing::{CosineAnnealing, CosineAnnealingConfig};
 pub use cosine_annealing_warm_restarts::{
     CosineAnnealingWarmRestarts, CosineAnnealingWarmRestartsConfig,
 };
+pub use cyclic::{Cyclic, CyclicConfig, CyclicMode, ScaleMode};
 pub use exp_decay::{ExpDecay, ExpDecayConfig};
 pub use exponential::{Exponential, ExponentialConfig};
 pub use inverse_poly::{InversePoly, InversePolyConfig};
+pub use lambda_lr::{LambdaLr, LrLambda};
 pub use linear::{Linear, LinearConfig};
 pub use multi_step::{MultiStep, MultiStepConfig};
+pub use multiplicative::Multiplicative;
 pub use one_cycle::{AnnealStrategy, OneCycle, OneCycleConfig};
 pub use piecewise_constant::{PiecewiseConstant, PiecewiseConstantConfig};
 pub use polynomial::{Polynomial, PolynomialConfig};
 pub use reduce_on_plateau::{PlateauMode, ReduceOnPlateau, ReduceOnPlateauConfig, ThresholdMode};
 pub use sequential::Sequential;
 pub use step::{Step, StepConfig};
+pub use swa_lr::{SwaLr, SwaLrConfig};
+
+/// Schedules that take a Rust closure (torch's `lr_lambda`): listed in the catalog, built
+/// with their `new` in Rust, and refused with an error saying so when built from a spec.
+pub const LIBRARY_ONLY: &[&str] = &["lambda_lr", "multiplicative"];
 
 /// The saved state of a schedule (for checkpoints).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -143,6 +157,7 @@ pub fn build_from_call(
             base_lr,
             base_momentum,
         )?)),
+        "chained" => Ok(Box::new(Chained::from_call(call, base_lr, base_momentum)?)),
         "reduce_on_plateau" => Ok(Box::new(ReduceOnPlateau::new(
             ReduceOnPlateauConfig::from_call(call)?,
             base_lr,
@@ -156,8 +171,9 @@ pub fn build(spec: &str, base_lr: f64, base_momentum: Option<f64>) -> Result<Box
     build_from_call(&crate::spec::parse(spec)?, base_lr, base_momentum)
 }
 
-/// Builds a schedule that can run inside `sequential` (every one but `sequential`
-/// and `reduce_on_plateau`, which torch's SequentialLR refuses too).
+/// Builds a schedule that can run inside `sequential` or `chained` (every one but
+/// those two and `reduce_on_plateau`, which torch's SequentialLR and ChainedScheduler
+/// refuse too).
 pub(crate) fn build_chainable(
     call: &Call,
     base_lr: f64,
@@ -197,12 +213,20 @@ pub(crate) fn build_chainable(
             InversePolyConfig::from_call(call)?,
             base_lr,
         )?),
-        "sequential" | "reduce_on_plateau" => {
+        "cyclic" => Box::new(Cyclic::new(CyclicConfig::from_call(call)?, base_momentum)?),
+        "swa_lr" => Box::new(SwaLr::new(SwaLrConfig::from_call(call)?, base_lr)?),
+        "reduce_on_plateau" => {
+            return Err(Error::Unsupported(
+                "reduce_on_plateau() cannot be a child of sequential() or chained() (torch's SequentialLR and ChainedScheduler refuse it too: it steps on a metric)".into(),
+            ))
+        }
+        "sequential" | "chained" => {
             return Err(Error::Unsupported(format!(
-                "{}() cannot be a child of sequential() (torch's SequentialLR refuses it too)",
+                "{}() cannot be a child of sequential() or chained() (not supported: torch restarts a child with step(0), which SequentialLR and ChainedScheduler do not take)",
                 call.name
             )))
         }
+        name @ ("lambda_lr" | "multiplicative") => return Err(lambda_lr::library_only(name)),
         other => return Err(unknown(other)),
     })
 }
@@ -241,6 +265,12 @@ pub(crate) trait TorchRule: Clone + std::fmt::Debug + Send + 'static {
     /// torch's `_initial_step()`: `last_epoch` becomes 0 and the lr is computed from
     /// the group's current lr `lr` with `_is_initial` set.
     fn begin(&mut self, lr: f64);
+    /// The initial step torch takes while building the scheduler, from the group lr
+    /// `lr` when the group's `initial_lr` is `initial_lr`: as [`TorchRule::begin`],
+    /// except for cyclic, whose `base_lrs` are still the group's `initial_lr` then.
+    fn construct(&mut self, lr: f64, _initial_lr: f64) {
+        self.begin(lr);
+    }
     /// torch's `step()` without an epoch: `last_epoch += 1`, then `get_lr()`.
     fn advance(&mut self);
     /// torch's `_update_lr(0)` (what SequentialLR does at a milestone): `last_epoch = 0`
@@ -252,6 +282,12 @@ pub(crate) trait TorchRule: Clone + std::fmt::Debug + Send + 'static {
     }
     /// The `initial_lr` this schedule writes into the param group when built.
     fn initial_lr(&self) -> Option<f64> {
+        None
+    }
+    /// The lr this schedule writes into the param group before torch's
+    /// `setdefault('initial_lr', lr)` (cyclic's `base_lr`): the group's `initial_lr`
+    /// when it is the first schedule built.
+    fn preset_lr(&self) -> Option<f64> {
         None
     }
     /// Extra state beyond [`Core`], all finite.
@@ -271,12 +307,16 @@ pub(crate) trait TorchRule: Clone + std::fmt::Debug + Send + 'static {
 pub(crate) trait Chainable: Schedule {
     /// torch's `_initial_step()` from the group lr `lr`.
     fn begin(&mut self, lr: f64);
+    /// torch's initial step during construction (see [`TorchRule::construct`]).
+    fn construct(&mut self, lr: f64, initial_lr: f64);
     /// torch's `_update_lr(0)` at a milestone.
     fn restart(&mut self);
     /// Overwrites the group lr (a sibling changed it).
     fn set_lr(&mut self, lr: f64);
     /// The `initial_lr` this schedule writes into the param group when built.
     fn initial_lr(&self) -> Option<f64>;
+    /// The lr it writes into the group before `initial_lr` is defaulted.
+    fn preset_lr(&self) -> Option<f64>;
     /// A boxed copy.
     fn chainable_clone(&self) -> Box<dyn Chainable>;
     /// As a plain schedule.
@@ -380,6 +420,9 @@ impl<R: TorchRule> Chainable for R {
     fn begin(&mut self, lr: f64) {
         TorchRule::begin(self, lr);
     }
+    fn construct(&mut self, lr: f64, initial_lr: f64) {
+        TorchRule::construct(self, lr, initial_lr);
+    }
     fn restart(&mut self) {
         TorchRule::restart(self);
     }
@@ -388,6 +431,9 @@ impl<R: TorchRule> Chainable for R {
     }
     fn initial_lr(&self) -> Option<f64> {
         TorchRule::initial_lr(self)
+    }
+    fn preset_lr(&self) -> Option<f64> {
+        TorchRule::preset_lr(self)
     }
     fn chainable_clone(&self) -> Box<dyn Chainable> {
         Box::new(self.clone())
@@ -400,6 +446,134 @@ impl<R: TorchRule> Chainable for R {
 impl Clone for Box<dyn Chainable> {
     fn clone(&self) -> Self {
         self.chainable_clone()
+    }
+}
+
+/// The children of `sequential` or `chained`, built by [`build_children`].
+pub(crate) struct Children {
+    /// The schedules, in order.
+    pub schedules: Vec<Box<dyn Chainable>>,
+    /// The group's `initial_lr` right after each one was built.
+    pub initial_lrs: Vec<f64>,
+}
+
+/// Builds the children of `sequential` or `chained` (`owner`) in order, as torch's
+/// user code builds them on one optimizer, and returns them with the param group's
+/// `initial_lr` after each one's construction: the optimizer's lr `base_lr`, unless
+/// the first child presets it (cyclic) or a child overwrites it (one_cycle). Each
+/// child starts from the `initial_lr` before it.
+pub(crate) fn build_children(
+    owner: &str,
+    calls: &[Call],
+    base_lr: f64,
+    base_momentum: Option<f64>,
+) -> Result<Children> {
+    if calls.is_empty() {
+        return Err(Error::invalid(
+            owner,
+            "schedulers",
+            "[]",
+            "at least one schedule",
+        ));
+    }
+    if calls.iter().filter(|c| c.name == "one_cycle").count() > 1 {
+        return Err(Error::Unsupported(format!(
+            "{owner}() takes at most one one_cycle child (in torch they share, and overwrite, the param group's one_cycle settings)"
+        )));
+    }
+    let mut initial_lr = None;
+    let mut children = Vec::with_capacity(calls.len());
+    let mut initial_lrs = Vec::with_capacity(calls.len());
+    for c in calls {
+        let start = initial_lr.unwrap_or(base_lr);
+        let child = build_chainable(c, start, base_momentum)?;
+        let after = child
+            .initial_lr()
+            .or(initial_lr)
+            .or(child.preset_lr())
+            .unwrap_or(start);
+        initial_lr = Some(after);
+        initial_lrs.push(after);
+        children.push(child);
+    }
+    Ok(Children {
+        schedules: children,
+        initial_lrs,
+    })
+}
+
+/// What the children of `sequential` and `chained` share: torch's param group lr and
+/// the momentum the last momentum-cycling child set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Group {
+    /// The group's lr.
+    pub lr: f64,
+    /// The cycled momentum, if a child cycles it.
+    pub momentum: Option<f64>,
+}
+
+impl Group {
+    /// Takes the lr, and the momentum if it sets one, from the child that just acted.
+    pub(crate) fn follow(&mut self, child: &dyn Chainable) {
+        self.lr = child.lr();
+        if let Some(m) = child.momentum() {
+            self.momentum = Some(m);
+        }
+    }
+
+    /// The state of a parent schedule over `children`.
+    pub(crate) fn state(
+        &self,
+        name: &str,
+        spec: &Call,
+        last_epoch: u64,
+        children: &[Box<dyn Chainable>],
+    ) -> ScheduleState {
+        ScheduleState {
+            name: name.into(),
+            spec: spec.to_string(),
+            last_epoch,
+            values: vec![
+                self.lr,
+                self.momentum.unwrap_or(0.0),
+                if self.momentum.is_some() { 1.0 } else { 0.0 },
+            ],
+            children: children.iter().map(|c| c.state()).collect(),
+        }
+    }
+
+    /// Checks `state` (saved by [`Group::state`] of the parent `name` with `spec`),
+    /// loads the children's states into `children` and returns the group.
+    pub(crate) fn load(
+        name: &str,
+        state: &ScheduleState,
+        spec: &Call,
+        children: &mut [Box<dyn Chainable>],
+    ) -> Result<Group> {
+        check_state(state, name, spec, 3)?;
+        if state.children.len() != children.len() {
+            return Err(Error::StateMismatch(format!(
+                "{name}: saved {} children, this one has {}",
+                state.children.len(),
+                children.len()
+            )));
+        }
+        for (c, s) in children.iter_mut().zip(&state.children) {
+            c.load_state(s)?;
+        }
+        let momentum = match state.values[2] {
+            0.0 => None,
+            1.0 => Some(state.values[1]),
+            x => {
+                return Err(Error::StateMismatch(format!(
+                    "{name}: saved momentum flag {x}"
+                )))
+            }
+        };
+        Ok(Group {
+            lr: state.values[0],
+            momentum,
+        })
     }
 }
 
@@ -475,7 +649,14 @@ mod tests {
     #[test]
     fn every_listed_name_builds_and_unknown_names_list_them() {
         for (name, _) in names() {
+            if LIBRARY_ONLY.contains(&name) {
+                assert!(matches!(build(name, 0.1, None), Err(Error::Unsupported(_))));
+                continue;
+            }
             let spec = match name {
+                "cyclic" => "cyclic(0.01, 0.1, 5)",
+                "chained" => "chained([step(3), exponential(0.9)])",
+                "swa_lr" => "swa_lr(0.05)",
                 "step" => "step(3)",
                 "multi_step" => "multi_step([2, 4])",
                 "exponential" => "exponential(0.9)",
@@ -543,6 +724,17 @@ pub fn catalog() -> Vec<crate::hyper::Algorithm> {
         PiecewiseConstantConfig::algorithm("schedule"),
         ExpDecayConfig::algorithm("schedule"),
         InversePolyConfig::algorithm("schedule"),
+        CyclicConfig::algorithm("schedule"),
+        ChainedConfig::algorithm("schedule"),
+        SwaLrConfig::algorithm("schedule"),
+        lambda_lr::algorithm(
+            "lambda_lr",
+            "library only: takes a Rust closure (gradus::schedule::LambdaLr); the lr times lr_lambda(k) (torch LambdaLR)",
+        ),
+        lambda_lr::algorithm(
+            "multiplicative",
+            "library only: takes a Rust closure (gradus::schedule::Multiplicative); multiply the lr by lr_lambda(k) after every update (torch MultiplicativeLR)",
+        ),
     ]
 }
 

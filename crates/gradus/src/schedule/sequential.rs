@@ -37,7 +37,7 @@
 //! second), and refuses more than one `one_cycle` child (in torch they would
 //! overwrite each other's `max_lr`, `min_lr` and momenta in the shared param group).
 
-use super::{build_chainable, check_state, num_list, Chainable, Schedule, ScheduleState};
+use super::{build_children, num_list, Chainable, Group, Schedule, ScheduleState};
 use crate::error::{Error, Result};
 use crate::spec::{Args, Call, Value};
 
@@ -48,8 +48,7 @@ const OWNER: &str = "sequential";
 pub struct Sequential {
     children: Vec<Box<dyn Chainable>>,
     milestones: Vec<u64>,
-    lr: f64,
-    momentum: Option<f64>,
+    group: Group,
     last_epoch: u64,
 }
 
@@ -72,21 +71,16 @@ impl Sequential {
     /// is `base_lr` (and momentum, if it has one, `base_momentum`).
     pub fn from_call(call: &Call, base_lr: f64, base_momentum: Option<f64>) -> Result<Self> {
         let a = Args::bind(call, Self::KEYS)?;
-        let calls = a
+        let calls: Vec<Call> = a
             .call_list("schedulers")?
-            .ok_or_else(|| a.missing("schedulers"))?;
+            .ok_or_else(|| a.missing("schedulers"))?
+            .into_iter()
+            .cloned()
+            .collect();
         let milestones = a
             .u64_list("milestones")?
             .ok_or_else(|| a.missing("milestones"))?;
-        if calls.is_empty() {
-            return Err(Error::invalid(
-                OWNER,
-                "schedulers",
-                "[]",
-                "at least one schedule",
-            ));
-        }
-        if milestones.len() + 1 != calls.len() {
+        if !calls.is_empty() && milestones.len() + 1 != calls.len() {
             return Err(Error::invalid(
                 OWNER,
                 "milestones",
@@ -109,42 +103,31 @@ impl Sequential {
                 ),
             ));
         }
-        if calls.iter().filter(|c| c.name == "one_cycle").count() > 1 {
-            return Err(Error::Unsupported(
-                "sequential() takes at most one one_cycle child (in torch they share, and overwrite, the param group's one_cycle settings)".into(),
-            ));
-        }
-        // Build the children in order, as torch's user code would, threading the
-        // group's `initial_lr` (only one_cycle changes it) and momentum.
-        let mut initial_lr = base_lr;
-        let mut momentum = None;
-        let mut children = Vec::with_capacity(calls.len());
-        for c in calls {
-            let child = build_chainable(c, initial_lr, base_momentum)?;
-            if let Some(lr) = child.initial_lr() {
-                initial_lr = lr;
-            }
+        let built = build_children(OWNER, &calls, base_lr, base_momentum)?;
+        let children = built.schedules;
+        let initial_lr = built.initial_lrs[built.initial_lrs.len() - 1];
+        // The momentum the group holds after the children's construction.
+        let mut group = Group {
+            lr: initial_lr,
+            momentum: None,
+        };
+        for child in &children {
             if let Some(m) = child.momentum() {
-                momentum = Some(m);
+                group.momentum = Some(m);
             }
-            children.push(child);
         }
         // SequentialLR.__init__: reset the lr to initial_lr, then only the child meant
         // for update 0 takes its initial step.
         let mut s = Sequential {
             children,
             milestones,
-            lr: initial_lr,
-            momentum,
+            group,
             last_epoch: 0,
         };
         let idx = s.milestones.partition_point(|&m| m == 0);
         let child = &mut s.children[idx];
         child.begin(initial_lr);
-        s.lr = child.lr();
-        if let Some(m) = child.momentum() {
-            s.momentum = Some(m);
-        }
+        s.group.follow(child.as_ref());
         Ok(s)
     }
 
@@ -177,65 +160,33 @@ impl Schedule for Sequential {
         }
     }
     fn lr(&self) -> f64 {
-        self.lr
+        self.group.lr
     }
     fn momentum(&self) -> Option<f64> {
-        self.momentum
+        self.group.momentum
     }
     fn step(&mut self, metric: f64) {
         self.last_epoch = self.last_epoch.saturating_add(1);
         let idx = self.active();
         let child = &mut self.children[idx];
-        child.set_lr(self.lr);
+        child.set_lr(self.group.lr);
         if idx > 0 && self.milestones[idx - 1] == self.last_epoch {
             child.restart();
         } else {
             child.step(metric);
         }
-        self.lr = child.lr();
-        if let Some(m) = child.momentum() {
-            self.momentum = Some(m);
-        }
+        self.group.follow(child.as_ref());
     }
     fn last_epoch(&self) -> u64 {
         self.last_epoch
     }
     fn state(&self) -> ScheduleState {
-        ScheduleState {
-            name: OWNER.into(),
-            spec: self.spec().to_string(),
-            last_epoch: self.last_epoch,
-            values: vec![
-                self.lr,
-                self.momentum.unwrap_or(0.0),
-                if self.momentum.is_some() { 1.0 } else { 0.0 },
-            ],
-            children: self.children.iter().map(|c| c.state()).collect(),
-        }
+        self.group
+            .state(OWNER, &self.spec(), self.last_epoch, &self.children)
     }
     fn load_state(&mut self, state: &ScheduleState) -> Result<()> {
-        check_state(state, OWNER, &self.spec(), 3)?;
-        if state.children.len() != self.children.len() {
-            return Err(Error::StateMismatch(format!(
-                "{OWNER}: saved {} children, this one has {}",
-                state.children.len(),
-                self.children.len()
-            )));
-        }
         let mut next = self.clone();
-        for (c, s) in next.children.iter_mut().zip(&state.children) {
-            c.load_state(s)?;
-        }
-        next.lr = state.values[0];
-        next.momentum = match state.values[2] {
-            0.0 => None,
-            1.0 => Some(state.values[1]),
-            x => {
-                return Err(Error::StateMismatch(format!(
-                    "{OWNER}: saved momentum flag {x}"
-                )))
-            }
-        };
+        next.group = Group::load(OWNER, state, &self.spec(), &mut next.children)?;
         next.last_epoch = state.last_epoch;
         *self = next;
         Ok(())
