@@ -17,9 +17,9 @@
 //! then renamed over the target, so a crash never leaves a half-written checkpoint.
 
 use crate::cli_error::CliError;
-use crate::runner::{RunSpec, Runner, Stepper};
+use crate::runner::{RunSpec, Runner};
 use gradus::checkpoint::{Checkpoint, Tensor};
-use gradus::optim::{NewtonConfig, NonFinitePolicy, OptimizerState};
+use gradus::optim::{NonFinitePolicy, OptimizerKind, OptimizerState, TensorState};
 use gradus::schedule::ScheduleState;
 use gradus::{DType, Float};
 use gradus_problems::{BatchSampler, GradientNoise, ProblemOptions, Sampling};
@@ -120,12 +120,6 @@ pub fn capture<T: Float>(runner: &Runner<T>) -> Result<Checkpoint, CliError> {
     );
     meta.insert("step".into(), json!(runner.step));
     meta.insert("skipped".into(), json!(runner.skipped));
-    if let Stepper::Newton(n) = &runner.stepper {
-        meta.insert(
-            "newton".into(),
-            json!({"spec": n.config().to_call().to_string(), "steps": n.steps()}),
-        );
-    }
     let schedule = runner.schedule.as_ref().map(|s| s.state());
     meta.insert("schedule".into(), to_json("schedule state", &schedule)?);
     meta.insert("sampler".into(), to_json("batch sampler", &runner.sampler)?);
@@ -138,9 +132,7 @@ pub fn capture<T: Float>(runner: &Runner<T>) -> Result<Checkpoint, CliError> {
             &runner.x[r.clone()],
         )?)?;
     }
-    if let Stepper::FirstOrder(o) = &runner.stepper {
-        o.state().to_checkpoint("optimizer", &mut c)?;
-    }
+    runner.stepper.state().to_checkpoint("optimizer", &mut c)?;
     Ok(c)
 }
 
@@ -285,43 +277,55 @@ impl RunCheckpoint {
             .iter()
             .map(|(n, _)| format!("params/{n}"))
             .collect();
-        match &mut runner.stepper {
-            Stepper::FirstOrder(o) => {
-                let state = OptimizerState::<T>::from_checkpoint("optimizer", c)
-                    .map_err(|e| err(e.to_string()))?;
-                let names: Vec<(&str, usize)> = runner
-                    .tensors
-                    .iter()
-                    .map(|(n, r)| (n.as_str(), r.len()))
-                    .collect();
-                state
-                    .check_tensors(&names)
-                    .map_err(|e| err(e.to_string()))?;
-                for t in &state.tensors {
-                    for slot in &state.slot_names {
-                        used.push(format!("optimizer/{}/{slot}", t.name));
-                    }
-                    if !t.scalars.is_empty() {
-                        used.push(format!("optimizer/{}/#scalars", t.name));
-                    }
-                }
-                o.load_state(state).map_err(|e| err(e.to_string()))?;
+        let state = if c.meta.get("optimizer").is_none() && c.meta.get("newton").is_some() {
+            // Checkpoints of gradus 0.1 kept Newton's state apart from the optimizers'.
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct NewtonState {
+                spec: String,
+                steps: u64,
             }
-            Stepper::Newton(n) => {
-                #[derive(Deserialize)]
-                #[serde(deny_unknown_fields)]
-                struct NewtonState {
-                    spec: String,
-                    steps: u64,
-                }
-                let s: NewtonState = field(c, "newton").map_err(err)?;
-                let cfg = gradus::spec::parse(&s.spec)
-                    .and_then(|call| NewtonConfig::from_call(&call))
-                    .map_err(|e| err(format!("newton: {e}")))?;
-                n.set_lr(cfg.lr).map_err(|e| err(e.to_string()))?;
-                n.set_steps(s.steps);
+            let s: NewtonState = field(c, "newton").map_err(err)?;
+            OptimizerState::<T> {
+                algorithm: "newton".into(),
+                spec: s.spec,
+                slot_names: Vec::new(),
+                nonfinite: runner.stepper.nonfinite_policy(),
+                skipped: 0,
+                tensors: vec![TensorState {
+                    name: "newton".into(),
+                    step: s.steps,
+                    slots: Vec::new(),
+                    scalars: Vec::new(),
+                }],
+            }
+        } else {
+            OptimizerState::<T>::from_checkpoint("optimizer", c).map_err(|e| err(e.to_string()))?
+        };
+        // Element-wise and per-tensor state is per tensor; closure optimizers keep
+        // global state of their own layout, which their load_state checks.
+        if runner.stepper.kind() != OptimizerKind::Closure {
+            let names: Vec<(&str, usize)> = runner
+                .tensors
+                .iter()
+                .map(|(n, r)| (n.as_str(), r.len()))
+                .collect();
+            state
+                .check_tensors(&names)
+                .map_err(|e| err(e.to_string()))?;
+        }
+        for t in &state.tensors {
+            for slot in state.slot_names.iter().take(t.slots.len()) {
+                used.push(format!("optimizer/{}/{slot}", t.name));
+            }
+            if !t.scalars.is_empty() {
+                used.push(format!("optimizer/{}/#scalars", t.name));
             }
         }
+        runner
+            .stepper
+            .load_state(state)
+            .map_err(|e| err(e.to_string()))?;
         let used: std::collections::HashSet<&str> = used.iter().map(String::as_str).collect();
         if let Some(t) = c.tensors.iter().find(|t| !used.contains(t.name.as_str())) {
             return Err(err(format!(

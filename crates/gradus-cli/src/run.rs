@@ -69,15 +69,9 @@ const RUN_FLAGS: &[(&str, &str)] = &[
 
 /// An optimizer spec in canonical form (every argument, torch's order).
 fn canonical_optimizer(call: &gradus::spec::Call) -> Result<String, CliError> {
-    Ok(if call.name == "newton" {
-        gradus::optim::NewtonConfig::from_call(call)?
-            .to_call()
-            .to_string()
-    } else {
-        gradus::optim::build_from_call::<f64>(call)?
-            .spec()
-            .to_string()
-    })
+    Ok(gradus::optim::build_from_call::<f64>(call)?
+        .spec()
+        .to_string())
 }
 
 /// Refuses run-defining flags given with `--resume` that differ from the checkpoint.

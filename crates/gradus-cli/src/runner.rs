@@ -3,7 +3,7 @@
 //! at a time.
 
 use crate::cli_error::CliError;
-use gradus::optim::{self, Newton, NewtonConfig, NonFinitePolicy, Optimizer, Param, StepOutcome};
+use gradus::optim::{self, Closure, NonFinitePolicy, Optimizer, OptimizerKind, Param, StepOutcome};
 use gradus::schedule::{self, Schedule};
 use gradus::spec::Call;
 use gradus::{DType, Float};
@@ -58,37 +58,6 @@ pub struct Record<T> {
     pub params: Option<Vec<T>>,
 }
 
-/// The first-order optimizer or Newton's method.
-pub enum Stepper<T: Float> {
-    /// Any element-wise optimizer.
-    FirstOrder(Box<dyn Optimizer<T>>),
-    /// Newton's method (the problem has a Hessian).
-    Newton(Newton),
-}
-
-impl<T: Float> Stepper<T> {
-    fn lr(&self) -> f64 {
-        match self {
-            Stepper::FirstOrder(o) => o.lr(),
-            Stepper::Newton(n) => n.lr(),
-        }
-    }
-
-    fn set_lr(&mut self, lr: f64) -> gradus::Result<()> {
-        match self {
-            Stepper::FirstOrder(o) => o.set_lr(lr),
-            Stepper::Newton(n) => n.set_lr(lr),
-        }
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        match self {
-            Stepper::FirstOrder(o) => o.momentum(),
-            Stepper::Newton(_) => None,
-        }
-    }
-}
-
 /// Params with at most this many entries are printed in every record.
 pub const MAX_PRINTED_PARAMS: usize = 100;
 
@@ -99,11 +68,10 @@ pub struct Runner<T: Float> {
     /// Current parameters.
     pub x: Vec<T>,
     grad: Vec<T>,
-    hessian: Vec<T>,
     /// The problem's named tensors and their ranges in `x`.
     pub(crate) tensors: Vec<(String, Range<usize>)>,
-    /// The optimizer.
-    pub stepper: Stepper<T>,
+    /// The optimizer (element-wise, per-tensor or closure: all stepped with `step_with`).
+    pub stepper: Box<dyn Optimizer<T>>,
     /// The schedule.
     pub schedule: Option<Box<dyn Schedule>>,
     /// The minibatch sampler (data problems with `--batch-size`).
@@ -208,25 +176,36 @@ impl<T: Float> Runner<T> {
                 (name, r)
             })
             .collect();
-        let mut stepper = if spec.optimizer.name == "newton" {
-            if problem.as_hessian().is_none() {
+        let mut stepper = optim::build_from_call::<T>(&spec.optimizer)?;
+        stepper.set_nonfinite_policy(spec.nonfinite);
+        if stepper.kind() == OptimizerKind::Closure {
+            let name = stepper.name();
+            if name == "newton" && problem.as_hessian().is_none() {
                 return Err(CliError::usage(format!(
                     "newton needs a Hessian, which problem '{}' does not provide; use a \
-                     first-order optimizer, or an analytic problem",
+                     first-order optimizer or lbfgs, or an analytic problem",
                     spec.problem
                 )));
             }
-            if spec.batch_size.is_some() || spec.noise != 0.0 {
-                return Err(CliError::usage(
-                    "newton takes exact full-batch derivatives: drop --batch-size and --noise",
-                ));
+            if name == "newton" && dim > optim::MAX_NEWTON_DIM {
+                return Err(CliError::usage(format!(
+                    "newton keeps a dense {dim}×{dim} Hessian; it takes at most {} parameters \
+                     (use lbfgs for larger problems)",
+                    optim::MAX_NEWTON_DIM
+                )));
             }
-            Stepper::Newton(Newton::new(NewtonConfig::from_call(&spec.optimizer)?)?)
-        } else {
-            let mut o = optim::build_from_call::<T>(&spec.optimizer)?;
-            o.set_nonfinite_policy(spec.nonfinite);
-            Stepper::FirstOrder(o)
-        };
+            if spec.batch_size.is_some() || spec.noise != 0.0 {
+                return Err(CliError::usage(format!(
+                    "{name} re-evaluates the full-batch loss itself: drop --batch-size and --noise"
+                )));
+            }
+            if spec.clip_norm.is_some() || spec.clip_value.is_some() {
+                return Err(CliError::usage(format!(
+                    "{name} re-evaluates the loss itself, so its gradients cannot be clipped: \
+                     drop --clip-norm and --clip-value"
+                )));
+            }
+        }
         let schedule = match &spec.schedule {
             Some(call) => {
                 let s = schedule::build_from_call(call, stepper.lr(), stepper.momentum())?;
@@ -259,11 +238,10 @@ impl<T: Float> Runner<T> {
         };
         let mut runner = Runner {
             grad: vec![T::zero(); dim],
-            hessian: Vec::new(),
             problem,
             x,
             tensors,
-            stepper: Stepper::FirstOrder(optim::build::<T>("sgd")?),
+            stepper: optim::build::<T>("sgd")?,
             schedule,
             sampler,
             noise,
@@ -288,8 +266,8 @@ impl<T: Float> Runner<T> {
             let lr = s.lr();
             let m = s.momentum();
             self.stepper.set_lr(lr)?;
-            if let (Some(m), Stepper::FirstOrder(o)) = (m, &mut self.stepper) {
-                o.set_momentum(m)?;
+            if let Some(m) = m {
+                self.stepper.set_momentum(m)?;
             }
         }
         Ok(())
@@ -377,20 +355,13 @@ impl<T: Float> Runner<T> {
                 gradus::clip::clip_grad_norm(&mut grads, n, 2.0).map_err(CliError::from)?;
             }
         }
-        let outcome = match &mut self.stepper {
-            Stepper::FirstOrder(opt) => {
-                let mut params = params(&self.tensors, &mut self.x, &self.grad);
-                opt.step(&mut params)?
-            }
-            Stepper::Newton(newton) => {
-                let n = self.x.len();
-                self.hessian.resize(n * n, T::zero());
-                let h = self.problem.as_hessian().expect("checked in Runner::new");
-                h.hessian(&self.x, &mut self.hessian);
-                newton.step_dense(&mut self.x, &self.grad, &self.hessian)?;
-                StepOutcome::Applied
-            }
+        let mut closure = ProblemClosure {
+            problem: &*self.problem,
+            x: Vec::new(),
+            g: Vec::new(),
         };
+        let mut params = params(&self.tensors, &mut self.x, &self.grad);
+        let outcome = self.stepper.step_with(&mut params, &mut closure)?;
         if outcome == StepOutcome::Skipped {
             self.skipped += 1;
         }
@@ -401,6 +372,47 @@ impl<T: Float> Runner<T> {
         }
         self.apply_schedule()?;
         Ok(outcome)
+    }
+}
+
+/// The problem as the closure a closure optimizer (L-BFGS, Newton) re-evaluates: the
+/// full-batch loss and gradient, and the Hessian where the problem has one.
+struct ProblemClosure<'a, T: Float> {
+    problem: &'a dyn Objective<T>,
+    x: Vec<T>,
+    g: Vec<T>,
+}
+
+impl<T: Float> ProblemClosure<'_, T> {
+    fn gather(&mut self, values: &[&[T]]) {
+        self.x.clear();
+        for v in values {
+            self.x.extend_from_slice(v);
+        }
+    }
+}
+
+impl<T: Float> Closure<T> for ProblemClosure<'_, T> {
+    fn evaluate(&mut self, values: &[&[T]], grads: &mut [&mut [T]]) -> gradus::Result<f64> {
+        self.gather(values);
+        self.g.resize(self.x.len(), T::zero());
+        let loss = self.problem.gradient(&self.x, &mut self.g);
+        let mut k = 0;
+        for g in grads.iter_mut() {
+            let n = g.len();
+            g.copy_from_slice(&self.g[k..k + n]);
+            k += n;
+        }
+        Ok(loss.f64())
+    }
+
+    fn hessian(&mut self, values: &[&[T]], out: &mut [T]) -> gradus::Result<bool> {
+        let Some(h) = self.problem.as_hessian() else {
+            return Ok(false);
+        };
+        self.gather(values);
+        h.hessian(&self.x, out);
+        Ok(true)
     }
 }
 
