@@ -33,17 +33,20 @@ pub mod adadelta;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod asgd;
 pub mod lion;
 pub mod nadam;
 pub mod newton;
 pub mod radam;
 pub mod rmsprop;
+pub mod rprop;
 pub mod sgd;
 
 pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use adamax::{Adamax, AdamaxConfig};
+pub use asgd::{Asgd, AsgdConfig};
 pub use engine::{Elementwise, OptimizerState, Rule, TensorState};
 pub use lion::{Lion, LionConfig};
 pub use nadam::{NAdam, NAdamConfig};
@@ -51,6 +54,7 @@ pub use newton::{Newton, NewtonConfig};
 pub use radam::{RAdam, RAdamConfig};
 pub use registry::{build, build_from_call, catalog, names};
 pub use rmsprop::{RMSprop, RMSpropConfig};
+pub use rprop::{Rprop, RpropConfig};
 pub use sgd::{Sgd, SgdConfig};
 pub(crate) use validate::*;
 
