@@ -298,7 +298,14 @@ fn lr0_variants() -> Vec<String> {
             ", centered=true, momentum=0.5",
             ", betas=(0.5, 0.6)",
         ] {
-            let spec = format!("{name}(lr=0{extra})");
+            // Rprop's lr is only its first step size, clamped into step_sizes like
+            // every step size (as torch): lr = 0 moves by step_sizes[0] unless that is 0.
+            let lr = if name == "rprop" {
+                "lr=0, step_sizes=(0, 50)"
+            } else {
+                "lr=0"
+            };
+            let spec = format!("{name}({lr}{extra})");
             if optim::build::<f64>(&spec).is_ok() {
                 out.push(spec);
             }
