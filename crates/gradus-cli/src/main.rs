@@ -1,9 +1,11 @@
 //! `gradus`: run, compare, benchmark and report gradient-based optimizers.
 
+mod args;
 mod bench;
 mod checkpoint;
 mod cli_error;
 mod compare;
+mod history;
 mod list;
 mod output;
 mod plots;
@@ -11,6 +13,7 @@ mod report;
 mod run;
 mod runner;
 mod schedules;
+mod serve;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -40,6 +43,8 @@ enum Command {
     Schedules(schedules::SchedulesArgs),
     /// Run every experiment of the tutorials and write an HTML report with plots and animations.
     Report(report::ReportArgs),
+    /// Serve the optimizer playground (and its JSON API) on this machine.
+    Serve(serve::ServeArgs),
 }
 
 /// Parses the argument lists that `gradus report` shows, with the same parser as the
@@ -113,6 +118,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args).map_err(CliError::usage),
         Command::Schedules(args) => schedules::main(args),
         Command::Report(args) => report::main(args),
+        Command::Serve(args) => serve::main(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
