@@ -333,41 +333,4 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(opt.averaged("w"), other.averaged("w"));
     }
-
-    #[test]
-    fn validation_names_the_parameter() {
-        for (spec, param) in [
-            ("asgd(lr=-1)", "lr"),
-            ("asgd(lambd=-1e-4)", "lambd"),
-            ("asgd(alpha=nan)", "alpha"),
-            ("asgd(t0=-1)", "t0"),
-            ("asgd(weight_decay=inf)", "weight_decay"),
-        ] {
-            match AsgdConfig::from_call(&crate::spec::parse(spec).unwrap()) {
-                Err(crate::Error::InvalidHyperparameter { param: p, .. }) => {
-                    assert_eq!(p, param, "{spec}")
-                }
-                other => panic!("{spec}: {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn spec_round_trip() {
-        let c = AsgdConfig::from_call(&crate::spec::parse("asgd(0.1, 1e-3, 0.5, 100)").unwrap())
-            .unwrap();
-        assert_eq!(
-            c,
-            AsgdConfig {
-                lr: 0.1,
-                lambd: 1e-3,
-                alpha: 0.5,
-                t0: 100.0,
-                ..Default::default()
-            }
-        );
-        assert_eq!(AsgdConfig::from_call(&c.to_call()).unwrap(), c);
-        let opt = Asgd::<f64>::new(c).unwrap();
-        assert_eq!(Optimizer::momentum(&opt), None);
-    }
 }

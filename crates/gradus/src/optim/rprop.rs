@@ -354,15 +354,12 @@ mod tests {
     }
 
     #[test]
-    fn validation_names_the_parameter() {
+    fn etas_and_step_sizes_must_be_ordered_as_torch_requires() {
+        // Ranges are checked over the whole catalog (tests/catalog.rs); these are the
+        // rules across the pairs: 0 < η− < 1 < η+ and Δmin <= Δmax.
         for (spec, param) in [
-            ("rprop(lr=-1)", "lr"),
-            ("rprop(lr=nan)", "lr"),
-            ("rprop(etas=(0.0, 1.2))", "etas[0]"),
             ("rprop(etas=(1.0, 1.2))", "etas[0]"),
             ("rprop(etas=(0.5, 1.0))", "etas[1]"),
-            ("rprop(etas=(0.5, inf))", "etas[1]"),
-            ("rprop(step_sizes=(-1e-6, 50))", "step_sizes[0]"),
             ("rprop(step_sizes=(1, 0.5))", "step_sizes[1]"),
         ] {
             match RpropConfig::from_call(&crate::spec::parse(spec).unwrap()) {
@@ -372,26 +369,5 @@ mod tests {
                 other => panic!("{spec}: {other:?}"),
             }
         }
-    }
-
-    #[test]
-    fn spec_round_trip() {
-        let c = RpropConfig::from_call(
-            &crate::spec::parse("rprop(0.1, (0.4, 1.5), step_sizes=(1e-5, 1), maximize=true)")
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(
-            c,
-            RpropConfig {
-                lr: 0.1,
-                etas: (0.4, 1.5),
-                step_sizes: (1e-5, 1.0),
-                maximize: true,
-            }
-        );
-        assert_eq!(RpropConfig::from_call(&c.to_call()).unwrap(), c);
-        let opt = Rprop::<f64>::new(c).unwrap();
-        assert_eq!(Optimizer::momentum(&opt), None);
     }
 }
