@@ -173,6 +173,16 @@ TORCH_CLASS = {
     "adagrad": "Adagrad",
     "rmsprop": "RMSprop",
     "adadelta": "Adadelta",
+    "rprop": "Rprop",
+    "asgd": "ASGD",
+}
+
+# State buffers recorded after every step beside the parameters (torch's state keys),
+# for the optimizers whose state is part of their answer: ASGD's averaged parameters
+# `ax`, and Rprop's per-element step sizes.
+RECORDED_STATE = {
+    "asgd": ["ax"],
+    "rprop": ["step_size"],
 }
 
 # Learning rates for plain gradient descent: below 2/L on each problem's start region.
@@ -373,6 +383,42 @@ CASES = [
         const(2.0),
         [R5, PA, SE],
     ),
+    # ---- rprop ----------------------------------------------------------------------
+    # lr is the initial step size; the sign-driven steps then grow by etas[1] and shrink
+    # by etas[0] within step_sizes.
+    ("rprop", "default", {}, const(0.01), ALL),
+    ("rprop", "etas", {"etas": (0.3, 1.5)}, const(0.05), [R2, R5, BE, QU, SE]),
+    ("rprop", "step_sizes", {"step_sizes": (1e-3, 0.1)}, const(0.05), [R2, HI, QU, SE]),
+    ("rprop", "maximize", {"maximize": True}, const(0.01), [R2, QU, SE]),
+    (
+        "rprop",
+        "maximize_etas_step_sizes",
+        {"etas": (0.6, 1.1), "step_sizes": (1e-4, 1.0), "maximize": True},
+        const(0.2),
+        [R5, BO, PA, SE],
+    ),
+    # ---- asgd -----------------------------------------------------------------------
+    # The default t0 = 1e6 never averages within STEPS; the other flag sets start the
+    # average early (a fractional t0 makes the weights non-uniform), and lambd = 0.5
+    # makes the step size decay visibly (eta_t = lr / (1 + lambd lr t)^alpha).
+    ("asgd", "default", {}, lrs(SGD_LR), ALL),
+    ("asgd", "t0", {"t0": 20.0}, lrs(SGD_LR), [R2, R5, BE, HI, QU, SE]),
+    (
+        "asgd",
+        "lambd_alpha",
+        {"lambd": 0.5, "alpha": 1.0, "t0": 50.0},
+        lrs(SGD_LR),
+        [R2, BO, QU, PA, SE],
+    ),
+    ("asgd", "weight_decay", {"weight_decay": 0.1, "t0": 10.0}, lrs(SGD_LR), [R2, HI, QU, SE]),
+    ("asgd", "maximize", {"maximize": True, "t0": 0.0}, lrs(SGD_LR), [R2, QU, SE]),
+    (
+        "asgd",
+        "all",
+        {"lambd": 0.01, "alpha": 0.6, "t0": 5.5, "weight_decay": 0.05, "maximize": True},
+        lrs(SGD_LR, 2.0),
+        [R5, BE, SE],
+    ),
 ]
 
 # float32: every flag set once more, on one problem, taking the problems in turn (and the
@@ -468,7 +514,9 @@ def run_case(opt_name, kwargs, problem, dtype):
     cls = getattr(torch.optim, TORCH_CLASS[opt_name])
     opt = cls(params, **kwargs)
     maximize = bool(kwargs.get("maximize", False))
-    traj = [[] for _ in tensors]
+    recorded = RECORDED_STATE.get(opt_name, [])
+    # One series per tensor, then one per recorded state buffer and tensor.
+    traj = [[] for _ in range(len(tensors) * (1 + len(recorded)))]
     for _ in range(STEPS):
         for p, (_, _, gfun) in zip(params, tensors):
             x = [K(v) for v in p.detach().numpy().tolist()]
@@ -485,6 +533,10 @@ def run_case(opt_name, kwargs, problem, dtype):
             if not all(math.isfinite(v) and abs(v) <= 1e3 for v in values):
                 return None
             traj[k].append([exact(v) for v in values])
+        for j, key in enumerate(recorded):
+            for k, p in enumerate(params):
+                values = opt.state[p][key].numpy().tolist()
+                traj[(1 + j) * len(params) + k].append([exact(v) for v in values])
     return traj
 
 
@@ -554,6 +606,16 @@ def difference(a, b, dtype):
     return worst
 
 
+def tensor_record(opt_name, traj, k, name, start, ntensors):
+    """The JSON of tensor `k`: its start, its values after every step and, for the
+    optimizers in RECORDED_STATE, its state buffers after every step."""
+    record = {"name": name, "start": [exact(v) for v in start], "steps": traj[k]}
+    recorded = RECORDED_STATE.get(opt_name, [])
+    if recorded:
+        record["state"] = {key: traj[(1 + j) * ntensors + k] for j, key in enumerate(recorded)}
+    return record
+
+
 def generate():
     # The path taken matters for bit-exactness: make sure it is the default CPU one.
     assert not torch.cuda.is_initialized()
@@ -606,7 +668,7 @@ def generate():
             opt_name, kwargs, problem = c["optimizer"], c["kwargs"], c["problem"]
             family, tensors = PROBLEMS[problem]
             g0 = grad_norm(problem, [start for (_, start, _) in tensors])
-            g1 = grad_norm(problem, [t[-1] for t in traj])
+            g1 = grad_norm(problem, [t[-1] for t in traj[: len(tensors)]])
             log.append(f"{c['id']:50} |grad| {g0:10.3g} -> {g1:10.3g}, sensitivity {sensitivity:.1e}")
             files.setdefault(opt_name, []).append(
                 {
@@ -621,11 +683,7 @@ def generate():
                     "dtype": c["dtype"],
                     "fma_sensitivity": float(f"{sensitivity:.2e}"),
                     "tensors": [
-                        {
-                            "name": name,
-                            "start": [exact(v) for v in start],
-                            "steps": traj[k],
-                        }
+                        tensor_record(opt_name, traj, k, name, start, len(tensors))
                         for k, (name, start, _) in enumerate(tensors)
                     ],
                 }
@@ -638,6 +696,12 @@ def generate():
     for opt_name in TORCH_CLASS:
         doc = dict(meta)
         doc["optimizer"] = opt_name
+        if opt_name in RECORDED_STATE:
+            doc["recorded_state"] = (
+                "each tensor's `state` holds torch's state buffers "
+                + ", ".join(RECORDED_STATE[opt_name])
+                + " after every step, beside `steps`"
+            )
         doc["cases"] = files.get(opt_name, [])
         out[f"optimizers_{opt_name}.json"] = dumps(doc)
     return out, dropped, log

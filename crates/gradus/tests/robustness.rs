@@ -293,7 +293,9 @@ proptest! {
 /// and the other options; variants an optimizer does not take are dropped.
 fn lr0_variants() -> Vec<String> {
     let mut out = Vec::new();
-    for (name, _) in optim::names() {
+    // Closure optimizers (lbfgs, newton) are stepped with a closure, not `step`.
+    for a in optim::catalog().iter().filter(|a| a.kind == "elementwise") {
+        let name = a.name;
         for extra in [
             "",
             ", weight_decay=0.1",
@@ -304,7 +306,14 @@ fn lr0_variants() -> Vec<String> {
             ", centered=true, momentum=0.5",
             ", betas=(0.5, 0.6)",
         ] {
-            let spec = format!("{name}(lr=0{extra})");
+            // Rprop's lr is only its first step size, clamped into step_sizes like
+            // every step size (as torch): lr = 0 moves by step_sizes[0] unless that is 0.
+            let lr = if name == "rprop" {
+                "lr=0, step_sizes=(0, 50)"
+            } else {
+                "lr=0"
+            };
+            let spec = format!("{name}({lr}{extra})");
             if optim::build::<f64>(&spec).is_ok() {
                 out.push(spec);
             }

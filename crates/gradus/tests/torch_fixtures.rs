@@ -12,6 +12,10 @@
 //! written out under `gradient_formulas` in each JSON file). So while the parameters
 //! agree bit for bit the gradients do too, and any difference comes from the optimizer.
 //!
+//! For ASGD and Rprop the fixtures also hold torch's state buffers after every step
+//! (ASGD's averaged parameters `ax`, Rprop's `step_size`); they are read back by name
+//! with [`gradus::optim::OptimizerState::slot`] and compared the same way.
+//!
 //! Run `cargo test -p gradus --test torch_fixtures -- --nocapture --test-threads=1` to
 //! see the largest error of each optimizer and dtype.
 
@@ -39,11 +43,17 @@ const FIXTURES: &[(&str, &str)] = &[
         "adadelta",
         include_str!("fixtures/optimizers_adadelta.json"),
     ),
+    ("rprop", include_str!("fixtures/optimizers_rprop.json")),
+    ("asgd", include_str!("fixtures/optimizers_asgd.json")),
 ];
 
 /// Optimizers with no torch counterpart, so no fixture: `lion` is not in torch.optim and
 /// `newton` needs a Hessian.
 const NOT_IN_TORCH: &[&str] = &["lion", "newton"];
+
+/// Optimizers whose torch fixtures are replayed by their own test (closure optimizers
+/// re-evaluate the loss): `lbfgs` in `tests/lbfgs_torch.rs`.
+const REPLAYED_ELSEWHERE: &[&str] = &["lbfgs"];
 
 /// How close a value must be to torch's.
 ///
@@ -273,16 +283,39 @@ fn replay<T: Float>(case: &Value, tol: Tolerance, worst: &mut Worst) -> Option<S
         drop(params);
         worst.steps += 1;
         let mut exact = true;
+        // The recorded state buffers (if any) of this step, read back by name.
+        let state = opt.state();
+        let mut compared: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
         for ((name, got), want) in names.iter().zip(&values).zip(row) {
-            let want = numbers(want);
+            compared.push((
+                name.to_string(),
+                got.iter().map(|v| v.f64()).collect(),
+                numbers(want),
+            ));
+        }
+        for (t, name) in tensors.iter().zip(&names) {
+            let Some(recorded) = t.get("state").and_then(Value::as_object) else {
+                continue;
+            };
+            for (key, steps) in recorded {
+                let got = state.slot(name, key).unwrap_or_else(|| {
+                    panic!("{}: no state buffer '{key}' for {name}", str_of(case, "id"))
+                });
+                compared.push((
+                    format!("{name}.{key}"),
+                    got.iter().map(|v| v.f64()).collect(),
+                    numbers(&steps[step - 1]),
+                ));
+            }
+        }
+        for (name, got, want) in &compared {
             assert_eq!(
                 want.len(),
                 got.len(),
                 "{}: tensor {name}",
                 str_of(case, "id")
             );
-            for (i, (&got, &want)) in got.iter().zip(&want).enumerate() {
-                let got = got.f64();
+            for (i, (&got, &want)) in got.iter().zip(want).enumerate() {
                 exact &= got == want;
                 let err = tol.error(got, want);
                 // NaN counts as the worst error and fails.
@@ -412,6 +445,16 @@ fn adadelta() {
     check("adadelta");
 }
 
+#[test]
+fn rprop() {
+    check("rprop");
+}
+
+#[test]
+fn asgd() {
+    check("asgd");
+}
+
 /// Every optimizer gradus lists has fixtures (unless torch lacks it), and every fixture
 /// file is well formed: ids, specs and dtypes agree and every tensor has every step.
 #[test]
@@ -420,7 +463,7 @@ fn fixtures_cover_every_optimizer() {
         let name = &name;
         let has = FIXTURES.iter().any(|(n, _)| n == name);
         assert!(
-            has || NOT_IN_TORCH.contains(name),
+            has || NOT_IN_TORCH.contains(name) || REPLAYED_ELSEWHERE.contains(name),
             "no torch fixtures for {name}"
         );
     }
@@ -441,12 +484,17 @@ fn fixtures_cover_every_optimizer() {
                 "{id}"
             );
             for t in case["tensors"].as_array().expect("tensors") {
+                let want = doc["steps"].as_u64().expect("steps") as usize;
                 let steps = t["steps"].as_array().expect("steps");
-                assert_eq!(
-                    steps.len(),
-                    doc["steps"].as_u64().expect("steps") as usize,
-                    "{id}"
-                );
+                assert_eq!(steps.len(), want, "{id}");
+                for (key, s) in t
+                    .get("state")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    assert_eq!(s.as_array().map(Vec::len), Some(want), "{id}: {key}");
+                }
             }
         }
     }

@@ -74,6 +74,31 @@ pub(crate) fn add_scaled<T: Float>(p: T, alpha: T, x: T) -> T {
     alpha.mul_add(x, p)
 }
 
+/// `torch.sign` for one element, as ATen computes it: `(0 < x) − (x < 0)`, so +0 for
+/// ±0 and for NaN (Rprop's sign of `g·g_prev` and of its step).
+#[inline(always)]
+pub(crate) fn sign<T: Float>(x: T) -> T {
+    if x > T::zero() {
+        T::one()
+    } else if x < T::zero() {
+        -T::one()
+    } else {
+        T::zero()
+    }
+}
+
+/// `torch.clamp(x, lo, hi)` for one element (`lo <= hi`): NaN stays NaN.
+#[inline(always)]
+pub(crate) fn clamp<T: Float>(x: T, lo: T, hi: T) -> T {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
 /// Bias correction `1 − βᵗ` of a moving average started at zero (Kingma & Ba 2015),
 /// computed in `f64` with the C library's `pow`, as Python computes `1 - beta ** step`.
 #[inline]
@@ -130,6 +155,18 @@ mod tests {
         let a = 1.0 + 2f64.powi(-27);
         assert_eq!(add_scaled(-1.0, a, a), 2f64.powi(-26) + 2f64.powi(-54));
         assert_eq!(addcmul(-1.0, 1.0, a, a), 2f64.powi(-26) + 2f64.powi(-54));
+    }
+
+    #[test]
+    fn sign_and_clamp_as_torch() {
+        assert_eq!(sign(-3.0), -1.0);
+        assert_eq!(sign(0.5), 1.0);
+        // torch.sign(-0.0) and torch.sign(nan) are both +0.0 (checked on torch 2.15).
+        assert!(sign(-0.0f64) == 0.0 && sign(-0.0f64).is_sign_positive());
+        assert!(sign(f64::NAN) == 0.0 && sign(f64::NAN).is_sign_positive());
+        assert_eq!(clamp(7.0, 1.0, 5.0), 5.0);
+        assert_eq!(clamp(-7.0, 1.0, 5.0), 1.0);
+        assert!(clamp(f64::NAN, 1.0, 5.0).is_nan());
     }
 
     #[test]

@@ -116,6 +116,17 @@ pub struct OptimizerState<T> {
     pub tensors: Vec<TensorState<T>>,
 }
 
+impl<T> OptimizerState<T> {
+    /// The state buffer `slot` (named as in [`OptimizerState::slot_names`]) of the
+    /// tensor called `name`: how a caller holding a `Box<dyn Optimizer>` reads, say,
+    /// ASGD's averaged parameters `ax`.
+    pub fn slot(&self, name: &str, slot: &str) -> Option<&[T]> {
+        let k = self.slot_names.iter().position(|s| s == slot)?;
+        let t = self.tensors.iter().find(|t| t.name == name)?;
+        t.slots.get(k).map(Vec::as_slice)
+    }
+}
+
 /// Runs a [`Rule`] over named tensors, keeping per-tensor state by name.
 #[derive(Debug, Clone)]
 pub struct Elementwise<R: Rule, T: Float> {
@@ -153,6 +164,14 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
     /// The state of the tensor called `name`, if it has been stepped.
     pub fn tensor_state(&self, name: &str) -> Option<&TensorState<T>> {
         self.index.get(name).map(|&i| &self.tensors[i])
+    }
+
+    /// The state buffer `slot` (one of [`Rule::slot_names`], torch's state key, e.g.
+    /// ASGD's averaged parameters `ax`) of the tensor called `name`, if it has been
+    /// stepped and the rule has that buffer.
+    pub fn slot(&self, name: &str, slot: &str) -> Option<&[T]> {
+        let k = self.rule.slot_names().iter().position(|s| *s == slot)?;
+        self.tensor_state(name)?.slots.get(k).map(Vec::as_slice)
     }
 
     /// Resolves each param to a state index (`usize::MAX` for a new tensor), checking

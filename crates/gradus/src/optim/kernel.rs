@@ -541,8 +541,8 @@ mod tests {
     use crate::optim::preset::PresetOf;
     use crate::optim::sgd::SgdConfig;
     use crate::optim::{
-        AdadeltaConfig, AdagradConfig, AdamaxConfig, Elementwise, LionConfig, NAdamConfig,
-        Optimizer, Param, RAdamConfig, RMSpropConfig,
+        AdadeltaConfig, AdagradConfig, AdamaxConfig, AsgdConfig, Elementwise, LionConfig,
+        NAdamConfig, Optimizer, Param, RAdamConfig, RMSpropConfig, RpropConfig,
     };
 
     /// Steps run by [`check_rule`]: enough for RAdam to reach its rectified (fast)
@@ -959,6 +959,64 @@ mod tests {
     }
 
     #[test]
+    fn rprop_matches_the_reference_bit_for_bit() {
+        // Fast: no maximize (every step).
+        let d = RpropConfig::default();
+        check_paths(d, Some(1));
+        check_paths(
+            RpropConfig {
+                lr: 0.5,
+                etas: (0.3, 1.7),
+                step_sizes: (0.01, 0.8),
+                ..d
+            },
+            Some(1),
+        );
+        check_paths(
+            RpropConfig {
+                maximize: true,
+                ..d
+            },
+            None,
+        );
+    }
+
+    #[test]
+    fn asgd_matches_the_reference_bit_for_bit() {
+        // Fast: no maximize, no weight decay, and ax still a copy (μ = 1): with the
+        // default t0 every step; with t0 = 2, μ < 1 from step 5 on.
+        let d = AsgdConfig {
+            lr: 0.1,
+            ..Default::default()
+        };
+        check_paths(d, Some(1));
+        check_paths(
+            AsgdConfig {
+                weight_decay: 0.1,
+                ..d
+            },
+            None,
+        );
+        check_paths(
+            AsgdConfig {
+                maximize: true,
+                ..d
+            },
+            None,
+        );
+        let averaging = AsgdConfig {
+            t0: 2.0,
+            lambd: 0.5,
+            ..d
+        };
+        let want = [true, true, true, true, false, false, false, false];
+        assert_eq!(fast_steps::<_, f32>(&averaging), want);
+        assert_eq!(fast_steps::<_, f64>(&averaging), want);
+        check_rule::<_, f32>(averaging);
+        check_rule::<_, f64>(averaging);
+    }
+
+    #[test]
     fn tensors_at_different_steps_get_their_own_coefficients() {
         // Consecutive tensors at the same step share one set of coefficients; a
         // tensor that joined later (step 1 next to step 3) must not.
@@ -967,6 +1025,7 @@ mod tests {
             "nadam(lr=0.1)",
             "radam(lr=0.1)",
             "adagrad(lr_decay=0.1)",
+            "asgd(lr=0.1, lambd=0.5, t0=0)",
         ] {
             let g: Vec<f64> = values(300, 5);
             let mut together = crate::optim::build::<f64>(spec).unwrap();

@@ -39,6 +39,8 @@ elementwise_rules!(
     super::RAdamConfig,
     super::AdamaxConfig,
     super::LionConfig,
+    super::RpropConfig,
+    super::AsgdConfig,
 );
 
 /// Every optimizer with its hyperparameter table, in the order `gradus list` shows.
