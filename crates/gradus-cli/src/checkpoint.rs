@@ -90,7 +90,7 @@ impl RunSettings {
             dtype: self.dtype,
             // The number of steps to run is not part of a run's state: `--resume` takes
             // it from `--steps`.
-            steps: crate::run::DEFAULT_STEPS,
+            steps: crate::args::DEFAULT_STEPS,
         })
     }
 }

@@ -1,14 +1,13 @@
 //! `gradus compare`: several optimizers on the same problem, start and seed.
 
+use crate::args::ProblemArgs;
 use crate::cli_error::CliError;
+use crate::history::{num, run_history, RunResult};
 use crate::output::human;
-use crate::run::ProblemArgs;
-use crate::runner::{RunSpec, Runner};
-use gradus::{DType, Float};
+use crate::runner::RunSpec;
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
 
 /// Arguments of `gradus compare`.
 #[derive(Debug, Clone, clap::Args)]
@@ -118,154 +117,6 @@ pub enum HistoryFormat {
     Csv,
     /// One JSON object per step, as `gradus run --format jsonl`.
     Jsonl,
-}
-
-/// A JSON number with the shortest text that round-trips in `T` (null if not finite).
-pub fn num<T: Float>(x: T) -> Value {
-    if !x.is_finite() {
-        return Value::Null;
-    }
-    // `Display` of f32/f64 is the shortest round-trip form in that type.
-    format!("{x}")
-        .parse::<f64>()
-        .ok()
-        .and_then(serde_json::Number::from_f64)
-        .map(Value::Number)
-        .unwrap_or(Value::Null)
-}
-
-/// The summary of a finished (or stopped) run.
-pub fn summary<T: Float>(runner: &mut Runner<T>, wall_seconds: f64) -> Map<String, Value> {
-    let mut m = Map::new();
-    let spec = runner.spec().clone();
-    let loss = runner.loss();
-    m.insert("problem".into(), Value::String(spec.problem.clone()));
-    m.insert(
-        "optimizer".into(),
-        Value::String(spec.optimizer.to_string()),
-    );
-    if let Some(s) = &runner.schedule {
-        m.insert("schedule".into(), Value::String(s.spec().to_string()));
-    }
-    m.insert("dtype".into(), Value::String(spec.dtype.to_string()));
-    m.insert("seed".into(), Value::from(spec.seed));
-    m.insert("steps".into(), Value::from(runner.step));
-    m.insert("loss".into(), num(loss));
-    if runner.x.len() <= crate::runner::MAX_PRINTED_PARAMS {
-        m.insert(
-            "params".into(),
-            Value::Array(runner.x.iter().map(|&v| num(v)).collect()),
-        );
-    }
-    m.insert("lr".into(), num(runner.lr()));
-    if runner.skipped > 0 || spec.nonfinite != gradus::optim::NonFinitePolicy::Error {
-        m.insert("skipped_steps".into(), Value::from(runner.skipped));
-    }
-    if let Some(min) = runner.problem.minimum().map(|(_, v)| v) {
-        m.insert("minimum".into(), num(min));
-    }
-    if let Some(data) = runner.problem.as_data() {
-        m.insert("train_loss".into(), num(loss));
-        m.insert("test_loss".into(), num(data.test_loss(&runner.x)));
-        if let Some(acc) = data.test_accuracy(&runner.x) {
-            m.insert("test_accuracy".into(), num(acc));
-        }
-        if let Some(opt) = data.optimum_loss() {
-            m.insert("optimum_loss".into(), num(opt));
-            let gap = loss.f64() - opt;
-            m.insert("optimum_gap".into(), num(gap));
-            if opt != 0.0 {
-                m.insert("relative_gap".into(), num(gap / opt));
-            }
-        }
-    }
-    m.insert("wall_seconds".into(), num(wall_seconds));
-    m
-}
-
-/// What one optimizer did in a comparison.
-pub struct RunResult {
-    /// The optimizer spec as given.
-    pub optimizer: String,
-    /// `(step, loss, lr, params)` for every step reached.
-    pub history: Vec<(u64, f64, f64, Option<Vec<f64>>)>,
-    /// The run summary.
-    pub summary: Map<String, Value>,
-    /// Why the run stopped early, if it did.
-    pub stopped: Option<String>,
-    /// The loss the tolerance is measured against (known minimum or optimum), if any.
-    pub reference: Option<f64>,
-    /// How tables and legends name this run.
-    pub label: String,
-}
-
-impl RunResult {
-    /// First step whose loss gap is at most `tol`.
-    pub fn steps_to(&self, tol: f64) -> Option<u64> {
-        let r = self.reference.unwrap_or(0.0);
-        self.history.iter().find(|h| h.1 - r <= tol).map(|h| h.0)
-    }
-}
-
-/// Runs `spec` for `steps` updates, keeping every record.
-/// Records are kept every `every` steps (and at the last).
-pub fn run_history(spec: &RunSpec, every: u64) -> Result<RunResult, CliError> {
-    match spec.dtype {
-        DType::F64 => run_history_typed::<f64>(spec, every),
-        DType::F32 => run_history_typed::<f32>(spec, every),
-    }
-}
-
-fn run_history_typed<T: Float>(spec: &RunSpec, every: u64) -> Result<RunResult, CliError> {
-    let steps = spec.steps;
-    let every = every.max(1);
-    let mut runner = Runner::<T>::new(spec)?;
-    let started = Instant::now();
-    let mut history = Vec::with_capacity((steps / every) as usize + 2);
-    let mut stopped = None;
-    loop {
-        if runner.step % every != 0 && runner.step != steps {
-            if let Err(h) = runner.advance() {
-                stopped = Some(h.into_error().message);
-                break;
-            }
-            continue;
-        }
-        match runner.record() {
-            Ok(r) => history.push((
-                r.step,
-                r.loss.f64(),
-                r.lr,
-                r.params.map(|p| p.iter().map(|v| v.f64()).collect()),
-            )),
-            Err(h) => {
-                stopped = Some(h.into_error().message);
-                break;
-            }
-        }
-        if runner.step == steps {
-            break;
-        }
-        if let Err(h) = runner.advance() {
-            stopped = Some(h.into_error().message);
-            break;
-        }
-    }
-    let wall = started.elapsed().as_secs_f64();
-    let reference = runner
-        .problem
-        .as_data()
-        .and_then(|d| d.optimum_loss())
-        .or_else(|| runner.problem.minimum().map(|m| m.1));
-    let summary = summary(&mut runner, wall);
-    Ok(RunResult {
-        optimizer: spec.optimizer.to_string(),
-        history,
-        summary,
-        stopped,
-        reference,
-        label: spec.optimizer.to_string(),
-    })
 }
 
 /// Entry point of `gradus compare`.

@@ -1,9 +1,11 @@
 //! `gradus`: run, compare, benchmark and report gradient-based optimizers.
 
+mod args;
 mod bench;
 mod checkpoint;
 mod cli_error;
 mod compare;
+mod history;
 mod list;
 mod output;
 mod plots;

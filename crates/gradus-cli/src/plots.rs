@@ -2,7 +2,7 @@
 //! `compare` (and so every figure of `gradus report`).
 
 use crate::cli_error::CliError;
-use crate::compare::RunResult;
+use crate::history::RunResult;
 use crate::runner::RunSpec;
 use gradus_plot::{
     contour_animation, contour_trajectories, function_1d, line_chart, scatter_with_lines,

@@ -2,7 +2,8 @@
 //! animations, tables and the command that reproduces each figure.
 
 use crate::cli_error::CliError;
-use crate::compare::{CompareArgs, RunResult};
+use crate::compare::CompareArgs;
+use crate::history::RunResult;
 use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
