@@ -6,10 +6,10 @@ use std::io::Write;
 /// Entry point of `gradus list`.
 pub fn main() -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    let sections: [(&str, &[(&str, &str)]); 3] = [
-        ("problems", gradus_problems::PROBLEMS),
-        ("optimizers", gradus::optim::OPTIMIZERS),
-        ("schedules", gradus::schedule::SCHEDULES),
+    let sections: [(&str, Vec<(&str, &str)>); 3] = [
+        ("problems", gradus_problems::PROBLEMS.to_vec()),
+        ("optimizers", gradus::optim::names()),
+        ("schedules", gradus::schedule::names()),
     ];
     for (i, (title, items)) in sections.iter().enumerate() {
         let width = items.iter().map(|(n, _)| n.len()).max().unwrap_or(0);

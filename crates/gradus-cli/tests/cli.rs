@@ -230,7 +230,8 @@ fn resumed_runs_equal_straight_runs_bit_for_bit() {
 #[test]
 fn every_optimizer_and_schedule_resumes_exactly() {
     let mut skipped = Vec::new();
-    for (name, _) in gradus::optim::OPTIMIZERS {
+    for (name, _) in gradus::optim::names() {
+        let name = &name;
         let spec = format!("{name}(lr=0.01)");
         if *name == "newton" {
             continue; // covered above, it needs a Hessian
@@ -260,7 +261,8 @@ fn every_optimizer_and_schedule_resumes_exactly() {
         "optimizers not built yet, skipped: {} {skipped:?}",
         skipped.len()
     );
-    for (name, _) in gradus::schedule::SCHEDULES {
+    for (name, _) in gradus::schedule::names() {
+        let name = &name;
         let schedule = match *name {
             "step" => "step(7)",
             "multi_step" => "multi_step([10, 30, 50])",

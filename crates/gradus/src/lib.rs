@@ -30,10 +30,12 @@
 
 #![warn(missing_docs)]
 
+pub mod catalog;
 pub mod checkpoint;
 pub mod clip;
 pub mod error;
 pub mod float;
+pub mod hyper;
 #[cfg(feature = "ndarray")]
 pub mod ndarray_support;
 pub mod optim;

@@ -2,7 +2,7 @@
 //! policies, and degenerate inputs (empty steps, zero-size tensors, duplicate names,
 //! mismatched lengths).
 //!
-//! Optimizers are taken from `gradus::optim::OPTIMIZERS`; names that `build` does not
+//! Optimizers are taken from `gradus::optim::names()`; names that `build` does not
 //! know yet are skipped and counted on stderr (run with `--nocapture` to see them).
 
 use gradus::checkpoint::Checkpoint;
@@ -13,7 +13,8 @@ use gradus::{Error, Float};
 fn specs() -> Vec<String> {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
-    for (name, _) in optim::OPTIMIZERS {
+    for (name, _) in optim::names() {
+        let name = &name;
         let variants: Vec<String> = match *name {
             "sgd" => vec![
                 "sgd(lr=0.05)".into(),

@@ -134,7 +134,7 @@ fn call(names: Vec<String>, keys: &'static [&'static str]) -> impl Strategy<Valu
 
 /// Calls of the optimizers that build, with their own keys only (so most build).
 fn valid_optimizer_call() -> impl Strategy<Value = String> {
-    let known: Vec<(String, Vec<String>)> = optim::OPTIMIZERS
+    let known: Vec<(String, Vec<String>)> = optim::names()
         .iter()
         .filter_map(|(n, _)| {
             let o = optim::build::<f64>(n).ok()?;
@@ -153,7 +153,7 @@ fn valid_optimizer_call() -> impl Strategy<Value = String> {
 }
 
 fn optimizer_names() -> Vec<String> {
-    optim::OPTIMIZERS
+    optim::names()
         .iter()
         .map(|(n, _)| n.to_string())
         .chain(["adamm".to_string()])
@@ -161,7 +161,7 @@ fn optimizer_names() -> Vec<String> {
 }
 
 fn schedule_names() -> Vec<String> {
-    schedule::SCHEDULES
+    schedule::names()
         .iter()
         .map(|(n, _)| n.to_string())
         .chain(["cosine".to_string()])
@@ -287,7 +287,7 @@ proptest! {
 /// and the other options; variants an optimizer does not take are dropped.
 fn lr0_variants() -> Vec<String> {
     let mut out = Vec::new();
-    for (name, _) in optim::OPTIMIZERS {
+    for (name, _) in optim::names() {
         for extra in [
             "",
             ", weight_decay=0.1",

@@ -416,7 +416,8 @@ fn adadelta() {
 /// file is well formed: ids, specs and dtypes agree and every tensor has every step.
 #[test]
 fn fixtures_cover_every_optimizer() {
-    for (name, _) in optim::OPTIMIZERS {
+    for (name, _) in optim::names() {
+        let name = &name;
         let has = FIXTURES.iter().any(|(n, _)| n == name);
         assert!(
             has || NOT_IN_TORCH.contains(name),

@@ -44,35 +44,22 @@
 
 use super::blocks::{add_scaled, ema_sq, grad_in};
 use super::engine::{Elementwise, Rule};
-use super::{check_nonneg, check_unit_closed};
-use crate::error::Result;
 use crate::float::Float;
-use crate::spec::{Args, Call, Value};
 
-/// Hyperparameters of [`Adadelta`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AdadeltaConfig {
-    /// Scale of the step (default 1.0: the paper's algorithm).
-    pub lr: f64,
-    /// Decay rate ρ of both moving averages (default 0.9).
-    pub rho: f64,
-    /// Added inside both square roots (default 1e-6).
-    pub eps: f64,
-    /// L2 penalty λ added to the gradient (default 0).
-    pub weight_decay: f64,
-    /// Maximize the objective instead of minimizing (default false).
-    pub maximize: bool,
-}
-
-impl Default for AdadeltaConfig {
-    fn default() -> Self {
-        AdadeltaConfig {
-            lr: 1.0,
-            rho: 0.9,
-            eps: 1e-6,
-            weight_decay: 0.0,
-            maximize: false,
-        }
+crate::hyperparameters! {
+    /// Hyperparameters of [`Adadelta`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct AdadeltaConfig("adadelta", "RMSprop with the step size set by past updates, no learning rate needed (Zeiler 2012)") {
+        /// Scale of the step.
+        lr: f64 = 1.0, NONNEG, log;
+        /// Decay rate ρ of both moving averages.
+        rho: f64 = 0.9, UNIT;
+        /// Added inside both square roots.
+        eps: f64 = 1e-6, NONNEG, log;
+        /// L2 penalty λ added to the gradient.
+        weight_decay: f64 = 0.0, NONNEG, log;
+        /// Maximize the objective instead of minimizing.
+        maximize: bool = false, NONE;
     }
 }
 
@@ -91,44 +78,6 @@ pub struct AdadeltaCoeffs<T> {
 }
 
 impl Rule for AdadeltaConfig {
-    const NAME: &'static str = "adadelta";
-    const KEYS: &'static [&'static str] = &["lr", "rho", "eps", "weight_decay", "maximize"];
-
-    fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let d = Self::default();
-        let c = AdadeltaConfig {
-            lr: a.f64_or("lr", d.lr)?,
-            rho: a.f64_or("rho", d.rho)?,
-            eps: a.f64_or("eps", d.eps)?,
-            weight_decay: a.f64_or("weight_decay", d.weight_decay)?,
-            maximize: a.bool("maximize")?.unwrap_or(d.maximize),
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    fn to_call(&self) -> Call {
-        Call {
-            name: Self::NAME.into(),
-            positional: vec![],
-            keywords: vec![
-                ("lr".into(), Value::Number(self.lr)),
-                ("rho".into(), Value::Number(self.rho)),
-                ("eps".into(), Value::Number(self.eps)),
-                ("weight_decay".into(), Value::Number(self.weight_decay)),
-                ("maximize".into(), Value::Bool(self.maximize)),
-            ],
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        check_nonneg(Self::NAME, "lr", self.lr)?;
-        check_unit_closed(Self::NAME, "rho", self.rho)?;
-        check_nonneg(Self::NAME, "eps", self.eps)?;
-        check_nonneg(Self::NAME, "weight_decay", self.weight_decay)
-    }
-
     fn lr(&self) -> f64 {
         self.lr
     }

@@ -44,39 +44,25 @@
 //! ```
 
 use super::blocks::{addcdiv, addcmul, grad_in};
-use super::check_nonneg;
 use super::engine::{Elementwise, Rule};
-use crate::error::Result;
 use crate::float::Float;
-use crate::spec::{Args, Call, Value};
 
-/// Hyperparameters of [`Adagrad`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AdagradConfig {
-    /// Learning rate (default 1e-2).
-    pub lr: f64,
-    /// Learning-rate decay: step `t` uses `lr / (1 + (t − 1)·lr_decay)` (default 0).
-    pub lr_decay: f64,
-    /// L2 penalty λ added to the gradient (default 0).
-    pub weight_decay: f64,
-    /// Starting value of the sum of squared gradients (default 0).
-    pub initial_accumulator_value: f64,
-    /// Added to `√s` for numerical stability (default 1e-10).
-    pub eps: f64,
-    /// Maximize the objective instead of minimizing (default false).
-    pub maximize: bool,
-}
-
-impl Default for AdagradConfig {
-    fn default() -> Self {
-        AdagradConfig {
-            lr: 1e-2,
-            lr_decay: 0.0,
-            weight_decay: 0.0,
-            initial_accumulator_value: 0.0,
-            eps: 1e-10,
-            maximize: false,
-        }
+crate::hyperparameters! {
+    /// Hyperparameters of [`Adagrad`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct AdagradConfig("adagrad", "per-coordinate steps scaled by accumulated squared gradients (Duchi et al. 2011)") {
+        /// Learning rate.
+        lr: f64 = 1e-2, NONNEG, log;
+        /// Learning-rate decay: step `t` uses `lr / (1 + (t − 1)·lr_decay)`.
+        lr_decay: f64 = 0.0, NONNEG, log;
+        /// L2 penalty λ added to the gradient.
+        weight_decay: f64 = 0.0, NONNEG, log;
+        /// Starting value of the sum of squared gradients.
+        initial_accumulator_value: f64 = 0.0, NONNEG;
+        /// Added to `√s` for numerical stability.
+        eps: f64 = 1e-10, NONNEG, log;
+        /// Maximize the objective instead of minimizing.
+        maximize: bool = false, NONE;
     }
 }
 
@@ -93,62 +79,6 @@ pub struct AdagradCoeffs<T> {
 }
 
 impl Rule for AdagradConfig {
-    const NAME: &'static str = "adagrad";
-    const KEYS: &'static [&'static str] = &[
-        "lr",
-        "lr_decay",
-        "weight_decay",
-        "initial_accumulator_value",
-        "eps",
-        "maximize",
-    ];
-
-    fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let d = Self::default();
-        let c = AdagradConfig {
-            lr: a.f64_or("lr", d.lr)?,
-            lr_decay: a.f64_or("lr_decay", d.lr_decay)?,
-            weight_decay: a.f64_or("weight_decay", d.weight_decay)?,
-            initial_accumulator_value: a
-                .f64_or("initial_accumulator_value", d.initial_accumulator_value)?,
-            eps: a.f64_or("eps", d.eps)?,
-            maximize: a.bool("maximize")?.unwrap_or(d.maximize),
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    fn to_call(&self) -> Call {
-        Call {
-            name: Self::NAME.into(),
-            positional: vec![],
-            keywords: vec![
-                ("lr".into(), Value::Number(self.lr)),
-                ("lr_decay".into(), Value::Number(self.lr_decay)),
-                ("weight_decay".into(), Value::Number(self.weight_decay)),
-                (
-                    "initial_accumulator_value".into(),
-                    Value::Number(self.initial_accumulator_value),
-                ),
-                ("eps".into(), Value::Number(self.eps)),
-                ("maximize".into(), Value::Bool(self.maximize)),
-            ],
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        check_nonneg(Self::NAME, "lr", self.lr)?;
-        check_nonneg(Self::NAME, "lr_decay", self.lr_decay)?;
-        check_nonneg(Self::NAME, "weight_decay", self.weight_decay)?;
-        check_nonneg(
-            Self::NAME,
-            "initial_accumulator_value",
-            self.initial_accumulator_value,
-        )?;
-        check_nonneg(Self::NAME, "eps", self.eps)
-    }
-
     fn lr(&self) -> f64 {
         self.lr
     }

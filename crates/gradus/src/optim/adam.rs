@@ -43,41 +43,28 @@
 
 use super::blocks::{addcdiv, bias_correction, ema_sq, grad_in, lerp, lerp_small, maximum};
 use super::engine::{Elementwise, Rule};
-use super::{check_nonneg, check_unit_open};
+use super::preset::{Preset, PresetOf};
 use crate::error::Result;
 use crate::float::Float;
-use crate::spec::{Args, Call, Value};
 
-/// Hyperparameters of [`Adam`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AdamConfig {
-    /// Learning rate (default 1e-3).
-    pub lr: f64,
-    /// Decay rates (β1, β2) of the first and second moments (default (0.9, 0.999)).
-    pub betas: (f64, f64),
-    /// Added to the denominator for numerical stability (default 1e-8).
-    pub eps: f64,
-    /// Weight decay λ (default 0): L2, or decoupled when `decoupled_weight_decay`.
-    pub weight_decay: f64,
-    /// Use the AMSGrad variant (default false).
-    pub amsgrad: bool,
-    /// Maximize the objective (default false).
-    pub maximize: bool,
-    /// Decay the weights directly, as AdamW (default false).
-    pub decoupled_weight_decay: bool,
-}
-
-impl Default for AdamConfig {
-    fn default() -> Self {
-        AdamConfig {
-            lr: 1e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            amsgrad: false,
-            maximize: false,
-            decoupled_weight_decay: false,
-        }
+crate::hyperparameters! {
+    /// Hyperparameters of [`Adam`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct AdamConfig("adam", "adaptive moments with bias correction (Kingma & Ba 2015), optional AMSGrad") {
+        /// Learning rate.
+        lr: f64 = 1e-3, NONNEG, log;
+        /// Decay rates (β1, β2) of the first and second moments.
+        betas: (f64, f64) = (0.9, 0.999), UNIT_OPEN;
+        /// Added to the denominator for numerical stability.
+        eps: f64 = 1e-8, NONNEG, log;
+        /// Weight decay λ: L2, or decoupled when `decoupled_weight_decay`.
+        weight_decay: f64 = 0.0, NONNEG, log;
+        /// Use the AMSGrad variant (the maximum of past second moments).
+        amsgrad: bool = false, NONE;
+        /// Maximize the objective instead of minimizing it.
+        maximize: bool = false, NONE;
+        /// Decay the weights directly, as AdamW.
+        decoupled_weight_decay: bool = false, NONE;
     }
 }
 
@@ -100,84 +87,7 @@ pub struct AdamCoeffs<T> {
     maximize: bool,
 }
 
-impl AdamConfig {
-    fn validate_as(&self, owner: &str) -> Result<()> {
-        check_nonneg(owner, "lr", self.lr)?;
-        check_unit_open(owner, "betas[0]", self.betas.0)?;
-        check_unit_open(owner, "betas[1]", self.betas.1)?;
-        check_nonneg(owner, "eps", self.eps)?;
-        check_nonneg(owner, "weight_decay", self.weight_decay)
-    }
-
-    fn read(a: &Args<'_>, d: AdamConfig) -> Result<AdamConfig> {
-        Ok(AdamConfig {
-            lr: a.f64_or("lr", d.lr)?,
-            betas: a.pair("betas")?.unwrap_or(d.betas),
-            eps: a.f64_or("eps", d.eps)?,
-            weight_decay: a.f64_or("weight_decay", d.weight_decay)?,
-            amsgrad: a.bool("amsgrad")?.unwrap_or(d.amsgrad),
-            maximize: a.bool("maximize")?.unwrap_or(d.maximize),
-            decoupled_weight_decay: a
-                .bool("decoupled_weight_decay")?
-                .unwrap_or(d.decoupled_weight_decay),
-        })
-    }
-
-    fn keywords(&self, with_decoupled: bool) -> Vec<(String, Value)> {
-        let mut k = vec![
-            ("lr".into(), Value::Number(self.lr)),
-            (
-                "betas".into(),
-                Value::Tuple(vec![
-                    Value::Number(self.betas.0),
-                    Value::Number(self.betas.1),
-                ]),
-            ),
-            ("eps".into(), Value::Number(self.eps)),
-            ("weight_decay".into(), Value::Number(self.weight_decay)),
-            ("amsgrad".into(), Value::Bool(self.amsgrad)),
-            ("maximize".into(), Value::Bool(self.maximize)),
-        ];
-        if with_decoupled {
-            k.push((
-                "decoupled_weight_decay".into(),
-                Value::Bool(self.decoupled_weight_decay),
-            ));
-        }
-        k
-    }
-}
-
 impl Rule for AdamConfig {
-    const NAME: &'static str = "adam";
-    const KEYS: &'static [&'static str] = &[
-        "lr",
-        "betas",
-        "eps",
-        "weight_decay",
-        "amsgrad",
-        "maximize",
-        "decoupled_weight_decay",
-    ];
-
-    fn from_call(call: &Call) -> Result<Self> {
-        let c = Self::read(&Args::bind(call, Self::KEYS)?, Self::default())?;
-        c.validate()?;
-        Ok(c)
-    }
-
-    fn to_call(&self) -> Call {
-        Call {
-            name: Self::NAME.into(),
-            positional: vec![],
-            keywords: self.keywords(true),
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        self.validate_as(Self::NAME)
-    }
-
     fn lr(&self) -> f64 {
         self.lr
     }
@@ -289,132 +199,43 @@ fn adam_update<T: Float, const FAST: bool, const DECOUPLED: bool>(
     *p = addcdiv(*p, c.neg_step_size, s[0], denom);
 }
 
-/// Hyperparameters of [`AdamW`]: Adam's, with decoupled weight decay always on and
-/// `weight_decay` defaulting to 1e-2 (torch.optim.AdamW).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AdamWConfig {
-    /// Learning rate (default 1e-3).
-    pub lr: f64,
-    /// Decay rates (β1, β2) (default (0.9, 0.999)).
-    pub betas: (f64, f64),
-    /// Denominator term (default 1e-8).
-    pub eps: f64,
-    /// Decoupled weight decay λ: θ ← θ·(1 − lr·λ) each step (default 1e-2).
-    pub weight_decay: f64,
-    /// Use the AMSGrad variant (default false).
-    pub amsgrad: bool,
-    /// Maximize the objective (default false).
-    pub maximize: bool,
-}
+/// AdamW: Adam with decoupled weight decay always on and `weight_decay` defaulting to
+/// 1e-2 (torch.optim.AdamW), as a preset of [`AdamConfig`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdamWPreset;
 
-impl Default for AdamWConfig {
-    fn default() -> Self {
-        AdamWConfig {
-            lr: 1e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 1e-2,
-            amsgrad: false,
-            maximize: false,
-        }
-    }
-}
-
-impl AdamWConfig {
-    /// The equivalent [`AdamConfig`] (with `decoupled_weight_decay = true`).
-    pub fn as_adam(&self) -> AdamConfig {
-        AdamConfig {
-            lr: self.lr,
-            betas: self.betas,
-            eps: self.eps,
-            weight_decay: self.weight_decay,
-            amsgrad: self.amsgrad,
-            maximize: self.maximize,
-            decoupled_weight_decay: true,
-        }
-    }
-}
-
-/// AdamW (Adam with decoupled weight decay): see the [module docs](self).
-pub type AdamW<T> = Elementwise<AdamWConfig, T>;
-
-impl Rule for AdamWConfig {
+impl PresetOf for AdamWPreset {
+    type Base = AdamConfig;
     const NAME: &'static str = "adamw";
-    const KEYS: &'static [&'static str] =
-        &["lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"];
-
-    fn from_call(call: &Call) -> Result<Self> {
-        let d = AdamWConfig::default().as_adam();
-        let a = AdamConfig::read(&Args::bind(call, Self::KEYS)?, d)?;
-        let c = AdamWConfig {
-            lr: a.lr,
-            betas: a.betas,
-            eps: a.eps,
-            weight_decay: a.weight_decay,
-            amsgrad: a.amsgrad,
-            maximize: a.maximize,
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    fn to_call(&self) -> Call {
-        Call {
-            name: Self::NAME.into(),
-            positional: vec![],
-            keywords: self.as_adam().keywords(false),
+    const SUMMARY: &'static str = "Adam with decoupled weight decay (Loshchilov & Hutter 2019)";
+    const FIXED: usize = 1;
+    fn defaults() -> AdamConfig {
+        AdamConfig {
+            weight_decay: 1e-2,
+            decoupled_weight_decay: true,
+            ..AdamConfig::default()
         }
     }
-
-    fn validate(&self) -> Result<()> {
-        self.as_adam().validate_as(Self::NAME)
-    }
-
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
-        self.betas.0 = momentum;
-        Ok(())
-    }
-
-    fn slot_names(&self) -> &'static [&'static str] {
-        self.as_adam().slot_names()
-    }
-
-    type Coeffs<T: Float> = AdamCoeffs<T>;
-
-    fn coeffs<T: Float>(&self, step: u64, scalars: &mut [f64]) -> AdamCoeffs<T> {
-        self.as_adam().coeffs(step, scalars)
-    }
-
-    #[inline(always)]
-    fn update<T: Float>(c: &AdamCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
-        AdamConfig::update(c, p, g, s)
-    }
-
     fn is_fast<T: Float>(c: &AdamCoeffs<T>) -> bool {
         c.is_fast(true)
     }
-
     #[inline(always)]
     fn update_fast<T: Float>(c: &AdamCoeffs<T>, p: &mut T, g: T, s: &mut [T]) {
         adam_update::<T, true, true>(c, p, g, s)
     }
 }
 
+/// The config of [`AdamW`]: an [`AdamConfig`] under AdamW's name and defaults.
+pub type AdamWConfig = Preset<AdamWPreset>;
+
+/// AdamW (Adam with decoupled weight decay): see the [module docs](self).
+pub type AdamW<T> = Elementwise<AdamWConfig, T>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hyper::Hyperparameters;
+    use crate::optim::preset::PresetOf;
     use crate::optim::test_support::run;
     use crate::optim::{Optimizer, Param};
 
@@ -467,11 +288,11 @@ mod tests {
             100,
         );
         let w = run(
-            AdamWConfig {
+            AdamWConfig::new(AdamConfig {
                 lr: 0.01,
                 weight_decay: 0.0,
-                ..Default::default()
-            },
+                ..AdamWPreset::defaults()
+            }),
             2.0,
             f,
             100,
@@ -483,12 +304,12 @@ mod tests {
     fn adamw_decays_weights_before_the_moment_update() {
         // With zero gradient the moments stay 0 and the step is 0/(0 + ε) = 0, so only
         // the decay acts: x ← x·(1 − lr·λ) = 10·(1 − 0.1·0.5) = 9.5.
-        let cfg = AdamWConfig {
+        let cfg = AdamWConfig::new(AdamConfig {
             lr: 0.1,
             weight_decay: 0.5,
-            ..Default::default()
-        };
-        let xs = run(cfg, 10.0, |_| 0.0, 2);
+            ..AdamWPreset::defaults()
+        });
+        let xs = run(cfg.clone(), 10.0, |_| 0.0, 2);
         assert_eq!(
             xs,
             vec![10.0 * (1.0 - 0.05), 10.0 * (1.0 - 0.05) * (1.0 - 0.05)]

@@ -47,36 +47,23 @@
 
 use super::blocks::{addcdiv, bias_correction, grad_in, lerp, lerp_small, maximum};
 use super::engine::{Elementwise, Rule};
-use super::{check_nonneg, check_unit_open};
 use crate::error::Result;
 use crate::float::Float;
-use crate::spec::{Args, Call, Value};
 
-/// Hyperparameters of [`Adamax`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AdamaxConfig {
-    /// Learning rate (default 2e-3).
-    pub lr: f64,
-    /// Decay rates (β1, β2) of the first moment and the infinity norm
-    /// (default (0.9, 0.999)).
-    pub betas: (f64, f64),
-    /// Added to `|g|` inside the maximum (default 1e-8).
-    pub eps: f64,
-    /// L2 penalty λ added to the gradient (default 0).
-    pub weight_decay: f64,
-    /// Maximize the objective (default false).
-    pub maximize: bool,
-}
-
-impl Default for AdamaxConfig {
-    fn default() -> Self {
-        AdamaxConfig {
-            lr: 2e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            maximize: false,
-        }
+crate::hyperparameters! {
+    /// Hyperparameters of [`Adamax`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct AdamaxConfig("adamax", "Adam with the infinity norm in place of the second moment (Kingma & Ba 2015)") {
+        /// Learning rate.
+        lr: f64 = 2e-3, NONNEG, log;
+        /// Decay rates (β1, β2) of the first moment and the infinity norm).
+        betas: (f64, f64) = (0.9, 0.999), UNIT_OPEN;
+        /// Added to `|g|` inside the maximum.
+        eps: f64 = 1e-8, NONNEG, log;
+        /// L2 penalty λ added to the gradient.
+        weight_decay: f64 = 0.0, NONNEG, log;
+        /// Maximize the objective.
+        maximize: bool = false, NONE;
     }
 }
 
@@ -95,51 +82,6 @@ pub struct AdamaxCoeffs<T> {
 }
 
 impl Rule for AdamaxConfig {
-    const NAME: &'static str = "adamax";
-    const KEYS: &'static [&'static str] = &["lr", "betas", "eps", "weight_decay", "maximize"];
-
-    fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let d = Self::default();
-        let c = AdamaxConfig {
-            lr: a.f64_or("lr", d.lr)?,
-            betas: a.pair("betas")?.unwrap_or(d.betas),
-            eps: a.f64_or("eps", d.eps)?,
-            weight_decay: a.f64_or("weight_decay", d.weight_decay)?,
-            maximize: a.bool("maximize")?.unwrap_or(d.maximize),
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    fn to_call(&self) -> Call {
-        Call {
-            name: Self::NAME.into(),
-            positional: vec![],
-            keywords: vec![
-                ("lr".into(), Value::Number(self.lr)),
-                (
-                    "betas".into(),
-                    Value::Tuple(vec![
-                        Value::Number(self.betas.0),
-                        Value::Number(self.betas.1),
-                    ]),
-                ),
-                ("eps".into(), Value::Number(self.eps)),
-                ("weight_decay".into(), Value::Number(self.weight_decay)),
-                ("maximize".into(), Value::Bool(self.maximize)),
-            ],
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        check_nonneg(Self::NAME, "lr", self.lr)?;
-        check_unit_open(Self::NAME, "betas[0]", self.betas.0)?;
-        check_unit_open(Self::NAME, "betas[1]", self.betas.1)?;
-        check_nonneg(Self::NAME, "eps", self.eps)?;
-        check_nonneg(Self::NAME, "weight_decay", self.weight_decay)
-    }
-
     fn lr(&self) -> f64 {
         self.lr
     }

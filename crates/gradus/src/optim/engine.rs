@@ -3,6 +3,7 @@
 use super::{NonFinitePolicy, Optimizer, Param, StepOutcome};
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::hyper::Hyperparameters;
 use crate::spec::Call;
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -15,22 +16,7 @@ use std::fmt::Debug;
 /// step sizes), and [`Rule::update`] updates one element from its parameter, its
 /// gradient and its state slots. The engine calls `update` in a single pass over the
 /// tensor, so composition never costs an extra sweep over memory.
-pub trait Rule: Clone + Debug + PartialEq + Send + Sync + 'static {
-    /// The spec name (`adam`, `sgd`, ...).
-    const NAME: &'static str;
-    /// The spec keys, in torch's constructor order (positional arguments follow it).
-    const KEYS: &'static [&'static str];
-
-    /// Builds the config from a spec call (`adam(lr=0.01)`), filling torch's defaults
-    /// and validating every value.
-    fn from_call(call: &Call) -> Result<Self>;
-
-    /// The config as a spec call that [`Rule::from_call`] reads back exactly.
-    fn to_call(&self) -> Call;
-
-    /// Checks every hyperparameter, naming the first bad one and its valid range.
-    fn validate(&self) -> Result<()>;
-
+pub trait Rule: Hyperparameters + Debug + PartialEq + Send + Sync + 'static {
     /// The learning rate.
     fn lr(&self) -> f64;
 

@@ -40,32 +40,21 @@
 
 use super::blocks::add_scaled;
 use super::engine::{Elementwise, Rule};
-use super::{check_nonneg, check_unit_open};
 use crate::error::Result;
 use crate::float::Float;
-use crate::spec::{Args, Call, Value};
 
-/// Hyperparameters of [`Lion`], with the paper's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LionConfig {
-    /// Learning rate: the length of every step (default 1e-4).
-    pub lr: f64,
-    /// Rates (β1, β2) of the step's interpolation and of the momentum (default (0.9, 0.99)).
-    pub betas: (f64, f64),
-    /// Decoupled weight decay λ: θ ← θ·(1 − lr·λ) each step (default 0).
-    pub weight_decay: f64,
-    /// Maximize the objective (default false).
-    pub maximize: bool,
-}
-
-impl Default for LionConfig {
-    fn default() -> Self {
-        LionConfig {
-            lr: 1e-4,
-            betas: (0.9, 0.99),
-            weight_decay: 0.0,
-            maximize: false,
-        }
+crate::hyperparameters! {
+    /// Hyperparameters of [`Lion`], with the paper's names and defaults.
+    #[derive(Copy)]
+    pub struct LionConfig("lion", "sign of an interpolated momentum, evolved by program search (Chen et al. 2023)") {
+        /// Learning rate: the length of every step.
+        lr: f64 = 1e-4, NONNEG, log;
+        /// Rates (β1, β2) of the step's interpolation and of the momentum).
+        betas: (f64, f64) = (0.9, 0.99), UNIT_OPEN;
+        /// Decoupled weight decay λ: θ ← θ·(1 − lr·λ) each step.
+        weight_decay: f64 = 0.0, NONNEG, log;
+        /// Maximize the objective.
+        maximize: bool = false, NONE;
     }
 }
 
@@ -99,48 +88,6 @@ fn sign<T: Float>(x: T) -> T {
 }
 
 impl Rule for LionConfig {
-    const NAME: &'static str = "lion";
-    const KEYS: &'static [&'static str] = &["lr", "betas", "weight_decay", "maximize"];
-
-    fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let d = Self::default();
-        let c = LionConfig {
-            lr: a.f64_or("lr", d.lr)?,
-            betas: a.pair("betas")?.unwrap_or(d.betas),
-            weight_decay: a.f64_or("weight_decay", d.weight_decay)?,
-            maximize: a.bool("maximize")?.unwrap_or(d.maximize),
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    fn to_call(&self) -> Call {
-        Call {
-            name: Self::NAME.into(),
-            positional: vec![],
-            keywords: vec![
-                ("lr".into(), Value::Number(self.lr)),
-                (
-                    "betas".into(),
-                    Value::Tuple(vec![
-                        Value::Number(self.betas.0),
-                        Value::Number(self.betas.1),
-                    ]),
-                ),
-                ("weight_decay".into(), Value::Number(self.weight_decay)),
-                ("maximize".into(), Value::Bool(self.maximize)),
-            ],
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        check_nonneg(Self::NAME, "lr", self.lr)?;
-        check_unit_open(Self::NAME, "betas[0]", self.betas.0)?;
-        check_unit_open(Self::NAME, "betas[1]", self.betas.1)?;
-        check_nonneg(Self::NAME, "weight_decay", self.weight_decay)
-    }
-
     fn lr(&self) -> f64 {
         self.lr
     }

@@ -23,6 +23,7 @@
 mod blocks;
 mod engine;
 mod kernel;
+pub mod preset;
 mod registry;
 #[cfg(test)]
 mod test_support;
@@ -41,14 +42,14 @@ pub mod sgd;
 
 pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
-pub use adam::{Adam, AdamConfig, AdamW};
+pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use adamax::{Adamax, AdamaxConfig};
 pub use engine::{Elementwise, OptimizerState, Rule, TensorState};
 pub use lion::{Lion, LionConfig};
 pub use nadam::{NAdam, NAdamConfig};
 pub use newton::{Newton, NewtonConfig};
 pub use radam::{RAdam, RAdamConfig};
-pub use registry::{build, build_from_call, OPTIMIZERS};
+pub use registry::{build, build_from_call, catalog, names};
 pub use rmsprop::{RMSprop, RMSpropConfig};
 pub use sgd::{Sgd, SgdConfig};
 pub(crate) use validate::*;

@@ -55,41 +55,27 @@
 
 use super::blocks::{addcdiv, bias_correction, ema_sq, grad_in, lerp, lerp_small};
 use super::engine::{Elementwise, Rule};
-use super::{check_nonneg, check_unit_open};
 use crate::error::Result;
 use crate::float::Float;
-use crate::spec::{Args, Call, Value};
 
-/// Hyperparameters of [`NAdam`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct NAdamConfig {
-    /// Learning rate (default 2e-3).
-    pub lr: f64,
-    /// Decay rates (β1, β2) of the first and second moments (default (0.9, 0.999)).
-    pub betas: (f64, f64),
-    /// Added to the denominator for numerical stability (default 1e-8).
-    pub eps: f64,
-    /// Weight decay λ (default 0): L2, or decoupled when `decoupled_weight_decay`.
-    pub weight_decay: f64,
-    /// ψ of the momentum schedule `μ_t = β1·(1 − ½·0.96^(t·ψ))` (default 4e-3).
-    pub momentum_decay: f64,
-    /// Decay the weights directly, as AdamW (default false).
-    pub decoupled_weight_decay: bool,
-    /// Maximize the objective (default false).
-    pub maximize: bool,
-}
-
-impl Default for NAdamConfig {
-    fn default() -> Self {
-        NAdamConfig {
-            lr: 2e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            momentum_decay: 4e-3,
-            decoupled_weight_decay: false,
-            maximize: false,
-        }
+crate::hyperparameters! {
+    /// Hyperparameters of [`NAdam`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct NAdamConfig("nadam", "Adam with Nesterov momentum and momentum decay (Dozat 2016)") {
+        /// Learning rate.
+        lr: f64 = 2e-3, NONNEG, log;
+        /// Decay rates (β1, β2) of the first and second moments).
+        betas: (f64, f64) = (0.9, 0.999), UNIT_OPEN;
+        /// Added to the denominator for numerical stability.
+        eps: f64 = 1e-8, NONNEG, log;
+        /// Weight decay λ: L2, or decoupled when `decoupled_weight_decay`.
+        weight_decay: f64 = 0.0, NONNEG, log;
+        /// ψ of the momentum schedule `μ_t = β1·(1 − ½·0.96^(t·ψ))`.
+        momentum_decay: f64 = 4e-3, NONNEG;
+        /// Decay the weights directly, as AdamW.
+        decoupled_weight_decay: bool = false, NONE;
+        /// Maximize the objective.
+        maximize: bool = false, NONE;
     }
 }
 
@@ -113,69 +99,6 @@ pub struct NAdamCoeffs<T> {
 }
 
 impl Rule for NAdamConfig {
-    const NAME: &'static str = "nadam";
-    const KEYS: &'static [&'static str] = &[
-        "lr",
-        "betas",
-        "eps",
-        "weight_decay",
-        "momentum_decay",
-        "decoupled_weight_decay",
-        "maximize",
-    ];
-
-    fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let d = Self::default();
-        let c = NAdamConfig {
-            lr: a.f64_or("lr", d.lr)?,
-            betas: a.pair("betas")?.unwrap_or(d.betas),
-            eps: a.f64_or("eps", d.eps)?,
-            weight_decay: a.f64_or("weight_decay", d.weight_decay)?,
-            momentum_decay: a.f64_or("momentum_decay", d.momentum_decay)?,
-            decoupled_weight_decay: a
-                .bool("decoupled_weight_decay")?
-                .unwrap_or(d.decoupled_weight_decay),
-            maximize: a.bool("maximize")?.unwrap_or(d.maximize),
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    fn to_call(&self) -> Call {
-        Call {
-            name: Self::NAME.into(),
-            positional: vec![],
-            keywords: vec![
-                ("lr".into(), Value::Number(self.lr)),
-                (
-                    "betas".into(),
-                    Value::Tuple(vec![
-                        Value::Number(self.betas.0),
-                        Value::Number(self.betas.1),
-                    ]),
-                ),
-                ("eps".into(), Value::Number(self.eps)),
-                ("weight_decay".into(), Value::Number(self.weight_decay)),
-                ("momentum_decay".into(), Value::Number(self.momentum_decay)),
-                (
-                    "decoupled_weight_decay".into(),
-                    Value::Bool(self.decoupled_weight_decay),
-                ),
-                ("maximize".into(), Value::Bool(self.maximize)),
-            ],
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        check_nonneg(Self::NAME, "lr", self.lr)?;
-        check_unit_open(Self::NAME, "betas[0]", self.betas.0)?;
-        check_unit_open(Self::NAME, "betas[1]", self.betas.1)?;
-        check_nonneg(Self::NAME, "eps", self.eps)?;
-        check_nonneg(Self::NAME, "weight_decay", self.weight_decay)?;
-        check_nonneg(Self::NAME, "momentum_decay", self.momentum_decay)
-    }
-
     fn lr(&self) -> f64 {
         self.lr
     }

@@ -34,48 +34,14 @@
 use super::check_nonneg;
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::spec::{Args, Call, Value};
 use nalgebra::{DMatrix, DVector};
 
-/// Hyperparameters of [`Newton`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct NewtonConfig {
-    /// Step size: 1 is the pure Newton step (default 1.0).
-    pub lr: f64,
-}
-
-impl Default for NewtonConfig {
-    fn default() -> Self {
-        NewtonConfig { lr: 1.0 }
-    }
-}
-
-impl NewtonConfig {
-    /// The spec keys.
-    pub const KEYS: &'static [&'static str] = &["lr"];
-
-    /// Reads `newton(lr=...)`.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let c = NewtonConfig {
-            lr: a.f64_or("lr", 1.0)?,
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: "newton".into(),
-            positional: vec![],
-            keywords: vec![("lr".into(), Value::Number(self.lr))],
-        }
-    }
-
-    /// Checks `lr` is finite and >= 0.
-    pub fn validate(&self) -> Result<()> {
-        check_nonneg("newton", "lr", self.lr)
+crate::hyperparameters! {
+    /// Hyperparameters of [`Newton`].
+    #[derive(Copy)]
+    pub struct NewtonConfig("newton", "damped Newton step solving H·d = g (problems with a Hessian only)") {
+        /// Step size: 1 is the pure Newton step, below 1 damps it.
+        lr: f64 = 1.0, NONNEG;
     }
 }
 

@@ -58,38 +58,25 @@
 
 use super::blocks::{bias_correction, ema_sq, grad_in, lerp, lerp_small};
 use super::engine::{Elementwise, Rule};
-use super::{check_nonneg, check_unit_open};
 use crate::error::Result;
 use crate::float::Float;
-use crate::spec::{Args, Call, Value};
 
-/// Hyperparameters of [`RAdam`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RAdamConfig {
-    /// Learning rate (default 1e-3).
-    pub lr: f64,
-    /// Decay rates (β1, β2) of the first and second moments (default (0.9, 0.999)).
-    pub betas: (f64, f64),
-    /// Added to the denominator for numerical stability (default 1e-8).
-    pub eps: f64,
-    /// Weight decay λ (default 0): L2, or decoupled when `decoupled_weight_decay`.
-    pub weight_decay: f64,
-    /// Decay the weights directly, as AdamW (default false).
-    pub decoupled_weight_decay: bool,
-    /// Maximize the objective (default false).
-    pub maximize: bool,
-}
-
-impl Default for RAdamConfig {
-    fn default() -> Self {
-        RAdamConfig {
-            lr: 1e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            decoupled_weight_decay: false,
-            maximize: false,
-        }
+crate::hyperparameters! {
+    /// Hyperparameters of [`RAdam`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct RAdamConfig("radam", "Adam with the variance of the adaptive step rectified (Liu et al. 2020)") {
+        /// Learning rate.
+        lr: f64 = 1e-3, NONNEG, log;
+        /// Decay rates (β1, β2) of the first and second moments).
+        betas: (f64, f64) = (0.9, 0.999), UNIT_OPEN;
+        /// Added to the denominator for numerical stability.
+        eps: f64 = 1e-8, NONNEG, log;
+        /// Weight decay λ: L2, or decoupled when `decoupled_weight_decay`.
+        weight_decay: f64 = 0.0, NONNEG, log;
+        /// Decay the weights directly, as AdamW.
+        decoupled_weight_decay: bool = false, NONE;
+        /// Maximize the objective.
+        maximize: bool = false, NONE;
     }
 }
 
@@ -115,65 +102,6 @@ pub struct RAdamCoeffs<T> {
 }
 
 impl Rule for RAdamConfig {
-    const NAME: &'static str = "radam";
-    const KEYS: &'static [&'static str] = &[
-        "lr",
-        "betas",
-        "eps",
-        "weight_decay",
-        "decoupled_weight_decay",
-        "maximize",
-    ];
-
-    fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let d = Self::default();
-        let c = RAdamConfig {
-            lr: a.f64_or("lr", d.lr)?,
-            betas: a.pair("betas")?.unwrap_or(d.betas),
-            eps: a.f64_or("eps", d.eps)?,
-            weight_decay: a.f64_or("weight_decay", d.weight_decay)?,
-            decoupled_weight_decay: a
-                .bool("decoupled_weight_decay")?
-                .unwrap_or(d.decoupled_weight_decay),
-            maximize: a.bool("maximize")?.unwrap_or(d.maximize),
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    fn to_call(&self) -> Call {
-        Call {
-            name: Self::NAME.into(),
-            positional: vec![],
-            keywords: vec![
-                ("lr".into(), Value::Number(self.lr)),
-                (
-                    "betas".into(),
-                    Value::Tuple(vec![
-                        Value::Number(self.betas.0),
-                        Value::Number(self.betas.1),
-                    ]),
-                ),
-                ("eps".into(), Value::Number(self.eps)),
-                ("weight_decay".into(), Value::Number(self.weight_decay)),
-                (
-                    "decoupled_weight_decay".into(),
-                    Value::Bool(self.decoupled_weight_decay),
-                ),
-                ("maximize".into(), Value::Bool(self.maximize)),
-            ],
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        check_nonneg(Self::NAME, "lr", self.lr)?;
-        check_unit_open(Self::NAME, "betas[0]", self.betas.0)?;
-        check_unit_open(Self::NAME, "betas[1]", self.betas.1)?;
-        check_nonneg(Self::NAME, "eps", self.eps)?;
-        check_nonneg(Self::NAME, "weight_decay", self.weight_decay)
-    }
-
     fn lr(&self) -> f64 {
         self.lr
     }

@@ -58,38 +58,27 @@ use super::check_nonneg;
 use super::engine::{Elementwise, Rule};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::spec::{fmt_value, Args, Call, Value};
+use crate::hyper::Hyperparameters;
+use crate::spec::fmt_value;
 
-/// Hyperparameters of [`RMSprop`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RMSpropConfig {
-    /// Learning rate (default 1e-2).
-    pub lr: f64,
-    /// Decay rate α of the moving averages (default 0.99).
-    pub alpha: f64,
-    /// Added to the root mean square for numerical stability (default 1e-8).
-    pub eps: f64,
-    /// L2 penalty λ added to the gradient (default 0).
-    pub weight_decay: f64,
-    /// Momentum factor μ of the scaled step (default 0: no momentum buffer).
-    pub momentum: f64,
-    /// Divide by the estimated standard deviation instead of the RMS (default false).
-    pub centered: bool,
-    /// Maximize the objective instead of minimizing (default false).
-    pub maximize: bool,
-}
-
-impl Default for RMSpropConfig {
-    fn default() -> Self {
-        RMSpropConfig {
-            lr: 1e-2,
-            alpha: 0.99,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            momentum: 0.0,
-            centered: false,
-            maximize: false,
-        }
+crate::hyperparameters! {
+    /// Hyperparameters of [`RMSprop`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct RMSpropConfig("rmsprop", "steps scaled by a moving average of squared gradients (Hinton 2012), optional momentum, centered") {
+        /// Learning rate.
+        lr: f64 = 1e-2, NONNEG, log;
+        /// Decay rate α of the moving averages.
+        alpha: f64 = 0.99, UNIT;
+        /// Added to the root mean square for numerical stability.
+        eps: f64 = 1e-8, NONNEG, log;
+        /// L2 penalty λ added to the gradient.
+        weight_decay: f64 = 0.0, NONNEG, log;
+        /// Momentum factor μ of the scaled step.
+        momentum: f64 = 0.0, UNIT_OPEN;
+        /// Divide by the estimated standard deviation instead of the RMS.
+        centered: bool = false, NONE;
+        /// Maximize the objective instead of minimizing.
+        maximize: bool = false, NONE;
     }
 }
 
@@ -111,59 +100,6 @@ pub struct RMSpropCoeffs<T> {
 }
 
 impl Rule for RMSpropConfig {
-    const NAME: &'static str = "rmsprop";
-    const KEYS: &'static [&'static str] = &[
-        "lr",
-        "alpha",
-        "eps",
-        "weight_decay",
-        "momentum",
-        "centered",
-        "maximize",
-    ];
-
-    fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let d = Self::default();
-        let c = RMSpropConfig {
-            lr: a.f64_or("lr", d.lr)?,
-            alpha: a.f64_or("alpha", d.alpha)?,
-            eps: a.f64_or("eps", d.eps)?,
-            weight_decay: a.f64_or("weight_decay", d.weight_decay)?,
-            momentum: a.f64_or("momentum", d.momentum)?,
-            centered: a.bool("centered")?.unwrap_or(d.centered),
-            maximize: a.bool("maximize")?.unwrap_or(d.maximize),
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    fn to_call(&self) -> Call {
-        Call {
-            name: Self::NAME.into(),
-            positional: vec![],
-            keywords: vec![
-                ("lr".into(), Value::Number(self.lr)),
-                ("alpha".into(), Value::Number(self.alpha)),
-                ("eps".into(), Value::Number(self.eps)),
-                ("weight_decay".into(), Value::Number(self.weight_decay)),
-                ("momentum".into(), Value::Number(self.momentum)),
-                ("centered".into(), Value::Bool(self.centered)),
-                ("maximize".into(), Value::Bool(self.maximize)),
-            ],
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        check_nonneg(Self::NAME, "lr", self.lr)?;
-        // torch only requires alpha >= 0; above 1 the average of squares can turn
-        // negative and the step NaN.
-        check_nonneg(Self::NAME, "alpha", self.alpha)?;
-        check_nonneg(Self::NAME, "eps", self.eps)?;
-        check_nonneg(Self::NAME, "weight_decay", self.weight_decay)?;
-        check_nonneg(Self::NAME, "momentum", self.momentum)
-    }
-
     fn lr(&self) -> f64 {
         self.lr
     }

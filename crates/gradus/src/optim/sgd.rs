@@ -24,9 +24,9 @@
 //!   tutorial's version looks ahead with the wrong sign; gradus does not copy it.
 //!
 //! # Differences from torch
-//! torch refuses `nesterov=true` with `momentum=0`; gradus accepts it as plain SGD
-//! (there is nothing to look ahead with), so that a momentum sweep can start at 0.
-//! Like torch it refuses Nesterov with non-zero dampening.
+//! Like torch, gradus refuses `nesterov=true` with `momentum=0` or with non-zero
+//! dampening. It also refuses `momentum >= 1`, which torch accepts: the buffer then
+//! grows without bound.
 //!
 //! ```
 //! use gradus::optim::{Sgd, SgdConfig, Optimizer, Param};
@@ -42,39 +42,49 @@
 
 use super::blocks::{add_scaled, grad_in};
 use super::engine::{Elementwise, Rule};
-use super::{check_nonneg, check_unit_closed};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::spec::{Args, Call, Value};
+use crate::spec::fmt_value;
 
-/// Hyperparameters of [`Sgd`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SgdConfig {
-    /// Learning rate (default 1e-3).
-    pub lr: f64,
-    /// Momentum factor μ (default 0: no momentum buffer).
-    pub momentum: f64,
-    /// Dampening τ of the gradient added to the buffer (default 0).
-    pub dampening: f64,
-    /// Use Nesterov momentum (default false).
-    pub nesterov: bool,
-    /// L2 penalty λ added to the gradient (default 0).
-    pub weight_decay: f64,
-    /// Maximize the objective instead of minimizing (default false).
-    pub maximize: bool,
+crate::hyperparameters! {
+    /// Hyperparameters of [`Sgd`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct SgdConfig("sgd", "gradient descent / SGD, with heavy-ball or Nesterov momentum (Robbins & Monro 1951; Polyak 1964; Nesterov 1983)") {
+        /// Learning rate.
+        lr: f64 = 1e-3, NONNEG, log;
+        /// Momentum factor μ.
+        momentum: f64 = 0.0, UNIT_OPEN;
+        /// Dampening τ of the gradient added to the buffer.
+        dampening: f64 = 0.0, UNIT;
+        /// L2 penalty λ added to the gradient.
+        weight_decay: f64 = 0.0, NONNEG, log;
+        /// Use Nesterov momentum.
+        nesterov: bool = false, NONE;
+        /// Maximize the objective instead of minimizing.
+        maximize: bool = false, NONE;
+    }
+    check = check_nesterov;
 }
 
-impl Default for SgdConfig {
-    fn default() -> Self {
-        SgdConfig {
-            lr: 1e-3,
-            momentum: 0.0,
-            dampening: 0.0,
-            nesterov: false,
-            weight_decay: 0.0,
-            maximize: false,
-        }
+/// torch's rule: Nesterov momentum needs momentum and no dampening.
+fn check_nesterov(c: &SgdConfig, owner: &str) -> Result<()> {
+    if c.nesterov && c.momentum <= 0.0 {
+        return Err(Error::invalid(
+            owner,
+            "momentum",
+            fmt_value(c.momentum),
+            "a number in (0, 1) when nesterov=true (Nesterov momentum requires a momentum)",
+        ));
     }
+    if c.nesterov && c.dampening != 0.0 {
+        return Err(Error::invalid(
+            owner,
+            "dampening",
+            fmt_value(c.dampening),
+            "0 when nesterov=true (Nesterov momentum requires zero dampening)",
+        ));
+    }
+    Ok(())
 }
 
 /// Stochastic gradient descent (with optional momentum): see the [module docs](self).
@@ -94,63 +104,6 @@ pub struct SgdCoeffs<T> {
 }
 
 impl Rule for SgdConfig {
-    const NAME: &'static str = "sgd";
-    const KEYS: &'static [&'static str] = &[
-        "lr",
-        "momentum",
-        "dampening",
-        "weight_decay",
-        "nesterov",
-        "maximize",
-    ];
-
-    fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let d = Self::default();
-        let c = SgdConfig {
-            lr: a.f64_or("lr", d.lr)?,
-            momentum: a.f64_or("momentum", d.momentum)?,
-            dampening: a.f64_or("dampening", d.dampening)?,
-            weight_decay: a.f64_or("weight_decay", d.weight_decay)?,
-            nesterov: a.bool("nesterov")?.unwrap_or(d.nesterov),
-            maximize: a.bool("maximize")?.unwrap_or(d.maximize),
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    fn to_call(&self) -> Call {
-        Call {
-            name: Self::NAME.into(),
-            positional: vec![],
-            keywords: vec![
-                ("lr".into(), Value::Number(self.lr)),
-                ("momentum".into(), Value::Number(self.momentum)),
-                ("dampening".into(), Value::Number(self.dampening)),
-                ("weight_decay".into(), Value::Number(self.weight_decay)),
-                ("nesterov".into(), Value::Bool(self.nesterov)),
-                ("maximize".into(), Value::Bool(self.maximize)),
-            ],
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        check_nonneg("sgd", "lr", self.lr)?;
-        // torch allows any momentum >= 0; above 1 the buffer grows without bound.
-        check_nonneg("sgd", "momentum", self.momentum)?;
-        check_unit_closed("sgd", "dampening", self.dampening)?;
-        check_nonneg("sgd", "weight_decay", self.weight_decay)?;
-        if self.nesterov && self.dampening != 0.0 {
-            return Err(Error::invalid(
-                "sgd",
-                "dampening",
-                crate::spec::fmt_value(self.dampening),
-                "0 when nesterov=true (Nesterov momentum requires zero dampening)",
-            ));
-        }
-        Ok(())
-    }
-
     fn lr(&self) -> f64 {
         self.lr
     }
@@ -396,27 +349,20 @@ mod tests {
     }
 
     #[test]
-    fn nesterov_with_zero_momentum_is_plain_sgd() {
-        let a = run(
-            SgdConfig {
-                lr: 0.05,
-                nesterov: true,
-                ..Default::default()
-            },
-            3.0,
-            |x| 4.0 * x * x * x,
-            50,
-        );
-        let b = run(
-            SgdConfig {
-                lr: 0.05,
-                ..Default::default()
-            },
-            3.0,
-            |x| 4.0 * x * x * x,
-            50,
-        );
-        assert_eq!(a, b);
+    fn nesterov_needs_momentum_and_no_dampening_as_in_torch() {
+        let msg = |spec: &str| {
+            SgdConfig::from_call(&crate::spec::parse(spec).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(msg("sgd(nesterov=true)").contains("invalid momentum = 0.0 for sgd"));
+        assert!(msg("sgd(momentum=0.9, dampening=0.1, nesterov=true)")
+            .contains("invalid dampening = 0.1 for sgd"));
+        assert!(msg("sgd(momentum=1.0)").contains("a number in [0, 1)"));
+        assert!(SgdConfig::from_call(
+            &crate::spec::parse("sgd(momentum=0.9, nesterov=true)").unwrap()
+        )
+        .is_ok());
     }
 
     #[test]

@@ -20,63 +20,22 @@
 //! its closed form says it never applies). With `factor=0`, torch divides by zero at
 //! `total_iters`; gradus returns to `η` there.
 
-use super::{check_positive_count, num, Core, TorchRule};
+use super::{Core, TorchRule};
 use crate::error::Result;
-use crate::optim::check_unit_closed;
-use crate::spec::{Args, Call};
+use crate::spec::Call;
 
-/// Hyperparameters of [`Constant`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ConstantConfig {
-    /// Factor applied to the lr, in [0, 1] (default 1/3).
-    pub factor: f64,
-    /// Updates during which it applies (default 5).
-    pub total_iters: u64,
-}
-
-impl Default for ConstantConfig {
-    fn default() -> Self {
-        ConstantConfig {
-            factor: 1.0 / 3.0,
-            total_iters: 5,
-        }
+crate::hyperparameters! {
+    /// Hyperparameters of [`Constant`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct ConstantConfig("constant", "lr scaled by factor for the first total_iters updates (torch ConstantLR)") {
+        /// Factor applied to the lr.
+        factor: f64 = 1.0 / 3.0, UNIT;
+        /// Updates during which it applies.
+        total_iters: u64 = 5, at_least(1.0);
     }
 }
 
 impl ConstantConfig {
-    /// Argument names, in positional order.
-    pub const KEYS: &'static [&'static str] = &["factor", "total_iters"];
-
-    /// Reads and validates a `constant(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let d = Self::default();
-        let c = ConstantConfig {
-            factor: a.f64_or("factor", d.factor)?,
-            total_iters: a.u64("total_iters")?.unwrap_or(d.total_iters),
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: "constant".into(),
-            positional: vec![],
-            keywords: vec![
-                num("factor", self.factor),
-                num("total_iters", self.total_iters as f64),
-            ],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        check_unit_closed("constant", "factor", self.factor)?;
-        check_positive_count("constant", "total_iters", self.total_iters)
-    }
-
     /// The closed form at update `k`, for an optimizer lr `base_lr` (torch's
     /// `_get_closed_form_lr`, operation for operation).
     pub fn closed_form(&self, base_lr: f64, k: u64) -> f64 {

@@ -28,65 +28,24 @@
 //! Where the ratio's denominator rounds to zero (only for `t_max` above about 10⁸,
 //! where torch raises `ZeroDivisionError`), gradus uses the closed form.
 
-use super::{check_positive_count, num, Core, TorchRule};
-use crate::error::{Error, Result};
-use crate::optim::check_nonneg;
-use crate::spec::{Args, Call};
+use super::{Core, TorchRule};
+use crate::error::Result;
+use crate::spec::Call;
 use std::f64::consts::PI;
 
-/// Hyperparameters of [`CosineAnnealing`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CosineAnnealingConfig {
-    /// Half-period in updates (torch's `T_max`; required).
-    pub t_max: u64,
-    /// Lowest lr (default 0).
-    pub eta_min: f64,
+crate::hyperparameters! {
+    /// Hyperparameters of [`CosineAnnealing`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct CosineAnnealingConfig("cosine_annealing", "cosine from the lr down to eta_min over t_max updates, then back up (torch CosineAnnealingLR; Loshchilov & Hutter 2017)") {
+        /// Half-period in updates (torch's `T_max`, also accepted).
+        t_max: u64 = 1, at_least(1.0), required;
+        /// Lowest lr.
+        eta_min: f64 = 0.0, NONNEG;
+    }
+    prepare = super::torch_aliases;
 }
 
 impl CosineAnnealingConfig {
-    /// Argument names, in positional order (`T_max` is an alias of `t_max`).
-    pub const KEYS: &'static [&'static str] = &["t_max", "eta_min", "T_max"];
-
-    /// Reads and validates a `cosine_annealing(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let t_max = match (a.u64("t_max")?, a.u64("T_max")?) {
-            (Some(_), Some(_)) => {
-                return Err(Error::Syntax {
-                    input: call.to_string(),
-                    column: 1,
-                    message: "cosine_annealing() got both t_max and its alias T_max".into(),
-                })
-            }
-            (Some(t), None) | (None, Some(t)) => t,
-            (None, None) => return Err(a.missing("t_max")),
-        };
-        let c = CosineAnnealingConfig {
-            t_max,
-            eta_min: a.f64_or("eta_min", 0.0)?,
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: "cosine_annealing".into(),
-            positional: vec![],
-            keywords: vec![
-                num("t_max", self.t_max as f64),
-                num("eta_min", self.eta_min),
-            ],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        check_positive_count("cosine_annealing", "t_max", self.t_max)?;
-        check_nonneg("cosine_annealing", "eta_min", self.eta_min)
-    }
-
     /// The closed form at update `k`, for an optimizer lr `base_lr` (torch's
     /// `_get_closed_form_lr`, operation for operation).
     pub fn closed_form(&self, base_lr: f64, k: u64) -> f64 {
@@ -158,6 +117,7 @@ impl TorchRule for CosineAnnealing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::schedule::testing::*;
     use crate::schedule::{build, lrs};
 

@@ -18,71 +18,28 @@
 //! accepted too) is required. As torch: `t_0 >= 1` and integer `t_mult >= 1`. gradus
 //! also requires a finite `eta_min >= 0`.
 
-use super::{check_positive_count, count, num, Core, TorchRule};
+use super::{count, Core, TorchRule};
 use crate::error::{Error, Result};
-use crate::optim::check_nonneg;
-use crate::spec::{Args, Call};
+use crate::spec::Call;
 use std::f64::consts::PI;
 
-/// Hyperparameters of [`CosineAnnealingWarmRestarts`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CosineAnnealingWarmRestartsConfig {
-    /// Updates until the first restart (torch's `T_0`; required).
-    pub t_0: u64,
-    /// Factor by which the period grows after each restart (default 1).
-    pub t_mult: u64,
-    /// Lowest lr (default 0).
-    pub eta_min: f64,
+crate::hyperparameters! {
+    /// Hyperparameters of [`CosineAnnealingWarmRestarts`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct CosineAnnealingWarmRestartsConfig("cosine_annealing_warm_restarts", "cosine annealing restarted every t_0, t_0·t_mult, ... updates (torch CosineAnnealingWarmRestarts, SGDR)") {
+        /// Updates until the first restart (torch's `T_0`, also accepted).
+        t_0: u64 = 1, at_least(1.0), required;
+        /// Factor by which the period grows after each restart (torch's `T_mult`).
+        t_mult: u64 = 1, at_least(1.0);
+        /// Lowest lr.
+        eta_min: f64 = 0.0, NONNEG;
+    }
+    prepare = super::torch_aliases;
 }
 
 const OWNER: &str = "cosine_annealing_warm_restarts";
 
 impl CosineAnnealingWarmRestartsConfig {
-    /// Argument names, in positional order (`T_0`, `T_mult` are aliases).
-    pub const KEYS: &'static [&'static str] = &["t_0", "t_mult", "eta_min", "T_0", "T_mult"];
-
-    /// Reads and validates a `cosine_annealing_warm_restarts(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let either = |lower: &str, upper: &str| -> Result<Option<u64>> {
-            match (a.u64(lower)?, a.u64(upper)?) {
-                (Some(_), Some(_)) => Err(Error::Syntax {
-                    input: call.to_string(),
-                    column: 1,
-                    message: format!("{OWNER}() got both {lower} and its alias {upper}"),
-                }),
-                (x, y) => Ok(x.or(y)),
-            }
-        };
-        let c = CosineAnnealingWarmRestartsConfig {
-            t_0: either("t_0", "T_0")?.ok_or_else(|| a.missing("t_0"))?,
-            t_mult: either("t_mult", "T_mult")?.unwrap_or(1),
-            eta_min: a.f64_or("eta_min", 0.0)?,
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: OWNER.into(),
-            positional: vec![],
-            keywords: vec![
-                num("t_0", self.t_0 as f64),
-                num("t_mult", self.t_mult as f64),
-                num("eta_min", self.eta_min),
-            ],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        check_positive_count(OWNER, "t_0", self.t_0)?;
-        check_positive_count(OWNER, "t_mult", self.t_mult)?;
-        check_nonneg(OWNER, "eta_min", self.eta_min)
-    }
-
     /// The lr `T_cur` updates into a period of `T_i`, for an optimizer lr `base_lr`.
     pub fn lr_at(&self, base_lr: f64, t_cur: u64, t_i: u64) -> f64 {
         self.eta_min

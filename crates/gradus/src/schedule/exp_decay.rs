@@ -11,46 +11,20 @@
 //! `LambdaLR(lambda k: math.exp(-lam * k))` would), so it does not accumulate
 //! rounding. `lam` is required, finite and `>= 0`.
 
-use super::{num, Core, TorchRule};
+use super::{Core, TorchRule};
 use crate::error::Result;
-use crate::optim::check_nonneg;
-use crate::spec::{Args, Call};
+use crate::spec::Call;
 
-/// Hyperparameters of [`ExpDecay`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ExpDecayConfig {
-    /// Decay rate λ per update (required).
-    pub lam: f64,
+crate::hyperparameters! {
+    /// Hyperparameters of [`ExpDecay`].
+    #[derive(Copy)]
+    pub struct ExpDecayConfig("exp_decay", "lr·e^(−lam·k) (the second tutorial's exponential schedule)") {
+        /// Decay rate λ per update.
+        lam: f64 = 0.0, NONNEG, required;
+    }
 }
 
 impl ExpDecayConfig {
-    /// Argument names, in positional order.
-    pub const KEYS: &'static [&'static str] = &["lam"];
-
-    /// Reads and validates an `exp_decay(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let c = ExpDecayConfig {
-            lam: a.f64_req("lam")?,
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: "exp_decay".into(),
-            positional: vec![],
-            keywords: vec![num("lam", self.lam)],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        check_nonneg("exp_decay", "lam", self.lam)
-    }
-
     /// The lr of update `k`, for an optimizer lr `base_lr`.
     pub fn lr_at(&self, base_lr: f64, k: u64) -> f64 {
         base_lr * (-self.lam * k as f64).exp()

@@ -14,46 +14,20 @@
 //! `gamma` is required, as in torch; gradus requires it finite and `> 0`. For the
 //! second tutorial's `η·e^(−λt)`, see [`exp_decay`](super::exp_decay).
 
-use super::{num, Core, TorchRule};
+use super::{Core, TorchRule};
 use crate::error::Result;
-use crate::optim::check_pos;
-use crate::spec::{Args, Call};
+use crate::spec::Call;
 
-/// Hyperparameters of [`Exponential`], with torch's names.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ExponentialConfig {
-    /// Multiplicative factor per update (required).
-    pub gamma: f64,
+crate::hyperparameters! {
+    /// Hyperparameters of [`Exponential`], with torch's names.
+    #[derive(Copy)]
+    pub struct ExponentialConfig("exponential", "multiply the lr by gamma after every update (torch ExponentialLR)") {
+        /// Multiplicative factor per update.
+        gamma: f64 = 1.0, POS, required;
+    }
 }
 
 impl ExponentialConfig {
-    /// Argument names, in positional order.
-    pub const KEYS: &'static [&'static str] = &["gamma"];
-
-    /// Reads and validates an `exponential(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let c = ExponentialConfig {
-            gamma: a.f64_req("gamma")?,
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: "exponential".into(),
-            positional: vec![],
-            keywords: vec![num("gamma", self.gamma)],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        check_pos("exponential", "gamma", self.gamma)
-    }
-
     /// The closed form at update `k`, for an optimizer lr `base_lr`.
     pub fn closed_form(&self, base_lr: f64, k: u64) -> f64 {
         base_lr * self.gamma.powf(k as f64)

@@ -12,50 +12,22 @@
 //! what `LambdaLR(lambda k: (1 + beta * k) ** -alpha)` computes. `beta` and `alpha` are
 //! required, finite and `>= 0`.
 
-use super::{num, Core, TorchRule};
+use super::{Core, TorchRule};
 use crate::error::Result;
-use crate::optim::check_nonneg;
-use crate::spec::{Args, Call};
+use crate::spec::Call;
 
-/// Hyperparameters of [`InversePoly`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct InversePolyConfig {
-    /// Time scale β (required).
-    pub beta: f64,
-    /// Power α (required).
-    pub alpha: f64,
+crate::hyperparameters! {
+    /// Hyperparameters of [`InversePoly`].
+    #[derive(Copy)]
+    pub struct InversePolyConfig("inverse_poly", "lr·(1 + beta·k)^(−alpha) (the second tutorial's polynomial schedule)") {
+        /// Time scale β.
+        beta: f64 = 0.0, NONNEG, required;
+        /// Power α.
+        alpha: f64 = 0.0, NONNEG, required;
+    }
 }
 
 impl InversePolyConfig {
-    /// Argument names, in positional order.
-    pub const KEYS: &'static [&'static str] = &["beta", "alpha"];
-
-    /// Reads and validates an `inverse_poly(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let c = InversePolyConfig {
-            beta: a.f64_req("beta")?,
-            alpha: a.f64_req("alpha")?,
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: "inverse_poly".into(),
-            positional: vec![],
-            keywords: vec![num("beta", self.beta), num("alpha", self.alpha)],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        check_nonneg("inverse_poly", "beta", self.beta)?;
-        check_nonneg("inverse_poly", "alpha", self.alpha)
-    }
-
     /// The lr of update `k`, for an optimizer lr `base_lr`.
     pub fn lr_at(&self, base_lr: f64, k: u64) -> f64 {
         base_lr * (1.0 + self.beta * k as f64).powf(-self.alpha)

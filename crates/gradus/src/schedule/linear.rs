@@ -23,76 +23,24 @@
 //! # Differences from torch
 //! gradus requires `total_iters >= 1` (torch's closed form divides by it).
 
-use super::{check_positive_count, num, Core, TorchRule};
-use crate::error::{Error, Result};
-use crate::optim::check_unit_closed;
-use crate::spec::{fmt_value, Args, Call};
+use super::{Core, TorchRule};
+use crate::error::Result;
+use crate::spec::Call;
 
-/// Hyperparameters of [`Linear`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LinearConfig {
-    /// Factor of the first update's lr, in (0, 1] (default 1/3).
-    pub start_factor: f64,
-    /// Factor after `total_iters` updates, in [0, 1] (default 1.0).
-    pub end_factor: f64,
-    /// Updates over which the factor moves (default 5).
-    pub total_iters: u64,
-}
-
-impl Default for LinearConfig {
-    fn default() -> Self {
-        LinearConfig {
-            start_factor: 1.0 / 3.0,
-            end_factor: 1.0,
-            total_iters: 5,
-        }
+crate::hyperparameters! {
+    /// Hyperparameters of [`Linear`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct LinearConfig("linear", "lr scaled by a factor moving linearly from start_factor to end_factor over total_iters updates (torch LinearLR)") {
+        /// Factor of the first update's lr.
+        start_factor: f64 = 1.0 / 3.0, open_closed(0.0, 1.0);
+        /// Factor after `total_iters` updates.
+        end_factor: f64 = 1.0, UNIT;
+        /// Updates over which the factor moves.
+        total_iters: u64 = 5, at_least(1.0);
     }
 }
 
 impl LinearConfig {
-    /// Argument names, in positional order.
-    pub const KEYS: &'static [&'static str] = &["start_factor", "end_factor", "total_iters"];
-
-    /// Reads and validates a `linear(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let d = Self::default();
-        let c = LinearConfig {
-            start_factor: a.f64_or("start_factor", d.start_factor)?,
-            end_factor: a.f64_or("end_factor", d.end_factor)?,
-            total_iters: a.u64("total_iters")?.unwrap_or(d.total_iters),
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: "linear".into(),
-            positional: vec![],
-            keywords: vec![
-                num("start_factor", self.start_factor),
-                num("end_factor", self.end_factor),
-                num("total_iters", self.total_iters as f64),
-            ],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        if !(self.start_factor > 0.0 && self.start_factor <= 1.0) {
-            return Err(Error::invalid(
-                "linear",
-                "start_factor",
-                fmt_value(self.start_factor),
-                "a number in (0, 1]",
-            ));
-        }
-        check_unit_closed("linear", "end_factor", self.end_factor)?;
-        check_positive_count("linear", "total_iters", self.total_iters)
-    }
-
     /// The closed form at update `k`, for an optimizer lr `base_lr` (torch's
     /// `_get_closed_form_lr`, operation for operation).
     pub fn closed_form(&self, base_lr: f64, k: u64) -> f64 {

@@ -116,29 +116,16 @@ pub fn lrs(schedule: &dyn Schedule, n: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Every schedule name with a one-line description.
-pub const SCHEDULES: &[(&str, &str)] = &[
-    ("step", "multiply the lr by gamma every step_size updates (torch StepLR)"),
-    ("multi_step", "multiply the lr by gamma at each milestone (torch MultiStepLR)"),
-    ("exponential", "multiply the lr by gamma after every update (torch ExponentialLR)"),
-    ("cosine_annealing", "cosine from the lr down to eta_min over t_max updates, then back up (torch CosineAnnealingLR; Loshchilov & Hutter 2017)"),
-    ("cosine_annealing_warm_restarts", "cosine annealing restarted every t_0, t_0·t_mult, ... updates (torch CosineAnnealingWarmRestarts, SGDR)"),
-    ("polynomial", "lr·(1 − k/total_iters)^power, then constant (torch PolynomialLR)"),
-    ("linear", "lr scaled by a factor moving linearly from start_factor to end_factor over total_iters updates (torch LinearLR)"),
-    ("constant", "lr scaled by factor for the first total_iters updates (torch ConstantLR)"),
-    ("one_cycle", "1cycle: warm up to max_lr, anneal far below, cycling momentum inversely (torch OneCycleLR; Smith & Topin 2017)"),
-    ("sequential", "run schedulers one after another, switching at milestones (torch SequentialLR)"),
-    ("reduce_on_plateau", "multiply the lr by factor when the loss stops improving for patience updates (torch ReduceLROnPlateau)"),
-    ("piecewise_constant", "absolute lr values[i] between boundaries (the second tutorial)"),
-    ("exp_decay", "lr·e^(−lam·k) (the second tutorial's exponential schedule)"),
-    ("inverse_poly", "lr·(1 + beta·k)^(−alpha) (the second tutorial's polynomial schedule)"),
-];
+/// Every schedule name with a one-line description, from [`catalog`].
+pub fn names() -> Vec<(&'static str, &'static str)> {
+    catalog().iter().map(|a| (a.name, a.summary)).collect()
+}
 
 fn unknown(name: &str) -> Error {
     Error::UnknownName {
         kind: "schedule",
         name: name.to_string(),
-        valid: SCHEDULES.iter().map(|(n, _)| n.to_string()).collect(),
+        valid: names().iter().map(|(n, _)| n.to_string()).collect(),
     }
 }
 
@@ -487,8 +474,8 @@ mod tests {
 
     #[test]
     fn every_listed_name_builds_and_unknown_names_list_them() {
-        for (name, _) in SCHEDULES {
-            let spec = match *name {
+        for (name, _) in names() {
+            let spec = match name {
                 "step" => "step(3)",
                 "multi_step" => "multi_step([2, 4])",
                 "exponential" => "exponential(0.9)",
@@ -502,13 +489,13 @@ mod tests {
                 other => other,
             };
             let s = build(spec, 0.1, Some(0.9)).unwrap();
-            assert_eq!(s.name(), *name);
+            assert_eq!(s.name(), name);
             // The spec round-trips through text.
             let again = build(&s.spec().to_string(), 0.1, Some(0.9)).unwrap();
             assert_eq!(lrs(s.as_ref(), 30), lrs(again.as_ref(), 30), "{spec}");
         }
         match build("cosine", 0.1, None) {
-            Err(Error::UnknownName { valid, .. }) => assert_eq!(valid.len(), SCHEDULES.len()),
+            Err(Error::UnknownName { valid, .. }) => assert_eq!(valid.len(), names().len()),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
@@ -526,18 +513,37 @@ mod tests {
     }
 }
 
-/// `n` must be at least 1 (periods, total counts: torch divides by them).
-pub(crate) fn check_positive_count(owner: &str, param: &str, n: u64) -> Result<()> {
-    if n >= 1 {
-        Ok(())
-    } else {
-        Err(Error::invalid(owner, param, n, "an integer >= 1"))
+/// torch's capitalized names (`T_max`, `T_0`, `T_mult`), accepted for the lower-case
+/// spec keys.
+pub(crate) fn torch_aliases(call: &Call) -> Result<Call> {
+    let mut out = call.clone();
+    for (k, _) in &mut out.keywords {
+        if let Some(lower) = ["T_max", "T_0", "T_mult"].iter().find(|a| *a == k) {
+            *k = lower.to_lowercase();
+        }
     }
+    Ok(out)
 }
 
-/// A number argument as a spec value.
-pub(crate) fn num(key: &str, x: f64) -> (String, crate::spec::Value) {
-    (key.to_string(), crate::spec::Value::Number(x))
+/// Every schedule with its hyperparameter table, in the order `gradus list` shows.
+pub fn catalog() -> Vec<crate::hyper::Algorithm> {
+    use crate::hyper::Hyperparameters;
+    vec![
+        StepConfig::algorithm("schedule"),
+        MultiStepConfig::algorithm("schedule"),
+        ExponentialConfig::algorithm("schedule"),
+        CosineAnnealingConfig::algorithm("schedule"),
+        CosineAnnealingWarmRestartsConfig::algorithm("schedule"),
+        PolynomialConfig::algorithm("schedule"),
+        LinearConfig::algorithm("schedule"),
+        ConstantConfig::algorithm("schedule"),
+        OneCycleConfig::algorithm("schedule"),
+        sequential::SequentialConfig::algorithm("schedule"),
+        ReduceOnPlateauConfig::algorithm("schedule"),
+        PiecewiseConstantConfig::algorithm("schedule"),
+        ExpDecayConfig::algorithm("schedule"),
+        InversePolyConfig::algorithm("schedule"),
+    ]
 }
 
 /// A list of numbers as a spec value.

@@ -18,65 +18,38 @@
 //! that decreases (repeats are allowed and counted, as in torch). A milestone `0`
 //! applies at construction, as in torch.
 
-use super::{num, num_list, Core, TorchRule};
+use super::{Core, TorchRule};
 use crate::error::{Error, Result};
-use crate::optim::check_pos;
-use crate::spec::{Args, Call};
+use crate::spec::Call;
 
-/// Hyperparameters of [`MultiStep`], with torch's names and defaults.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MultiStepConfig {
-    /// Update counts at which the lr decays, non-decreasing (required).
-    pub milestones: Vec<u64>,
-    /// Multiplicative factor of the decay (default 0.1).
-    pub gamma: f64,
+crate::hyperparameters! {
+    /// Hyperparameters of [`MultiStep`], with torch's names and defaults.
+    pub struct MultiStepConfig("multi_step", "multiply the lr by gamma at each milestone (torch MultiStepLR)") {
+        /// Update counts at which the lr decays, non-decreasing.
+        milestones: Vec<u64> = Vec::new(), NONNEG, required;
+        /// Multiplicative factor of the decay.
+        gamma: f64 = 0.1, POS;
+    }
+    check = check_milestones;
+}
+
+/// Milestones must not decrease (torch counts a repeated one twice).
+fn check_milestones(c: &MultiStepConfig, owner: &str) -> Result<()> {
+    if let Some(w) = c.milestones.windows(2).find(|w| w[1] < w[0]) {
+        return Err(Error::invalid(
+            owner,
+            "milestones",
+            format!("{:?}", c.milestones),
+            format!(
+                "a non-decreasing list of update counts ({} comes after {})",
+                w[1], w[0]
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl MultiStepConfig {
-    /// Argument names, in positional order.
-    pub const KEYS: &'static [&'static str] = &["milestones", "gamma"];
-
-    /// Reads and validates a `multi_step(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let c = MultiStepConfig {
-            milestones: a
-                .u64_list("milestones")?
-                .ok_or_else(|| a.missing("milestones"))?,
-            gamma: a.f64_or("gamma", 0.1)?,
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: "multi_step".into(),
-            positional: vec![],
-            keywords: vec![
-                num_list("milestones", self.milestones.iter().map(|&m| m as f64)),
-                num("gamma", self.gamma),
-            ],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        if let Some(w) = self.milestones.windows(2).find(|w| w[1] < w[0]) {
-            return Err(Error::invalid(
-                "multi_step",
-                "milestones",
-                format!("{:?}", self.milestones),
-                format!(
-                    "a non-decreasing list of update counts ({} comes after {})",
-                    w[1], w[0]
-                ),
-            ));
-        }
-        check_pos("multi_step", "gamma", self.gamma)
-    }
-
     /// How many times `k` is listed.
     fn hits(&self, k: u64) -> usize {
         self.milestones.iter().filter(|&&m| m == k).count()

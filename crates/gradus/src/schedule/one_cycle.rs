@@ -49,20 +49,44 @@
 //! * gradus requires finite `max_lr > 0`, `div_factor > 0`, `final_div_factor > 0` and
 //!   momenta `>= 0` (torch checks none of these).
 
-use super::{num, Core, TorchRule};
+use super::{Core, TorchRule};
 use crate::error::{Error, Result};
-use crate::optim::{check_nonneg, check_pos, check_unit_closed};
-use crate::spec::{fmt_value, Args, Call, Value};
+use crate::spec::{fmt_value, Call, Value};
 use std::f64::consts::PI;
 
-/// How `one_cycle` moves between the ends of a phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AnnealStrategy {
-    /// Half a cosine (default).
-    #[default]
-    Cos,
-    /// A straight line.
-    Linear,
+crate::hyperparameters! {
+    /// Hyperparameters of [`OneCycle`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct OneCycleConfig("one_cycle", "1cycle: warm up to max_lr, anneal far below, cycling momentum inversely (torch OneCycleLR; Smith & Topin 2017)") {
+        /// Peak lr.
+        max_lr: f64 = 0.1, POS, log, required;
+        /// Length of the cycle in updates (or `epochs` times `steps_per_epoch`).
+        total_steps: u64 = 1, at_least(1.0), required;
+        /// Fraction of the cycle spent warming up.
+        pct_start: f64 = 0.3, UNIT;
+        /// Cosine (cos) or linear annealing.
+        anneal_strategy: AnnealStrategy = AnnealStrategy::Cos, NONE;
+        /// Cycle the optimizer's momentum inversely to the lr.
+        cycle_momentum: bool = true, NONE;
+        /// Momentum at the lr's peak.
+        base_momentum: f64 = 0.85, NONNEG;
+        /// Momentum at the start and end.
+        max_momentum: f64 = 0.95, NONNEG;
+        /// The first lr is `max_lr / div_factor`.
+        div_factor: f64 = 25.0, POS;
+        /// The last lr is the first divided by `final_div_factor`.
+        final_div_factor: f64 = 1e4, POS, log;
+        /// Use the paper's three phases instead of fastai's two.
+        three_phase: bool = false, NONE;
+    }
+    check = check_warmup;
+    prepare = epochs_to_total_steps;
+}
+
+crate::choice! {
+    /// How `one_cycle` moves between the ends of a phase: half a cosine (`cos`) or a
+    /// straight line (`linear`).
+    pub enum AnnealStrategy { Cos = "cos", Linear = "linear" }
 }
 
 impl AnnealStrategy {
@@ -77,182 +101,79 @@ impl AnnealStrategy {
             AnnealStrategy::Linear => (end - start) * pct + start,
         }
     }
-
-    fn word(self) -> &'static str {
-        match self {
-            AnnealStrategy::Cos => "cos",
-            AnnealStrategy::Linear => "linear",
-        }
-    }
-}
-
-/// Hyperparameters of [`OneCycle`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OneCycleConfig {
-    /// Peak lr (required).
-    pub max_lr: f64,
-    /// Length of the cycle in updates (required, or `epochs`·`steps_per_epoch`).
-    pub total_steps: u64,
-    /// Fraction of the cycle spent warming up, in [0, 1] (default 0.3).
-    pub pct_start: f64,
-    /// Cosine or linear annealing (default cos).
-    pub anneal_strategy: AnnealStrategy,
-    /// Cycle the optimizer's momentum inversely to the lr (default true).
-    pub cycle_momentum: bool,
-    /// Momentum at the lr's peak (default 0.85).
-    pub base_momentum: f64,
-    /// Momentum at the start and end (default 0.95).
-    pub max_momentum: f64,
-    /// The first lr is `max_lr / div_factor` (default 25).
-    pub div_factor: f64,
-    /// The last lr is that divided by `final_div_factor` (default 1e4).
-    pub final_div_factor: f64,
-    /// Use the paper's three phases instead of fastai's two (default false).
-    pub three_phase: bool,
 }
 
 const OWNER: &str = "one_cycle";
 
-impl OneCycleConfig {
-    /// Argument names, in positional order (torch's).
-    pub const KEYS: &'static [&'static str] = &[
-        "max_lr",
-        "total_steps",
-        "epochs",
-        "steps_per_epoch",
-        "pct_start",
-        "anneal_strategy",
-        "cycle_momentum",
-        "base_momentum",
-        "max_momentum",
-        "div_factor",
-        "final_div_factor",
-        "three_phase",
-    ];
+/// torch's rule the table cannot state: the warm-up must last a nonzero number of updates.
+fn check_warmup(c: &OneCycleConfig, owner: &str) -> Result<()> {
+    if c.pct_start * c.total_steps as f64 == 1.0 {
+        return Err(Error::invalid(
+            owner,
+            "pct_start",
+            fmt_value(c.pct_start),
+            format!(
+                "a value with pct_start·total_steps ≠ 1 (the warm-up would last 0 updates; torch divides by zero), e.g. {}",
+                fmt_value(2.0 / c.total_steps as f64)
+            ),
+        ));
+    }
+    Ok(())
+}
 
+/// torch's alternative to `total_steps`: `epochs` and `steps_per_epoch`, whose product
+/// becomes `total_steps`.
+fn epochs_to_total_steps(call: &Call) -> Result<Call> {
+    let take = |key: &str| call.keywords.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    let (epochs, per_epoch) = (take("epochs"), take("steps_per_epoch"));
+    if epochs.is_none() && per_epoch.is_none() {
+        return Ok(call.clone());
+    }
+    let count = |key: &str, v: Option<&Value>| -> Result<u64> {
+        match v {
+            None => Err(Error::MissingArgument {
+                call: OWNER.into(),
+                key: key.into(),
+            }),
+            Some(Value::Number(x))
+                if x.is_finite()
+                    && *x >= 1.0
+                    && x.fract() == 0.0
+                    && *x <= 9.007_199_254_740_992e15 =>
+            {
+                Ok(*x as u64)
+            }
+            Some(v) => Err(Error::invalid(OWNER, key, v.to_string(), "an integer >= 1")),
+        }
+    };
+    let e = count("epochs", epochs)?;
+    let s = count("steps_per_epoch", per_epoch)?;
+    let total = e.checked_mul(s).ok_or_else(|| {
+        Error::invalid(
+            OWNER,
+            "epochs",
+            e,
+            "small enough that epochs·steps_per_epoch fits in 64 bits",
+        )
+    })?;
+    let mut out = call.clone();
+    out.keywords
+        .retain(|(k, _)| k != "epochs" && k != "steps_per_epoch");
+    if !out.keywords.iter().any(|(k, _)| k == "total_steps") && out.positional.len() < 2 {
+        out.keywords
+            .push(("total_steps".into(), Value::Number(total as f64)));
+    }
+    Ok(out)
+}
+
+impl OneCycleConfig {
     /// torch's defaults for the given `max_lr` and `total_steps`.
     pub fn new(max_lr: f64, total_steps: u64) -> Self {
         OneCycleConfig {
             max_lr,
             total_steps,
-            pct_start: 0.3,
-            anneal_strategy: AnnealStrategy::Cos,
-            cycle_momentum: true,
-            base_momentum: 0.85,
-            max_momentum: 0.95,
-            div_factor: 25.0,
-            final_div_factor: 1e4,
-            three_phase: false,
+            ..Default::default()
         }
-    }
-
-    /// Reads and validates a `one_cycle(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let max_lr = a.f64_req("max_lr")?;
-        let total_steps = match a.u64("total_steps")? {
-            Some(t) => t,
-            None => match (a.u64("epochs")?, a.u64("steps_per_epoch")?) {
-                (Some(e), Some(s)) => {
-                    if e == 0 {
-                        return Err(Error::invalid(OWNER, "epochs", e, "an integer >= 1"));
-                    }
-                    if s == 0 {
-                        return Err(Error::invalid(
-                            OWNER,
-                            "steps_per_epoch",
-                            s,
-                            "an integer >= 1",
-                        ));
-                    }
-                    e.checked_mul(s).ok_or_else(|| {
-                        Error::invalid(
-                            OWNER,
-                            "epochs",
-                            e,
-                            "small enough that epochs·steps_per_epoch fits in 64 bits",
-                        )
-                    })?
-                }
-                (_, None) if a.has("epochs") => return Err(a.missing("steps_per_epoch")),
-                (None, _) if a.has("steps_per_epoch") => return Err(a.missing("epochs")),
-                _ => return Err(a.missing("total_steps")),
-            },
-        };
-        let d = Self::new(max_lr, total_steps);
-        let anneal_strategy = match a.word("anneal_strategy")? {
-            None => d.anneal_strategy,
-            Some("cos") => AnnealStrategy::Cos,
-            Some("linear") => AnnealStrategy::Linear,
-            Some(other) => {
-                return Err(Error::invalid(
-                    OWNER,
-                    "anneal_strategy",
-                    other,
-                    "cos or linear",
-                ))
-            }
-        };
-        let c = OneCycleConfig {
-            pct_start: a.f64_or("pct_start", d.pct_start)?,
-            anneal_strategy,
-            cycle_momentum: a.bool("cycle_momentum")?.unwrap_or(d.cycle_momentum),
-            base_momentum: a.f64_or("base_momentum", d.base_momentum)?,
-            max_momentum: a.f64_or("max_momentum", d.max_momentum)?,
-            div_factor: a.f64_or("div_factor", d.div_factor)?,
-            final_div_factor: a.f64_or("final_div_factor", d.final_div_factor)?,
-            three_phase: a.bool("three_phase")?.unwrap_or(d.three_phase),
-            ..d
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: OWNER.into(),
-            positional: vec![],
-            keywords: vec![
-                num("max_lr", self.max_lr),
-                num("total_steps", self.total_steps as f64),
-                num("pct_start", self.pct_start),
-                (
-                    "anneal_strategy".into(),
-                    Value::Call(Call::bare(self.anneal_strategy.word())),
-                ),
-                ("cycle_momentum".into(), Value::Bool(self.cycle_momentum)),
-                num("base_momentum", self.base_momentum),
-                num("max_momentum", self.max_momentum),
-                num("div_factor", self.div_factor),
-                num("final_div_factor", self.final_div_factor),
-                ("three_phase".into(), Value::Bool(self.three_phase)),
-            ],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        check_pos(OWNER, "max_lr", self.max_lr)?;
-        if self.total_steps == 0 {
-            return Err(Error::invalid(OWNER, "total_steps", 0, "an integer >= 1"));
-        }
-        check_unit_closed(OWNER, "pct_start", self.pct_start)?;
-        if self.pct_start * self.total_steps as f64 == 1.0 {
-            return Err(Error::invalid(
-                OWNER,
-                "pct_start",
-                fmt_value(self.pct_start),
-                format!(
-                    "a value with pct_start·total_steps ≠ 1 (the warm-up would last 0 updates; torch divides by zero), e.g. {}",
-                    fmt_value(2.0 / self.total_steps as f64)
-                ),
-            ));
-        }
-        check_nonneg(OWNER, "base_momentum", self.base_momentum)?;
-        check_nonneg(OWNER, "max_momentum", self.max_momentum)?;
-        check_pos(OWNER, "div_factor", self.div_factor)?;
-        check_pos(OWNER, "final_div_factor", self.final_div_factor)
     }
 
     /// The phases: `(end_step, start_lr, end_lr, start_momentum, end_momentum)`.

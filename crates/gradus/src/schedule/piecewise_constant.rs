@@ -14,88 +14,62 @@
 //! counts, the values finite and `>= 0`. Both are required. torch's nearest relative
 //! is `MultiStepLR`, which multiplies by one `gamma` at each milestone.
 
-use super::{num_list, Core, TorchRule};
+use super::{Core, TorchRule};
 use crate::error::{Error, Result};
-use crate::spec::{fmt_value, Args, Call};
+use crate::spec::{fmt_value, Call};
 
-/// Hyperparameters of [`PiecewiseConstant`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct PiecewiseConstantConfig {
-    /// Update counts where the lr changes, strictly increasing (required).
-    pub boundaries: Vec<u64>,
-    /// The learning rates, one more than the boundaries (required).
-    pub values: Vec<f64>,
+crate::hyperparameters! {
+    /// Hyperparameters of [`PiecewiseConstant`].
+    pub struct PiecewiseConstantConfig("piecewise_constant", "absolute lr values[i] between boundaries (the second tutorial)") {
+        /// Update counts where the lr changes, strictly increasing.
+        boundaries: Vec<u64> = Vec::new(), NONNEG, required;
+        /// The learning rates, one more than the boundaries.
+        values: Vec<f64> = Vec::new(), NONNEG, required;
+    }
+    check = check_boundaries;
+}
+
+/// Boundaries strictly increasing, one more value than boundaries.
+fn check_boundaries(c: &PiecewiseConstantConfig, owner: &str) -> Result<()> {
+    if let Some(w) = c.boundaries.windows(2).find(|w| w[1] <= w[0]) {
+        return Err(Error::invalid(
+            owner,
+            "boundaries",
+            format!("{:?}", c.boundaries),
+            format!(
+                "a strictly increasing list of update counts ({} comes after {})",
+                w[1], w[0]
+            ),
+        ));
+    }
+    if c.values.len() != c.boundaries.len() + 1 {
+        return Err(Error::invalid(
+            owner,
+            "values",
+            format!("a list of {}", c.values.len()),
+            format!(
+                "{} values: one more than the {} boundaries",
+                c.boundaries.len() + 1,
+                c.boundaries.len()
+            ),
+        ));
+    }
+    for (i, &v) in c.values.iter().enumerate() {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(Error::invalid(
+                owner,
+                format!("values[{i}]"),
+                fmt_value(v),
+                "a finite number >= 0",
+            ));
+        }
+    }
+    Ok(())
 }
 
 const OWNER: &str = "piecewise_constant";
 
 impl PiecewiseConstantConfig {
-    /// Argument names, in positional order.
-    pub const KEYS: &'static [&'static str] = &["boundaries", "values"];
-
-    /// Reads and validates a `piecewise_constant(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let c = PiecewiseConstantConfig {
-            boundaries: a
-                .u64_list("boundaries")?
-                .ok_or_else(|| a.missing("boundaries"))?,
-            values: a.f64_list("values")?.ok_or_else(|| a.missing("values"))?,
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: OWNER.into(),
-            positional: vec![],
-            keywords: vec![
-                num_list("boundaries", self.boundaries.iter().map(|&b| b as f64)),
-                num_list("values", self.values.iter().copied()),
-            ],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        if let Some(w) = self.boundaries.windows(2).find(|w| w[1] <= w[0]) {
-            return Err(Error::invalid(
-                OWNER,
-                "boundaries",
-                format!("{:?}", self.boundaries),
-                format!(
-                    "a strictly increasing list of update counts ({} comes after {})",
-                    w[1], w[0]
-                ),
-            ));
-        }
-        if self.values.len() != self.boundaries.len() + 1 {
-            return Err(Error::invalid(
-                OWNER,
-                "values",
-                format!("a list of {}", self.values.len()),
-                format!(
-                    "{} values: one more than the {} boundaries",
-                    self.boundaries.len() + 1,
-                    self.boundaries.len()
-                ),
-            ));
-        }
-        for (i, &v) in self.values.iter().enumerate() {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::invalid(
-                    OWNER,
-                    format!("values[{i}]"),
-                    fmt_value(v),
-                    "a finite number >= 0",
-                ));
-            }
-        }
-        Ok(())
-    }
-
     /// The lr of update `k`.
     pub fn lr_at(&self, k: u64) -> f64 {
         // `get` and the fallback only matter for a config that skipped validation.

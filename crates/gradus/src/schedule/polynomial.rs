@@ -24,63 +24,22 @@
 //! gradus requires `total_iters >= 1` (torch divides by it) and a finite `power >= 0`
 //! (a negative power makes torch divide by zero at `total_iters`).
 
-use super::{check_positive_count, num, Core, TorchRule};
+use super::{Core, TorchRule};
 use crate::error::Result;
-use crate::optim::check_nonneg;
-use crate::spec::{Args, Call};
+use crate::spec::Call;
 
-/// Hyperparameters of [`Polynomial`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PolynomialConfig {
-    /// Updates over which the lr decays to 0 (default 5).
-    pub total_iters: u64,
-    /// Power of the polynomial (default 1.0).
-    pub power: f64,
-}
-
-impl Default for PolynomialConfig {
-    fn default() -> Self {
-        PolynomialConfig {
-            total_iters: 5,
-            power: 1.0,
-        }
+crate::hyperparameters! {
+    /// Hyperparameters of [`Polynomial`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct PolynomialConfig("polynomial", "lr·(1 − k/total_iters)^power, then constant (torch PolynomialLR)") {
+        /// Updates over which the lr decays to 0.
+        total_iters: u64 = 5, at_least(1.0);
+        /// Power of the polynomial.
+        power: f64 = 1.0, NONNEG;
     }
 }
 
 impl PolynomialConfig {
-    /// Argument names, in positional order.
-    pub const KEYS: &'static [&'static str] = &["total_iters", "power"];
-
-    /// Reads and validates a `polynomial(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let d = Self::default();
-        let c = PolynomialConfig {
-            total_iters: a.u64("total_iters")?.unwrap_or(d.total_iters),
-            power: a.f64_or("power", d.power)?,
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: "polynomial".into(),
-            positional: vec![],
-            keywords: vec![
-                num("total_iters", self.total_iters as f64),
-                num("power", self.power),
-            ],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        check_positive_count("polynomial", "total_iters", self.total_iters)?;
-        check_nonneg("polynomial", "power", self.power)
-    }
-
     /// The closed form at update `k`, for an optimizer lr `base_lr`.
     pub fn closed_form(&self, base_lr: f64, k: u64) -> f64 {
         let t = self.total_iters as f64;

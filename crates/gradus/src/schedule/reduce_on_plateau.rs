@@ -27,162 +27,48 @@
 //! non-negative `threshold`, `min_lr` and `eps`. It cannot run inside `sequential`
 //! (torch refuses that too).
 
-use super::{check_state, count, num, Schedule, ScheduleState};
+use super::{check_state, count, Schedule, ScheduleState};
 use crate::error::{Error, Result};
 use crate::optim::check_nonneg;
-use crate::spec::{fmt_value, Args, Call, Value};
+use crate::spec::Call;
 
-/// Whether a lower or a higher metric is better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PlateauMode {
-    /// Lower is better (a loss; default).
-    #[default]
-    Min,
-    /// Higher is better (an accuracy).
-    Max,
-}
-
-/// How `threshold` measures a significant improvement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ThresholdMode {
-    /// Relative to `best` (default).
-    #[default]
-    Rel,
-    /// In the metric's units.
-    Abs,
-}
-
-/// Hyperparameters of [`ReduceOnPlateau`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ReduceOnPlateauConfig {
-    /// Lower or higher is better (default min).
-    pub mode: PlateauMode,
-    /// Factor of a reduction, in [0, 1) (default 0.1).
-    pub factor: f64,
-    /// Bad updates tolerated before a reduction (default 10).
-    pub patience: u64,
-    /// Size of a significant improvement (default 1e-4).
-    pub threshold: f64,
-    /// Relative or absolute threshold (default rel).
-    pub threshold_mode: ThresholdMode,
-    /// Updates after a reduction during which bad updates are not counted (default 0).
-    pub cooldown: u64,
-    /// Lower bound of the lr (default 0).
-    pub min_lr: f64,
-    /// Reductions smaller than this are skipped (default 1e-8).
-    pub eps: f64,
-}
-
-impl Default for ReduceOnPlateauConfig {
-    fn default() -> Self {
-        ReduceOnPlateauConfig {
-            mode: PlateauMode::Min,
-            factor: 0.1,
-            patience: 10,
-            threshold: 1e-4,
-            threshold_mode: ThresholdMode::Rel,
-            cooldown: 0,
-            min_lr: 0.0,
-            eps: 1e-8,
-        }
+crate::hyperparameters! {
+    /// Hyperparameters of [`ReduceOnPlateau`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct ReduceOnPlateauConfig("reduce_on_plateau", "multiply the lr by factor when the loss stops improving for patience updates (torch ReduceLROnPlateau)") {
+        /// Lower (min) or higher (max) is better.
+        mode: PlateauMode = PlateauMode::Min, NONE;
+        /// Factor of a reduction.
+        factor: f64 = 0.1, UNIT_OPEN;
+        /// Bad updates tolerated before a reduction.
+        patience: u64 = 10, NONNEG;
+        /// Size of a significant improvement.
+        threshold: f64 = 1e-4, NONNEG, log;
+        /// Relative (rel) or absolute (abs) threshold.
+        threshold_mode: ThresholdMode = ThresholdMode::Rel, NONE;
+        /// Updates after a reduction during which bad updates are not counted.
+        cooldown: u64 = 0, NONNEG;
+        /// Lower bound of the lr.
+        min_lr: f64 = 0.0, NONNEG;
+        /// Reductions smaller than this are skipped.
+        eps: f64 = 1e-8, NONNEG, log;
     }
+}
+
+crate::choice! {
+    /// Whether a lower (`min`, a loss) or a higher (`max`, an accuracy) metric is better.
+    pub enum PlateauMode { Min = "min", Max = "max" }
+}
+
+crate::choice! {
+    /// How `threshold` measures a significant improvement: relative to `best` (`rel`)
+    /// or in the metric's units (`abs`).
+    pub enum ThresholdMode { Rel = "rel", Abs = "abs" }
 }
 
 const OWNER: &str = "reduce_on_plateau";
 
 impl ReduceOnPlateauConfig {
-    /// Argument names, in positional order (torch's).
-    pub const KEYS: &'static [&'static str] = &[
-        "mode",
-        "factor",
-        "patience",
-        "threshold",
-        "threshold_mode",
-        "cooldown",
-        "min_lr",
-        "eps",
-    ];
-
-    /// Reads and validates a `reduce_on_plateau(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let d = Self::default();
-        let mode = match a.word("mode")? {
-            None => d.mode,
-            Some("min") => PlateauMode::Min,
-            Some("max") => PlateauMode::Max,
-            Some(other) => return Err(Error::invalid(OWNER, "mode", other, "min or max")),
-        };
-        let threshold_mode = match a.word("threshold_mode")? {
-            None => d.threshold_mode,
-            Some("rel") => ThresholdMode::Rel,
-            Some("abs") => ThresholdMode::Abs,
-            Some(other) => {
-                return Err(Error::invalid(OWNER, "threshold_mode", other, "rel or abs"))
-            }
-        };
-        let c = ReduceOnPlateauConfig {
-            mode,
-            factor: a.f64_or("factor", d.factor)?,
-            patience: a.u64("patience")?.unwrap_or(d.patience),
-            threshold: a.f64_or("threshold", d.threshold)?,
-            threshold_mode,
-            cooldown: a.u64("cooldown")?.unwrap_or(d.cooldown),
-            min_lr: a.f64_or("min_lr", d.min_lr)?,
-            eps: a.f64_or("eps", d.eps)?,
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        let word = |w: &str| Value::Call(Call::bare(w));
-        Call {
-            name: OWNER.into(),
-            positional: vec![],
-            keywords: vec![
-                (
-                    "mode".into(),
-                    word(if self.mode == PlateauMode::Min {
-                        "min"
-                    } else {
-                        "max"
-                    }),
-                ),
-                num("factor", self.factor),
-                num("patience", self.patience as f64),
-                num("threshold", self.threshold),
-                (
-                    "threshold_mode".into(),
-                    word(if self.threshold_mode == ThresholdMode::Rel {
-                        "rel"
-                    } else {
-                        "abs"
-                    }),
-                ),
-                num("cooldown", self.cooldown as f64),
-                num("min_lr", self.min_lr),
-                num("eps", self.eps),
-            ],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        if !(self.factor >= 0.0 && self.factor < 1.0) {
-            return Err(Error::invalid(
-                OWNER,
-                "factor",
-                fmt_value(self.factor),
-                "a number in [0, 1)",
-            ));
-        }
-        check_nonneg(OWNER, "threshold", self.threshold)?;
-        check_nonneg(OWNER, "min_lr", self.min_lr)?;
-        check_nonneg(OWNER, "eps", self.eps)
-    }
-
     /// torch's `_is_better`.
     fn is_better(&self, a: f64, best: f64) -> bool {
         match (self.mode, self.threshold_mode) {

@@ -53,9 +53,20 @@ pub struct Sequential {
     last_epoch: u64,
 }
 
+crate::hyperparameters! {
+    /// The arguments of [`Sequential`], with torch's names.
+    pub struct SequentialConfig("sequential", "run schedulers one after another, switching at milestones (torch SequentialLR)") {
+        /// The schedules, in order.
+        schedulers: Vec<Call> = Vec::new(), NONE, required;
+        /// Update counts at which the next schedule takes over, one fewer than the schedulers.
+        milestones: Vec<u64> = Vec::new(), NONNEG, required;
+    }
+}
+
 impl Sequential {
     /// Argument names, in positional order.
-    pub const KEYS: &'static [&'static str] = &["schedulers", "milestones"];
+    pub const KEYS: &'static [&'static str] =
+        <SequentialConfig as crate::hyper::Hyperparameters>::KEYS;
 
     /// Builds `sequential(schedulers=[...], milestones=[...])` for an optimizer whose lr
     /// is `base_lr` (and momentum, if it has one, `base_momentum`).

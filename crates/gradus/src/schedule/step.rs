@@ -14,53 +14,22 @@
 //! Defaults: `gamma=0.1`; `step_size` is required. As torch. gradus also requires
 //! `step_size >= 1` (torch divides by it) and a finite `gamma > 0`.
 
-use super::{check_positive_count, num, Core, TorchRule};
+use super::{Core, TorchRule};
 use crate::error::Result;
-use crate::optim::check_pos;
-use crate::spec::{Args, Call};
+use crate::spec::Call;
 
-/// Hyperparameters of [`Step`], with torch's names and defaults.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StepConfig {
-    /// Period of the decay, in updates (required).
-    pub step_size: u64,
-    /// Multiplicative factor of the decay (default 0.1).
-    pub gamma: f64,
+crate::hyperparameters! {
+    /// Hyperparameters of [`Step`], with torch's names and defaults.
+    #[derive(Copy)]
+    pub struct StepConfig("step", "multiply the lr by gamma every step_size updates (torch StepLR)") {
+        /// Period of the decay, in updates.
+        step_size: u64 = 1, at_least(1.0), required;
+        /// Multiplicative factor of the decay.
+        gamma: f64 = 0.1, POS;
+    }
 }
 
 impl StepConfig {
-    /// Argument names, in positional order.
-    pub const KEYS: &'static [&'static str] = &["step_size", "gamma"];
-
-    /// Reads and validates a `step(...)` call.
-    pub fn from_call(call: &Call) -> Result<Self> {
-        let a = Args::bind(call, Self::KEYS)?;
-        let c = StepConfig {
-            step_size: a.u64("step_size")?.ok_or_else(|| a.missing("step_size"))?,
-            gamma: a.f64_or("gamma", 0.1)?,
-        };
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// The config as a spec call.
-    pub fn to_call(&self) -> Call {
-        Call {
-            name: "step".into(),
-            positional: vec![],
-            keywords: vec![
-                num("step_size", self.step_size as f64),
-                num("gamma", self.gamma),
-            ],
-        }
-    }
-
-    /// Checks every parameter's range.
-    pub fn validate(&self) -> Result<()> {
-        check_positive_count("step", "step_size", self.step_size)?;
-        check_pos("step", "gamma", self.gamma)
-    }
-
     /// The closed form at update `k`, for an optimizer lr `base_lr`.
     pub fn closed_form(&self, base_lr: f64, k: u64) -> f64 {
         base_lr * self.gamma.powf((k / self.step_size.max(1)) as f64)
