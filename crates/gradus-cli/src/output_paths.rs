@@ -82,7 +82,14 @@ pub fn check_dir(flag: &str, dir: &Path) -> Result<(), CliError> {
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| CliError::io(format!("{flag} {}: cannot create it", dir.display()), e))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        let what = format!("{flag} {}: cannot create it", dir.display());
+        // A path through a regular file is bad input, not a failing system.
+        if e.kind() == std::io::ErrorKind::NotADirectory {
+            CliError::usage(format!("{what}: a part of the path is a file, not a directory"))
+        } else {
+            CliError::io(what, e)
+        }
+    })?;
     probe_writable(flag, dir, dir)
 }

@@ -211,7 +211,7 @@ fn item_07_lost_output_is_an_error_with_the_documented_code() {
     let o = gradus_to_full(&run, false);
     check_error(&o, &run, 4, &["writing to stdout"]);
     assert_eq!(gradus_to_full(&run, true).status.code(), Some(4));
-    for cmd in [&["list"][..], &["--help"][..], &["schedules", "--schedule", "step_lr(step_size=2)", "--steps", "4"][..]] {
+    for cmd in [&["list"][..], &["--help"][..], &["schedules", "--schedule", "step(step_size=2)", "--steps", "4"][..]] {
         assert_eq!(gradus_to_full(cmd, false).status.code(), Some(4), "{cmd:?}");
     }
 }
