@@ -402,7 +402,7 @@ impl RunCheckpoint {
                 state
                     .check_tensors(&names)
                     .map_err(|e| err(e.to_string()))?;
-                check_same_optimizer(&o.spec(), &state.spec, scheduled).map_err(err)?;
+                let (run_spec, saved_spec) = (o.spec(), state.spec.clone());
                 for t in &state.tensors {
                     for slot in &state.slot_names {
                         used.push(format!("optimizer/{}/{slot}", t.name));
@@ -412,6 +412,8 @@ impl RunCheckpoint {
                     }
                 }
                 o.load_state(state).map_err(|e| err(e.to_string()))?;
+                // After loading, whose own checks name a different algorithm first.
+                check_same_optimizer(&run_spec, &saved_spec, scheduled).map_err(err)?;
             }
             Stepper::Newton(n) => {
                 #[derive(Deserialize)]
