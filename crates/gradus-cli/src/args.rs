@@ -42,7 +42,12 @@ pub struct ProblemArgs {
     #[arg(long, value_enum, default_value_t = SamplingArg::Replacement)]
     pub sampling: SamplingArg,
     /// Add N(0, σ²) noise to every gradient.
-    #[arg(long, allow_negative_numbers = true, value_name = "SIGMA", default_value_t = 0.0)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "SIGMA",
+        default_value_t = 0.0
+    )]
     pub noise: f64,
     /// CSV file for `--problem linreg`.
     #[arg(long, value_name = "FILE")]

@@ -238,16 +238,20 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let regular = |m: &std::fs::Metadata| -> Result<(), String> {
         if !m.is_file() {
-            return Err("not a regular file (a directory, FIFO, socket or device); expected a \
+            return Err(
+                "not a regular file (a directory, FIFO, socket or device); expected a \
                  checkpoint written by --save-state"
-                .into());
+                    .into(),
+            );
         }
         Ok(())
     };
     // Checked before opening: opening a FIFO blocks until it has a writer.
     regular(&std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?)?;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
-    let meta = file.metadata().map_err(|e| format!("cannot read it: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read it: {e}"))?;
     regular(&meta)?;
     let mut head = Vec::new();
     let mut file = file;
@@ -266,7 +270,11 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
         return Err(format!(
             "the file has {} bytes but its first line announces {size}: it is {}",
             meta.len(),
-            if meta.len() < size { "truncated" } else { "longer than written" }
+            if meta.len() < size {
+                "truncated"
+            } else {
+                "longer than written"
+            }
         ));
     }
     let mut bytes = Vec::with_capacity(size as usize);
@@ -458,10 +466,12 @@ fn check_same_optimizer(
 ) -> Result<(), String> {
     let state = gradus::spec::parse(saved)
         .map_err(|e| format!("the saved optimizer state's spec does not parse: {e}"))?;
-    let differs = |key: &str| format!(
-        "the run settings say optimizer {run} but the saved optimizer state is {state} \
+    let differs = |key: &str| {
+        format!(
+            "the run settings say optimizer {run} but the saved optimizer state is {state} \
          ({key} differs): the file is inconsistent"
-    );
+        )
+    };
     if run.name != state.name {
         return Err(differs("the algorithm"));
     }

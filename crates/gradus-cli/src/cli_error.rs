@@ -119,12 +119,13 @@ pub fn clap_exit(e: clap::Error) -> ExitCode {
                 Err(err) => CliError::io("writing to stdout", err).report(),
             }
         }
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-        | ErrorKind::MissingSubcommand => CliError::usage(
-            "a command is required: run, compare, list, bench, schedules or report \
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            CliError::usage(
+                "a command is required: run, compare, list, bench, schedules or report \
              (see `gradus --help`, or `gradus <command> --help`)",
-        )
-        .report(),
+            )
+            .report()
+        }
         _ => {
             // clap's first paragraph, joined into one line: it names the culprit (a
             // missing argument is listed on the line after the message).
@@ -155,7 +156,10 @@ mod tests {
     fn error_lines_escape_control_characters_and_elide_floods() {
         let line = one_line("bad 'adam(lr=\u{1b}[31m1)'\nnext\u{7}");
         assert!(!line.chars().any(char::is_control), "{line:?}");
-        assert!(line.contains("\\u{1b}[31m") && line.contains("next"), "{line}");
+        assert!(
+            line.contains("\\u{1b}[31m") && line.contains("next"),
+            "{line}"
+        );
         let flood = format!("start {} end: expected a number", "x".repeat(10 << 20));
         let line = one_line(&flood);
         assert!(line.chars().count() < 1100, "{}", line.len());

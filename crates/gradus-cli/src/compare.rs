@@ -28,7 +28,12 @@ pub struct CompareArgs {
     pub out: Option<PathBuf>,
     /// Keep (and write) a record every N steps only: the loss of data problems is then
     /// evaluated on the training set only every N steps.
-    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value_t = 1)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "N",
+        default_value_t = 1
+    )]
     pub every: u64,
     #[command(flatten)]
     pub plots: crate::plots::PlotArgs,

@@ -75,8 +75,7 @@ pub fn check_file(flag: &str, path: &Path) -> Result<(), CliError> {
 
 /// Creates `flag`'s directory `dir` if needed and checks that files can be written in it.
 pub fn check_dir(flag: &str, dir: &Path) -> Result<(), CliError> {
-    if std::fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir() && !m.file_type().is_symlink())
-    {
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir() && !m.file_type().is_symlink()) {
         return Err(CliError::usage(format!(
             "{flag} {}: exists and is not a directory",
             dir.display()
@@ -86,7 +85,9 @@ pub fn check_dir(flag: &str, dir: &Path) -> Result<(), CliError> {
         let what = format!("{flag} {}: cannot create it", dir.display());
         // A path through a regular file is bad input, not a failing system.
         if e.kind() == std::io::ErrorKind::NotADirectory {
-            CliError::usage(format!("{what}: a part of the path is a file, not a directory"))
+            CliError::usage(format!(
+                "{what}: a part of the path is a file, not a directory"
+            ))
         } else {
             CliError::io(what, e)
         }

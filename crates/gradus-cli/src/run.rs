@@ -144,7 +144,11 @@ fn check_resume_flags(args: &RunArgs, ck: &RunCheckpoint) -> Result<(), CliError
             "noise" => (format!("{:?}", saved.noise), format!("{:?}", user.noise)),
             "data" => {
                 let (was, now) = (&saved.problem_options.data, &user.problem_options.data);
-                if same_data(was.as_deref(), now.as_deref(), ck.data_fingerprint.as_deref()) {
+                if same_data(
+                    was.as_deref(),
+                    now.as_deref(),
+                    ck.data_fingerprint.as_deref(),
+                ) {
                     continue;
                 }
                 (opt(path(was)), opt(path(now)))

@@ -65,7 +65,11 @@ fn csv_reader_fuzz() {
     };
     let mut runner =
         TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[3u8; 32]));
-    let (ran, parsed, fitted) = (std::cell::Cell::new(0u32), std::cell::Cell::new(0u32), std::cell::Cell::new(0u32));
+    let (ran, parsed, fitted) = (
+        std::cell::Cell::new(0u32),
+        std::cell::Cell::new(0u32),
+        std::cell::Cell::new(0u32),
+    );
     runner
         .run(&csv_text(), |(text, _)| {
             ran.set(ran.get() + 1);
@@ -88,5 +92,8 @@ fn csv_reader_fuzz() {
         .unwrap();
     let (ran, parsed, fitted) = (ran.get(), parsed.get(), fitted.get());
     assert_eq!(ran, 10_000);
-    assert!(parsed > 1000 && fitted > 300, "parsed {parsed}, fitted {fitted}");
+    assert!(
+        parsed > 1000 && fitted > 300,
+        "parsed {parsed}, fitted {fitted}"
+    );
 }

@@ -296,12 +296,21 @@ fn huge_and_tiny_columns_are_standardized_not_called_constant() {
     assert!(s.feature_std[0] > 0.0, "{:?}", s.feature_std);
     // Standardized values are ordinary numbers.
     let z = s.apply(&d);
-    assert!(z.x.iter().all(|v| v.is_finite() && v.abs() < 10.0), "{:?}", z.x);
+    assert!(
+        z.x.iter().all(|v| v.is_finite() && v.abs() < 10.0),
+        "{:?}",
+        z.x
+    );
     // A truly constant column is still called constant; a spread beyond f64 is named.
     let d = load("c,other,y\n5,1,1\n5,2,3\n5,1,2\n", "y", None).unwrap();
     let e = Standardization::fit(&d).unwrap_err().to_string();
     assert!(e.contains("'c' is constant"), "{e}");
-    let d = load("w,other,y\n-1.7e308,1,1\n1.7e308,2,3\n1.7e308,1,2\n", "y", None).unwrap();
+    let d = load(
+        "w,other,y\n-1.7e308,1,1\n1.7e308,2,3\n1.7e308,1,2\n",
+        "y",
+        None,
+    )
+    .unwrap();
     let e = Standardization::fit(&d).unwrap_err().to_string();
     assert!(e.contains("'w' spans more than f64"), "{e}");
 }

@@ -636,9 +636,7 @@ impl<T: Float> OptimizerState<T> {
                 Some(len) if !meta.slot_names.is_empty() => meta
                     .slot_names
                     .iter()
-                    .map(|slot| {
-                        lookup(format!("{prefix}/{}/{slot}", t.name))?.to_vec::<T>(&[len])
-                    })
+                    .map(|slot| lookup(format!("{prefix}/{}/{slot}", t.name))?.to_vec::<T>(&[len]))
                     .collect::<Result<Vec<_>>>()?,
                 None => Vec::new(),
                 Some(_) => {
@@ -651,8 +649,7 @@ impl<T: Float> OptimizerState<T> {
             let scalars = if t.scalars == 0 {
                 Vec::new()
             } else {
-                lookup(format!("{prefix}/{}/{SCALARS}", t.name))?
-                    .to_vec::<f64>(&[t.scalars])?
+                lookup(format!("{prefix}/{}/{SCALARS}", t.name))?.to_vec::<f64>(&[t.scalars])?
             };
             tensors.push(TensorState {
                 name: t.name,
@@ -805,8 +802,12 @@ mod tests {
     fn with_header(header: &serde_json::Value) -> Vec<u8> {
         let mut h = serde_json::to_vec(header).unwrap();
         h.push(b'\n');
-        let mut out = format!("{MAGIC} {VERSION} {} 0 {:08x}\n", h.len(), crc32fast::hash(&h))
-            .into_bytes();
+        let mut out = format!(
+            "{MAGIC} {VERSION} {} 0 {:08x}\n",
+            h.len(),
+            crc32fast::hash(&h)
+        )
+        .into_bytes();
         out.extend_from_slice(&h);
         out
     }
@@ -840,16 +841,24 @@ mod tests {
         let mut c = Checkpoint::new(serde_json::json!({}));
         state.to_checkpoint("o", &mut c).unwrap();
         let d = Checkpoint::decode(&c.encode().unwrap()).unwrap();
-        assert_eq!(OptimizerState::<f32>::from_checkpoint("o", &d).unwrap(), state);
+        assert_eq!(
+            OptimizerState::<f32>::from_checkpoint("o", &d).unwrap(),
+            state
+        );
         // A duplicate among many is still found.
         let mut tensors: Vec<serde_json::Value> = (0..1000)
             .map(|i| serde_json::json!({"name": format!("t{i}"), "dtype": "f64", "shape": []}))
             .collect();
         tensors.push(serde_json::json!({"name": "t7", "dtype": "f64", "shape": [0]}));
-        let e = Checkpoint::decode(&with_header(&serde_json::json!({"tensors": tensors, "meta": null})))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("'t7' appears twice") || e.contains("does not fit"), "{e}");
+        let e = Checkpoint::decode(&with_header(
+            &serde_json::json!({"tensors": tensors, "meta": null}),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("'t7' appears twice") || e.contains("does not fit"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -857,10 +866,16 @@ mod tests {
         // Only the first line is given: the sizes are refused before any body is read.
         let huge = format!("{MAGIC} {VERSION} {} 0 00000000\n", MAX_HEADER_BYTES + 1);
         let e = Preamble::parse(huge.as_bytes()).unwrap_err().to_string();
-        assert!(e.contains("header size") && e.contains("larger than"), "{e}");
+        assert!(
+            e.contains("header size") && e.contains("larger than"),
+            "{e}"
+        );
         let huge = format!("{MAGIC} {VERSION} 10 {} 00000000\n", MAX_PAYLOAD_BYTES + 1);
         let e = Preamble::parse(huge.as_bytes()).unwrap_err().to_string();
-        assert!(e.contains("payload size") && e.contains("larger than"), "{e}");
+        assert!(
+            e.contains("payload size") && e.contains("larger than"),
+            "{e}"
+        );
         let over = format!("{MAGIC} {VERSION} 99999999999999999999999 0 00000000\n");
         assert!(Preamble::parse(over.as_bytes()).is_err());
         let ok = format!("{MAGIC} {VERSION} 10 16 0000abcd\nrest");
@@ -881,9 +896,11 @@ mod tests {
         let tensors: Vec<serde_json::Value> = (0..=MAX_TENSORS)
             .map(|_| serde_json::json!({"name": "", "dtype": "f32", "shape": [0]}))
             .collect();
-        let e = Checkpoint::decode(&with_header(&serde_json::json!({"tensors": tensors, "meta": null})))
-            .unwrap_err()
-            .to_string();
+        let e = Checkpoint::decode(&with_header(
+            &serde_json::json!({"tensors": tensors, "meta": null}),
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("tensors; at most"), "{e}");
     }
 

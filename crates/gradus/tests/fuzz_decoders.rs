@@ -20,10 +20,7 @@ fn runner(cases: u32) -> TestRunner {
         failure_persistence: None,
         ..Config::default()
     };
-    TestRunner::new_with_rng(
-        config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &[7u8; 32]),
-    )
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[7u8; 32]))
 }
 
 /// Spec-like text: the grammar's pieces, control characters, deep nesting, long runs.
@@ -149,7 +146,14 @@ fn checkpoint_decoder_fuzz() {
                 let bytes_used: usize = c
                     .tensors
                     .iter()
-                    .map(|t| t.len() * if t.dtype() == gradus::DType::F32 { 4 } else { 8 })
+                    .map(|t| {
+                        t.len()
+                            * if t.dtype() == gradus::DType::F32 {
+                                4
+                            } else {
+                                8
+                            }
+                    })
                     .sum();
                 prop_assert_eq!(bytes_used, payload.len());
                 // And it re-encodes to a file that decodes to the same checkpoint.
@@ -162,7 +166,10 @@ fn checkpoint_decoder_fuzz() {
     assert_eq!(ran.get(), 10_000);
     // The generator reaches both outcomes.
     let (accepted, ran) = (accepted.get(), ran.get());
-    assert!(accepted > 0 && accepted < ran, "{accepted} of {ran} accepted");
+    assert!(
+        accepted > 0 && accepted < ran,
+        "{accepted} of {ran} accepted"
+    );
 }
 
 #[test]
@@ -179,7 +186,10 @@ fn optimizer_state_from_hostile_metadata_fuzz() {
         });
     let strategy = (
         prop::collection::vec(tensor, 0..4),
-        prop::collection::vec(prop_oneof![Just("exp_avg"), Just("momentum_buffer"), Just("")], 0..3),
+        prop::collection::vec(
+            prop_oneof![Just("exp_avg"), Just("momentum_buffer"), Just("")],
+            0..3,
+        ),
         prop_oneof![Just("f32"), Just("f64")],
     );
     let ran = std::cell::Cell::new(0u32);

@@ -257,11 +257,7 @@ pub fn load_csv(
 fn shown(text: &str) -> String {
     const MAX: usize = 40;
     match text.char_indices().nth(MAX) {
-        Some((at, _)) => format!(
-            "{}... ({} characters)",
-            &text[..at],
-            text.chars().count()
-        ),
+        Some((at, _)) => format!("{}... ({} characters)", &text[..at], text.chars().count()),
         None => text.to_string(),
     }
 }
