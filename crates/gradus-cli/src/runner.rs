@@ -452,7 +452,7 @@ impl<T: Float> Runner<T> {
                 self.hessian.resize(n * n, T::zero());
                 let h = self.problem.as_hessian().expect("checked in Runner::new");
                 h.hessian(&self.x, &mut self.hessian);
-                newton.step(&mut self.x, &self.grad, &self.hessian)?;
+                newton.step_dense(&mut self.x, &self.grad, &self.hessian)?;
                 StepOutcome::Applied
             }
         };

@@ -174,7 +174,7 @@ pub struct HyperParam {
     /// The spec key (torch's argument name): `lr`, `betas`, `nesterov`, ...
     pub name: &'static str,
     /// `float`, `int`, `bool`, `pair`, `float_list`, `int_list`, `choice`, `spec`,
-    /// `spec_list` or `optional_float`.
+    /// `spec_list`, `optional_float` or `optional_int`.
     pub kind: &'static str,
     /// The default (torch's), as JSON: a number, a boolean, `[a, b]`, a word, or
     /// `null` for a required argument or `None`.
@@ -374,6 +374,30 @@ impl HyperValue for Option<f64> {
     }
     fn check(&self, owner: &str, key: &str, range: &Range) -> Result<()> {
         self.map_or(Ok(()), |x| check_number(owner, key, x, range, false))
+    }
+}
+
+/// An optional count, written `none` in a spec (torch's `None`).
+impl HyperValue for Option<u64> {
+    const KIND: &'static str = "optional_int";
+    const INTEGER: bool = true;
+    fn read(args: &Args<'_>, key: &str) -> Result<Option<Self>> {
+        match args.get(key) {
+            Some(Value::Call(c)) if c.name == "none" && c.positional.is_empty() => Ok(Some(None)),
+            _ => Ok(args.u64(key)?.map(Some)),
+        }
+    }
+    fn to_value(&self) -> Value {
+        match self {
+            Some(x) => Value::Number(*x as f64),
+            None => Value::Call(Call::bare("none")),
+        }
+    }
+    fn to_json(&self) -> serde_json::Value {
+        self.map_or(serde_json::Value::Null, serde_json::Value::from)
+    }
+    fn check(&self, owner: &str, key: &str, range: &Range) -> Result<()> {
+        self.map_or(Ok(()), |x| check_number(owner, key, x as f64, range, true))
     }
 }
 

@@ -88,6 +88,7 @@ fn tables_are_what_the_specs_read_and_print() {
                             format!("[{}]", inner.join(", "))
                         }
                     }
+                    serde_json::Value::Null => "none".to_string(),
                     other => panic!("{}.{}: default {other}", a.name, p.name),
                 };
                 assert_eq!(shown, want, "{}.{}", a.name, p.name);

@@ -166,6 +166,7 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
                 .zip(&self.tensors)
                 .all(|(p, t)| p.name == t.name);
         for (i, p) in params.iter().enumerate() {
+            p.check_shape()?;
             if p.value.len() != p.grad.len() {
                 return Err(Error::LengthMismatch {
                     name: p.name.to_string(),

@@ -33,6 +33,7 @@ pub mod adadelta;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod lbfgs;
 pub mod lion;
 pub mod nadam;
 pub mod newton;
@@ -45,9 +46,10 @@ pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use adamax::{Adamax, AdamaxConfig};
 pub use engine::{Elementwise, OptimizerState, Rule, TensorState};
+pub use lbfgs::{Lbfgs, LbfgsConfig, LineSearch};
 pub use lion::{Lion, LionConfig};
 pub use nadam::{NAdam, NAdamConfig};
-pub use newton::{Newton, NewtonConfig};
+pub use newton::{Newton, NewtonConfig, MAX_NEWTON_DIM};
 pub use radam::{RAdam, RAdamConfig};
 pub use registry::{build, build_from_call, catalog, names};
 pub use rmsprop::{RMSprop, RMSpropConfig};
@@ -59,8 +61,10 @@ use crate::float::Float;
 
 /// One named parameter tensor and its gradient, as handed to [`Optimizer::step`].
 ///
-/// Tensors are flat slices; shape is the caller's business. State is kept per name,
-/// so the same tensor must keep its name from step to step (the order may change).
+/// Values are flat, row-major slices with a shape ([`Param::new`] makes a vector;
+/// [`Param::with_shape`] gives a matrix or more axes, which per-tensor optimizers
+/// such as Muon and Adafactor read). State is kept per name, so the same tensor must
+/// keep its name from step to step (the order may change).
 #[derive(Debug)]
 pub struct Param<'a, T> {
     /// The tensor's name, unique within a step.
@@ -69,12 +73,169 @@ pub struct Param<'a, T> {
     pub value: &'a mut [T],
     /// The gradient of the loss with respect to `value`.
     pub grad: &'a [T],
+    /// The axes' lengths, row-major; empty means a vector of `value.len()`.
+    pub shape: &'a [usize],
 }
 
 impl<'a, T> Param<'a, T> {
-    /// Pairs a named parameter tensor with its gradient.
+    /// Pairs a named parameter vector with its gradient.
     pub fn new(name: &'a str, value: &'a mut [T], grad: &'a [T]) -> Self {
-        Param { name, value, grad }
+        Param {
+            name,
+            value,
+            grad,
+            shape: &[],
+        }
+    }
+
+    /// Pairs a named tensor of the given shape (row-major) with its gradient. The
+    /// shape's product must equal the length; a step refuses it otherwise.
+    pub fn with_shape(
+        name: &'a str,
+        value: &'a mut [T],
+        grad: &'a [T],
+        shape: &'a [usize],
+    ) -> Self {
+        Param {
+            name,
+            value,
+            grad,
+            shape,
+        }
+    }
+
+    /// The shape: `shape` as given, or `[len]` for a vector.
+    pub fn dims(&self) -> Vec<usize> {
+        if self.shape.is_empty() {
+            vec![self.value.len()]
+        } else {
+            self.shape.to_vec()
+        }
+    }
+
+    /// Checks that the shape covers exactly the values.
+    pub fn check_shape(&self) -> Result<()> {
+        let n: Option<usize> = self.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if self.shape.is_empty() || n == Some(self.value.len()) {
+            Ok(())
+        } else {
+            Err(crate::Error::StateMismatch(format!(
+                "tensor '{}' has shape {:?} but {} values",
+                self.name,
+                self.shape,
+                self.value.len()
+            )))
+        }
+    }
+}
+
+/// How an optimizer takes its gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// Each element from its own parameter, gradient and state, in one fused pass.
+    Elementwise,
+    /// Each tensor as a whole, with its shape (reductions, matrix products).
+    Tensor,
+    /// May re-evaluate the loss and gradient (and Hessian) several times per step
+    /// through a [`Closure`]; keeps state across tensors.
+    Closure,
+}
+
+impl OptimizerKind {
+    /// The kind's name in the catalog.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Elementwise => "elementwise",
+            OptimizerKind::Tensor => "tensor",
+            OptimizerKind::Closure => "closure",
+        }
+    }
+}
+
+/// The loss a closure optimizer may re-evaluate: torch's `closure`, with the
+/// parameters passed in explicitly.
+pub trait Closure<T: Float> {
+    /// The loss at `values` (one slice per tensor, in the step's order), with the
+    /// gradient of each tensor written into `grads` (same order and lengths).
+    fn evaluate(&mut self, values: &[&[T]], grads: &mut [&mut [T]]) -> Result<f64>;
+
+    /// Writes the Hessian with respect to all parameters, flattened in order, into
+    /// `out` (row-major, n × n) and returns `true`; `false` when there is none.
+    fn hessian(&mut self, values: &[&[T]], out: &mut [T]) -> Result<bool> {
+        let _ = (values, out);
+        Ok(false)
+    }
+}
+
+/// A [`Closure`] from a function of the flattened parameters:
+/// `f(x, grad) -> loss` (and optionally a Hessian `h(x, out)`).
+pub struct FnClosure<F, H = fn(&[f64], &mut [f64]) -> bool> {
+    f: F,
+    h: Option<H>,
+    x: Vec<f64>,
+    g: Vec<f64>,
+}
+
+impl<F> FnClosure<F> {
+    /// A closure without a Hessian.
+    pub fn new(f: F) -> Self {
+        FnClosure {
+            f,
+            h: None,
+            x: Vec::new(),
+            g: Vec::new(),
+        }
+    }
+}
+
+impl<F, H> FnClosure<F, H> {
+    /// A closure with a Hessian `h(x, out)` (row-major), returning `true` when it wrote one.
+    pub fn with_hessian(f: F, h: H) -> Self {
+        FnClosure {
+            f,
+            h: Some(h),
+            x: Vec::new(),
+            g: Vec::new(),
+        }
+    }
+}
+
+impl<T: Float, F, H> Closure<T> for FnClosure<F, H>
+where
+    F: FnMut(&[f64], &mut [f64]) -> f64,
+    H: FnMut(&[f64], &mut [f64]) -> bool,
+{
+    fn evaluate(&mut self, values: &[&[T]], grads: &mut [&mut [T]]) -> Result<f64> {
+        self.x.clear();
+        self.x
+            .extend(values.iter().flat_map(|v| v.iter().map(|x| x.f64())));
+        self.g.clear();
+        self.g.resize(self.x.len(), 0.0);
+        let loss = (self.f)(&self.x, &mut self.g);
+        let mut k = 0;
+        for g in grads.iter_mut() {
+            for gi in g.iter_mut() {
+                *gi = T::of(self.g[k]);
+                k += 1;
+            }
+        }
+        Ok(loss)
+    }
+
+    fn hessian(&mut self, values: &[&[T]], out: &mut [T]) -> Result<bool> {
+        let Some(h) = &mut self.h else {
+            return Ok(false);
+        };
+        self.x.clear();
+        self.x
+            .extend(values.iter().flat_map(|v| v.iter().map(|x| x.f64())));
+        let mut buf = vec![0.0; out.len()];
+        let ok = h(&self.x, &mut buf);
+        for (o, b) in out.iter_mut().zip(&buf) {
+            *o = T::of(*b);
+        }
+        Ok(ok)
     }
 }
 
@@ -132,6 +293,24 @@ pub enum StepOutcome {
 pub trait Optimizer<T: Float>: Send {
     /// The algorithm's spec name (`adam`, `sgd`, ...).
     fn name(&self) -> &'static str;
+
+    /// How the optimizer takes its gradients: element-wise and per-tensor optimizers
+    /// use the gradients in the params; closure optimizers need [`Optimizer::step_with`].
+    fn kind(&self) -> OptimizerKind {
+        OptimizerKind::Elementwise
+    }
+
+    /// One step that may re-evaluate the loss through `closure` (one torch
+    /// `step(closure)`). Optimizers that need only the gradients in `params` ignore
+    /// the closure, so every caller can step every optimizer this way.
+    fn step_with(
+        &mut self,
+        params: &mut [Param<'_, T>],
+        closure: &mut dyn Closure<T>,
+    ) -> Result<StepOutcome> {
+        let _ = closure;
+        self.step(params)
+    }
 
     /// The optimizer's configuration as a spec call, e.g. `adam(lr=0.001, ...)`.
     fn spec(&self) -> crate::spec::Call;

@@ -44,6 +44,7 @@ elementwise_rules!(
 /// Every optimizer with its hyperparameter table, in the order `gradus list` shows.
 pub fn catalog() -> Vec<Algorithm> {
     let mut all = elementwise_catalog();
+    all.push(super::LbfgsConfig::algorithm("closure"));
     all.push(super::NewtonConfig::algorithm("closure"));
     all
 }
@@ -53,19 +54,19 @@ pub fn names() -> Vec<(&'static str, &'static str)> {
     catalog().iter().map(|a| (a.name, a.summary)).collect()
 }
 
-/// Builds an element-wise optimizer from a parsed spec call.
-///
-/// `newton` is refused here: it needs a Hessian, so it is built with
-/// [`super::Newton::new`] and driven by code that has one.
+/// Builds any optimizer from a parsed spec call. Closure optimizers (`lbfgs`,
+/// `newton`) are stepped with [`Optimizer::step_with`].
 pub fn build_from_call<T: Float>(call: &Call) -> Result<Box<dyn Optimizer<T>>> {
     if let Some(opt) = build_elementwise(call) {
         return opt;
     }
     match call.name.as_str() {
-        "newton" => Err(Error::Unsupported(
-            "newton needs a Hessian and cannot drive named tensors; build it with gradus::optim::Newton"
-                .into(),
-        )),
+        "lbfgs" => Ok(Box::new(super::Lbfgs::<T>::new(
+            super::LbfgsConfig::from_call(call)?,
+        )?)),
+        "newton" => Ok(Box::new(super::Newton::new(
+            super::NewtonConfig::from_call(call)?,
+        )?)),
         other => Err(Error::UnknownName {
             kind: "optimizer",
             name: other.to_string(),
@@ -74,7 +75,7 @@ pub fn build_from_call<T: Float>(call: &Call) -> Result<Box<dyn Optimizer<T>>> {
     }
 }
 
-/// Builds an element-wise optimizer from a spec string such as `adam(lr=0.01)`.
+/// Builds an optimizer from a spec string such as `adam(lr=0.01)`.
 pub fn build<T: Float>(spec: &str) -> Result<Box<dyn Optimizer<T>>> {
     build_from_call(&parse(spec)?)
 }
@@ -86,13 +87,16 @@ mod tests {
 
     #[test]
     fn every_listed_optimizer_builds_and_round_trips() {
-        for (name, _) in names().iter().filter(|(n, _)| *n != "newton") {
+        for (name, _) in names() {
             let opt = build::<f64>(name).unwrap();
-            assert_eq!(opt.name(), *name);
+            assert_eq!(opt.name(), name);
             let again = build::<f64>(&opt.spec().to_string()).unwrap();
             assert_eq!(again.spec(), opt.spec(), "{name}");
         }
-        assert!(matches!(build::<f64>("newton"), Err(Error::Unsupported(_))));
+        assert_eq!(
+            build::<f64>("newton").unwrap().kind(),
+            crate::optim::OptimizerKind::Closure
+        );
         assert!(matches!(
             build::<f64>("adamm"),
             Err(Error::UnknownName { .. })
