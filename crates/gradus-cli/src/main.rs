@@ -14,6 +14,7 @@ mod report;
 mod run;
 mod runner;
 mod schedules;
+mod serve;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -44,6 +45,8 @@ enum Command {
     Schedules(schedules::SchedulesArgs),
     /// Run every experiment of the tutorials and write an HTML report with plots and animations.
     Report(report::ReportArgs),
+    /// Serve the optimizer playground (and its JSON API) on this machine.
+    Serve(serve::ServeArgs),
 }
 
 /// Parses the argument lists that `gradus report` shows, with the same parser as the
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Schedules(args) => schedules::main(args),
         Command::Report(args) => report::main(args),
+        Command::Serve(args) => serve::main(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

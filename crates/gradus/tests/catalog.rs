@@ -203,3 +203,23 @@ fn the_catalog_is_json_data() {
     assert_eq!(anneal.choices, vec!["cos", "linear"]);
     assert_eq!(anneal.default, serde_json::json!("cos"));
 }
+
+#[test]
+fn positional_arguments_follow_the_table_order() {
+    // Every default written positionally, in table order, reads back as the defaults.
+    for a in everything()
+        .iter()
+        .filter(|a| a.params.iter().all(|p| !p.required))
+    {
+        let keywords = build(a.kind, a.name).unwrap();
+        let positional: Vec<String> = keywords
+            .keywords
+            .iter()
+            .map(|(_, v)| v.to_string())
+            .collect();
+        let spec = format!("{}({})", a.name, positional.join(", "));
+        assert_eq!(build(a.kind, &spec).unwrap(), keywords, "{spec}");
+        let too_many = format!("{}({}, 1)", a.name, positional.join(", "));
+        assert!(build(a.kind, &too_many).is_err(), "{too_many}");
+    }
+}

@@ -330,48 +330,4 @@ mod tests {
             }
         }
     }
-
-    #[test]
-    fn validation_names_the_parameter() {
-        for (spec, param) in [
-            ("adagrad(lr=-1)", "lr"),
-            ("adagrad(lr=nan)", "lr"),
-            ("adagrad(lr_decay=-0.1)", "lr_decay"),
-            ("adagrad(weight_decay=inf)", "weight_decay"),
-            (
-                "adagrad(initial_accumulator_value=-1)",
-                "initial_accumulator_value",
-            ),
-            ("adagrad(eps=-1e-10)", "eps"),
-        ] {
-            match AdagradConfig::from_call(&crate::spec::parse(spec).unwrap()) {
-                Err(crate::Error::InvalidHyperparameter { param: p, .. }) => {
-                    assert_eq!(p, param, "{spec}")
-                }
-                other => panic!("{spec}: {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn spec_round_trip() {
-        let c = AdagradConfig::from_call(
-            &crate::spec::parse("adagrad(0.1, 0.01, initial_accumulator_value=0.1)").unwrap(),
-        )
-        .unwrap();
-        assert_eq!(
-            c,
-            AdagradConfig {
-                lr: 0.1,
-                lr_decay: 0.01,
-                initial_accumulator_value: 0.1,
-                ..Default::default()
-            }
-        );
-        assert_eq!(AdagradConfig::from_call(&c.to_call()).unwrap(), c);
-        assert_eq!(
-            AdagradConfig::from_call(&crate::spec::Call::bare("adagrad")).unwrap(),
-            AdagradConfig::default()
-        );
-    }
 }
