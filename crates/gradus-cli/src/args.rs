@@ -16,7 +16,7 @@ pub struct ProblemArgs {
     #[arg(long)]
     pub problem: Option<String>,
     /// Dimension of n-dimensional problems (rosenbrock, sphere, rastrigin).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub dim: Option<usize>,
     /// Start point, comma-separated (must match the problem's dimension). `compare`
     /// takes several.
@@ -27,22 +27,27 @@ pub struct ProblemArgs {
     #[arg(long, value_name = "SPEC")]
     pub schedule: Vec<String>,
     /// Number of updates (default 100). `compare` takes several.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub steps: Vec<u64>,
     /// Element type.
     #[arg(long, default_value = "f64", value_parser = parse_dtype)]
     pub dtype: DType,
     /// Seed of the data split, initialisation, minibatches and noise.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub seed: u64,
     /// Minibatch size (data problems; default: full batch). `compare` takes several.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub batch_size: Vec<usize>,
     /// How minibatches are drawn.
     #[arg(long, value_enum, default_value_t = SamplingArg::Replacement)]
     pub sampling: SamplingArg,
     /// Add N(0, σ²) noise to every gradient.
-    #[arg(long, value_name = "SIGMA", default_value_t = 0.0)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "SIGMA",
+        default_value_t = 0.0
+    )]
     pub noise: f64,
     /// CSV file for `--problem linreg`.
     #[arg(long, value_name = "FILE")]
@@ -54,13 +59,13 @@ pub struct ProblemArgs {
     #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
     pub features: Option<Vec<String>>,
     /// Hidden units of the digits MLP.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub hidden: Option<usize>,
     /// Clip gradients to this global 2-norm before each update.
-    #[arg(long, value_name = "MAX_NORM")]
+    #[arg(long, allow_negative_numbers = true, value_name = "MAX_NORM")]
     pub clip_norm: Option<f64>,
     /// Clip gradient elements to [-V, V] before each update.
-    #[arg(long, value_name = "V")]
+    #[arg(long, allow_negative_numbers = true, value_name = "V")]
     pub clip_value: Option<f64>,
     /// What a non-finite gradient does: stop with exit code 3, skip the update, or apply it.
     #[arg(long, value_enum, default_value_t = NonFiniteArg::Error)]

@@ -16,25 +16,25 @@ use std::time::Instant;
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// The optimizer, as a spec: `adam`, `sgd(lr=0.01, momentum=0.9)`, ...
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub optimizer: String,
     /// Total number of parameters (>= 1).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub size: usize,
     /// Number of tensors the parameters are split into, of equal length (±1).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     pub tensors: usize,
     /// Element type: f32 or f64.
     #[arg(long, default_value = "f32")]
     pub dtype: String,
     /// Threads of the rayon pool (default: every core).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
     /// Timed steps (the median is reported).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 20)]
     pub steps: usize,
     /// Untimed steps before timing.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 3)]
     pub warmup: usize,
     /// Output: text (a table) or json (one object on one line).
     #[arg(long, default_value = "text")]
@@ -49,13 +49,17 @@ pub struct BenchArgs {
 const MAX_SIZE: usize = 1 << 34;
 
 /// Runs `gradus bench`, printing the report on stdout.
-pub fn run(args: &BenchArgs) -> Result<(), String> {
-    let report = measure(args)?;
-    match args.format.as_str() {
-        "json" => println!("{}", report.to_json()),
-        _ => print!("{}", report.to_text()),
-    }
-    Ok(())
+pub fn run(args: &BenchArgs) -> Result<(), crate::cli_error::CliError> {
+    use std::io::Write;
+    let report = measure(args).map_err(crate::cli_error::CliError::usage)?;
+    let text = match args.format.as_str() {
+        "json" => format!("{}\n", report.to_json()),
+        _ => report.to_text(),
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| crate::cli_error::CliError::io("writing to stdout", e))
 }
 
 /// The measurements of one `gradus bench` run.

@@ -15,6 +15,13 @@
 //!
 //! Files are written atomically: to a temporary file in the same directory, synced,
 //! then renamed over the target, so a crash never leaves a half-written checkpoint.
+//! Temporary files left by a killed writer (`.NAME.tmp-PID` of a process that no longer
+//! runs) are removed by the next write to the same target. Only regular files are
+//! replaced, and only regular files of at most [`MAX_CHECKPOINT_BYTES`] are read;
+//! reading stops at the first line if that is not a gradus checkpoint header.
+//!
+//! linreg checkpoints pin their data: `meta.run.data_fingerprint` is the CSV file's
+//! fingerprint, and resuming on a file with another one is refused.
 
 use crate::cli_error::CliError;
 use crate::runner::{RunSpec, Runner};
@@ -48,10 +55,17 @@ struct RunSettings {
     clip_value: Option<f64>,
     nonfinite: NonFinitePolicy,
     dtype: DType,
+    /// The `--data` file's fingerprint (absent in checkpoints of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data_fingerprint: Option<String>,
 }
 
+/// The largest checkpoint file `--resume` reads (the decoder's own limits are larger:
+/// this is what a run of the largest problems needs, with room to spare).
+pub const MAX_CHECKPOINT_BYTES: u64 = 8 << 30;
+
 impl RunSettings {
-    fn of(spec: &RunSpec) -> Self {
+    fn of(spec: &RunSpec, data_fingerprint: Option<String>) -> Self {
         RunSettings {
             problem: spec.problem.clone(),
             problem_options: spec.problem_options.clone(),
@@ -66,6 +80,7 @@ impl RunSettings {
             clip_value: spec.clip_value,
             nonfinite: spec.nonfinite,
             dtype: spec.dtype,
+            data_fingerprint,
         }
     }
 
@@ -103,6 +118,8 @@ pub struct RunCheckpoint {
     pub spec: RunSpec,
     /// The step it was saved at.
     pub step: u64,
+    /// The fingerprint of the data file the run was saved with (linreg).
+    pub data_fingerprint: Option<String>,
     checkpoint: Checkpoint,
 }
 
@@ -116,7 +133,10 @@ pub fn capture<T: Float>(runner: &Runner<T>) -> Result<Checkpoint, CliError> {
     meta.insert("kind".into(), json!(KIND));
     meta.insert(
         "run".into(),
-        to_json("run settings", &RunSettings::of(runner.spec()))?,
+        to_json(
+            "run settings",
+            &RunSettings::of(runner.spec(), runner.data_fingerprint.clone()),
+        )?,
     );
     meta.insert("step".into(), json!(runner.step));
     meta.insert("skipped".into(), json!(runner.skipped));
@@ -137,19 +157,23 @@ pub fn capture<T: Float>(runner: &Runner<T>) -> Result<Checkpoint, CliError> {
 }
 
 /// Writes `checkpoint` to `path` atomically (temporary file in the same directory,
-/// then rename).
+/// then rename), after removing temporary files of earlier, killed writes.
 pub fn write(path: &Path, checkpoint: &Checkpoint) -> Result<(), CliError> {
     let bytes = checkpoint.encode()?;
     let name = path.file_name().ok_or_else(|| {
         CliError::usage(format!("--save-state {}: not a file name", path.display()))
     })?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    // Checked again: the path may have been replaced during the run.
+    crate::output_paths::check_replaceable("--save-state", path)?;
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    remove_stale_temporaries(path, &prefix);
+    let tmp = path.with_file_name(format!("{prefix}{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(&bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -161,31 +185,103 @@ pub fn write(path: &Path, checkpoint: &Checkpoint) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Checks before a run that `--save-state` can be written there: a file name in an
-/// existing directory, not a directory itself.
-pub fn check_target(path: &Path) -> Result<(), CliError> {
-    let bad = |why: &str| CliError::usage(format!("--save-state {}: {why}", path.display()));
-    if path.file_name().is_none() || path.is_dir() {
-        return Err(bad("is a directory, expected a file name"));
-    }
+/// Whether process `pid` is running (on systems without `/proc`, assumed so, and
+/// nothing is removed).
+fn process_alive(pid: u32) -> bool {
+    !Path::new("/proc/self").exists() || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes `<prefix><pid>` regular files next to `path` whose process is gone: what a
+/// writer killed between creating and renaming its temporary file leaves behind.
+fn remove_stale_temporaries(path: &Path, prefix: &str) {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    if !dir.is_dir() {
-        return Err(bad(&format!(
-            "directory '{}' does not exist",
-            dir.display()
-        )));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let regular = entry.file_type().is_ok_and(|t| t.is_file());
+        if regular && pid != std::process::id() && !process_alive(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
-    Ok(())
+}
+
+/// Checks before a run that `--save-state` can be written there: a file name in an
+/// existing, writable directory, naming nothing or a regular file.
+pub fn check_target(path: &Path) -> Result<(), CliError> {
+    crate::output_paths::check_file("--save-state", path)
+}
+
+/// The bytes of the checkpoint file at `path`: a regular file, whose first line is a
+/// gradus checkpoint header giving its exact size, at most [`MAX_CHECKPOINT_BYTES`].
+/// Nothing past the first line is read unless all of that holds.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let regular = |m: &std::fs::Metadata| -> Result<(), String> {
+        if !m.is_file() {
+            return Err(
+                "not a regular file (a directory, FIFO, socket or device); expected a \
+                 checkpoint written by --save-state"
+                    .into(),
+            );
+        }
+        Ok(())
+    };
+    // Checked before opening: opening a FIFO blocks until it has a writer.
+    regular(&std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?)?;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    regular(&meta)?;
+    let mut head = Vec::new();
+    let mut file = file;
+    (&mut file)
+        .take(gradus::checkpoint::MAX_FIRST_LINE as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    let pre = gradus::checkpoint::Preamble::parse(&head).map_err(|e| e.to_string())?;
+    let size = pre.file_bytes() as u64;
+    if size > MAX_CHECKPOINT_BYTES {
+        return Err(format!(
+            "its header announces {size} bytes; at most {MAX_CHECKPOINT_BYTES} (8 GiB) are read"
+        ));
+    }
+    if meta.len() != size {
+        return Err(format!(
+            "the file has {} bytes but its first line announces {size}: it is {}",
+            meta.len(),
+            if meta.len() < size {
+                "truncated"
+            } else {
+                "longer than written"
+            }
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    bytes.extend_from_slice(&head);
+    file.take(size + 1 - head.len() as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    Ok(bytes)
 }
 
 /// Reads and checks the checkpoint in `path` (format, version, checksum, run settings).
 pub fn read(path: &Path) -> Result<RunCheckpoint, CliError> {
     let shown = path.display().to_string();
     let err = |m: String| CliError::usage(format!("--resume {shown}: {m}"));
-    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read it: {e}")))?;
+    let bytes = read_bytes(path).map_err(err)?;
     let checkpoint = Checkpoint::decode(&bytes).map_err(|e| err(e.to_string()))?;
     if checkpoint.meta.get("kind").and_then(Value::as_str) != Some(KIND) {
         return Err(err(format!(
@@ -193,6 +289,7 @@ pub fn read(path: &Path) -> Result<RunCheckpoint, CliError> {
         )));
     }
     let settings: RunSettings = field(&checkpoint, "run").map_err(err)?;
+    let data_fingerprint = settings.data_fingerprint.clone();
     let spec = settings
         .into_spec()
         .map_err(|e| err(format!("the saved run settings are invalid: {e}")))?;
@@ -201,6 +298,7 @@ pub fn read(path: &Path) -> Result<RunCheckpoint, CliError> {
         path: shown,
         spec,
         step,
+        data_fingerprint,
         checkpoint,
     })
 }
@@ -220,6 +318,21 @@ impl RunCheckpoint {
     pub fn restore<T: Float>(&self, runner: &mut Runner<T>) -> Result<(), CliError> {
         let err = |m: String| CliError::usage(format!("--resume {}: {m}", self.path));
         let c = &self.checkpoint;
+        if let (Some(saved), Some(now)) = (&self.data_fingerprint, &runner.data_fingerprint) {
+            if saved != now {
+                let data = runner
+                    .spec()
+                    .problem_options
+                    .data
+                    .as_ref()
+                    .map_or("the data".into(), |p| p.display().to_string());
+                return Err(err(format!(
+                    "the run was saved on data with fingerprint {saved}, but {data} now has \
+                     fingerprint {now}: the data changed, so the run cannot continue on it"
+                )));
+            }
+        }
+        let scheduled = runner.schedule.is_some();
         let unknown = c.tensors.iter().find(|t| {
             t.name.starts_with("params/")
                 && !runner
@@ -322,10 +435,13 @@ impl RunCheckpoint {
                 used.push(format!("optimizer/{}/#scalars", t.name));
             }
         }
+        let (run_spec, saved_spec) = (runner.stepper.spec(), state.spec.clone());
         runner
             .stepper
             .load_state(state)
             .map_err(|e| err(e.to_string()))?;
+        // After loading, whose own checks name a different algorithm first.
+        check_same_optimizer(&run_spec, &saved_spec, scheduled).map_err(err)?;
         let used: std::collections::HashSet<&str> = used.iter().map(String::as_str).collect();
         if let Some(t) = c.tensors.iter().find(|t| !used.contains(t.name.as_str())) {
             return Err(err(format!(
@@ -341,4 +457,43 @@ impl RunCheckpoint {
         runner.forget_loss();
         Ok(())
     }
+}
+
+/// Refuses a checkpoint whose run settings name other hyperparameters than its saved
+/// optimizer state (which the run would silently use). With a schedule, lr and
+/// momentum (betas) are the schedule's and are not compared.
+fn check_same_optimizer(
+    run: &gradus::spec::Call,
+    saved: &str,
+    scheduled: bool,
+) -> Result<(), String> {
+    let state = gradus::spec::parse(saved)
+        .map_err(|e| format!("the saved optimizer state's spec does not parse: {e}"))?;
+    let differs = |key: &str| {
+        format!(
+            "the run settings say optimizer {run} but the saved optimizer state is {state} \
+         ({key} differs): the file is inconsistent"
+        )
+    };
+    if run.name != state.name {
+        return Err(differs("the algorithm"));
+    }
+    let skip = |k: &str| scheduled && matches!(k, "lr" | "momentum" | "betas");
+    for (k, v) in &run.keywords {
+        if skip(k) {
+            continue;
+        }
+        let saved = state.keywords.iter().find(|(n, _)| n == k).map(|(_, v)| v);
+        if saved != Some(v) {
+            return Err(differs(k));
+        }
+    }
+    if let Some((k, _)) = state
+        .keywords
+        .iter()
+        .find(|(k, _)| !skip(k) && !run.keywords.iter().any(|(n, _)| n == k))
+    {
+        return Err(differs(k));
+    }
+    Ok(())
 }

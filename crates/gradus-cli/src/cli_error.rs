@@ -1,5 +1,12 @@
 //! Errors of the command line: one line on stderr starting with `error:`, and an exit
-//! code (2 for bad input, 3 for a run that diverged).
+//! code. Every command keeps to one table:
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success |
+//! | 2 | bad input: flags, specs, data files, checkpoints, output paths checked up front |
+//! | 3 | a run diverged (non-finite loss, gradient, parameters or scheduled lr); `compare` when every run diverged |
+//! | 4 | an I/O or output error: a file, stdout or stderr could not be written |
 
 use std::fmt;
 use std::io::Write;
@@ -9,6 +16,36 @@ use std::process::ExitCode;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code for a run whose loss or gradient became non-finite.
 pub const EXIT_DIVERGED: u8 = 3;
+/// Exit code for an I/O or output error (writing files, stdout or stderr).
+pub const EXIT_IO: u8 = 4;
+
+/// The longest error line printed; longer ones keep their start and end.
+const MAX_LINE_CHARS: usize = 1000;
+
+/// The text of an error as one safe line: control characters (terminal escapes,
+/// newlines) escaped, and at most [`MAX_LINE_CHARS`] characters, eliding the middle
+/// (so a megabyte of echoed input neither floods the terminal nor hides the reason,
+/// which error messages put at their start and end).
+pub fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(4 * MAX_LINE_CHARS));
+    for c in message.chars() {
+        match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    let n = out.chars().count();
+    if n <= MAX_LINE_CHARS {
+        return out;
+    }
+    let head: String = out.chars().take(MAX_LINE_CHARS / 2).collect();
+    let tail: String = out.chars().skip(n - MAX_LINE_CHARS / 3).collect();
+    format!(
+        "{head} ... ({} characters left out) ... {tail}",
+        n - MAX_LINE_CHARS / 2 - MAX_LINE_CHARS / 3
+    )
+}
 
 /// An error to print and exit with.
 #[derive(Debug)]
@@ -36,18 +73,18 @@ impl CliError {
         }
     }
 
-    /// An I/O failure (writing output files): exit code 1.
+    /// An I/O failure (writing output files or stdout): exit code 4.
     pub fn io(context: impl fmt::Display, err: impl fmt::Display) -> Self {
         CliError {
-            code: 1,
+            code: EXIT_IO,
             message: format!("{context}: {err}"),
         }
     }
 
-    /// Prints the error as one line and returns the exit code.
+    /// Prints the error as one line and returns the exit code (the same whether or not
+    /// stderr could be written).
     pub fn report(&self) -> ExitCode {
-        let line = self.message.replace('\n', " ");
-        let _ = writeln!(std::io::stderr(), "error: {line}");
+        let _ = writeln!(std::io::stderr(), "error: {}", one_line(&self.message));
         ExitCode::from(self.code)
     }
 }
@@ -74,15 +111,20 @@ impl From<gradus_problems::ProblemError> for CliError {
 pub fn clap_exit(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                ExitCode::from(EXIT_USAGE)
-            } else {
-                ExitCode::SUCCESS
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let text = e.render().to_string();
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => CliError::io("writing to stdout", err).report(),
             }
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            CliError::usage(
+                "a command is required: run, compare, list, bench, schedules or report \
+             (see `gradus --help`, or `gradus <command> --help`)",
+            )
+            .report()
         }
         _ => {
             // clap's first paragraph, joined into one line: it names the culprit (a
@@ -112,5 +154,26 @@ pub fn clap_exit(e: clap::Error) -> ExitCode {
             };
             CliError::usage(first.to_string()).report()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn error_lines_escape_control_characters_and_elide_floods() {
+        let line = one_line("bad 'adam(lr=\u{1b}[31m1)'\nnext\u{7}");
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(
+            line.contains("\\u{1b}[31m") && line.contains("next"),
+            "{line}"
+        );
+        let flood = format!("start {} end: expected a number", "x".repeat(10 << 20));
+        let line = one_line(&flood);
+        assert!(line.chars().count() < 1100, "{}", line.len());
+        assert!(line.starts_with("start ") && line.ends_with("end: expected a number"));
+        assert!(line.contains("characters left out"), "{line}");
+        assert_eq!(one_line("short and plain"), "short and plain");
     }
 }

@@ -21,14 +21,19 @@ pub struct CompareArgs {
     pub optimizers: Vec<String>,
     /// Report the first step at which the loss gap (loss minus the known minimum or
     /// least-squares optimum, or the loss itself when neither is known) is at most TOL.
-    #[arg(long, value_name = "TOL")]
+    #[arg(long, allow_negative_numbers = true, value_name = "TOL")]
     pub tol: Option<f64>,
     /// Write every history to this directory (one file per optimizer).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Keep (and write) a record every N steps only: the loss of data problems is then
     /// evaluated on the training set only every N steps.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "N",
+        default_value_t = 1
+    )]
     pub every: u64,
     #[command(flatten)]
     pub plots: crate::plots::PlotArgs,
@@ -122,8 +127,16 @@ pub enum HistoryFormat {
 /// Entry point of `gradus compare`.
 pub fn main(args: CompareArgs) -> Result<(), CliError> {
     let (specs, results) = execute(&args)?;
-    print_table(&results, args.tol);
-    crate::plots::draw(&args.plots, &specs, &results).map(drop)
+    print_table(&results, args.tol)?;
+    crate::plots::draw(&args.plots, &specs, &results)?;
+    if !results.is_empty() && results.iter().all(|r| r.stopped.is_some()) {
+        return Err(CliError::diverged(format!(
+            "every run diverged ({} of {}; see the notes above)",
+            results.len(),
+            results.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Runs a comparison and writes its `--out` histories (but neither prints nor plots).
@@ -136,9 +149,14 @@ pub fn execute(args: &CompareArgs) -> Result<(Vec<RunSpec>, Vec<RunResult>), Cli
         }
     }
     let specs = runs(args)?;
+    // Every output is checked before the first run starts.
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CliError::io(format!("creating {}", dir.display()), e))?;
+        crate::output_paths::check_dir("--out", dir)?;
+    }
+    if let (true, Some(s)) = (args.plots.any(), specs.first()) {
+        let problem = gradus_problems::build::<f64>(&s.problem, &s.problem_options)?;
+        args.plots
+            .check(&s.problem, problem.dim(), problem.as_data().is_some())?;
     }
     let mut results = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
@@ -286,11 +304,12 @@ pub fn table(results: &[RunResult], tol: Option<f64>, final_x: bool) -> Vec<Vec<
     rows
 }
 
-fn print_table(results: &[RunResult], tol: Option<f64>) {
+fn print_table(results: &[RunResult], tol: Option<f64>) -> Result<(), CliError> {
     let rows = table(results, tol, false);
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|j| rows.iter().map(|r| r[j].chars().count()).max().unwrap_or(0))
         .collect();
+    let io = |e: std::io::Error| CliError::io("writing to stdout", e);
     let mut out = std::io::stdout().lock();
     for (i, row) in rows.iter().enumerate() {
         let line: Vec<String> = row
@@ -304,18 +323,20 @@ fn print_table(results: &[RunResult], tol: Option<f64>) {
                 }
             })
             .collect();
-        let _ = writeln!(out, "{}", line.join("  "));
+        writeln!(out, "{}", line.join("  ")).map_err(io)?;
         if i == 0 {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "{}",
                 "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
-            );
+            )
+            .map_err(io)?;
         }
     }
     for r in results {
         if let Some(s) = &r.stopped {
-            let _ = writeln!(out, "note: {} stopped: {s}", r.label);
+            writeln!(out, "note: {} stopped: {s}", r.label).map_err(io)?;
         }
     }
+    out.flush().map_err(io)
 }

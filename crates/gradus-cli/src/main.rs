@@ -8,6 +8,7 @@ mod compare;
 mod history;
 mod list;
 mod output;
+mod output_paths;
 mod plots;
 mod report;
 mod run;
@@ -19,6 +20,7 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use cli_error::CliError;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Gradient-based optimizers exact to torch.optim, and the experiments that teach them.
@@ -90,9 +92,11 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!(
+        // `eprintln!` would panic again (and abort) if stderr is full or closed.
+        let _ = writeln!(
+            std::io::stderr(),
             "error: internal error: {}{at} (please report this bug)",
-            what.replace('\n', " ")
+            cli_error::one_line(&what)
         );
     }));
     let matches = match Cli::command().try_get_matches() {
@@ -115,7 +119,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Compare(args) => compare::main(args),
         Command::List(args) => list::main(args),
-        Command::Bench(args) => bench::run(&args).map_err(CliError::usage),
+        Command::Bench(args) => bench::run(&args),
         Command::Schedules(args) => schedules::main(args),
         Command::Report(args) => report::main(args),
         Command::Serve(args) => serve::main(args),

@@ -40,6 +40,65 @@ impl PlotArgs {
     }
 }
 
+impl PlotArgs {
+    /// Checks every plot path and format, and that the problem can be drawn that way,
+    /// before the run (`dim` parameters; `is_data` for problems fitted to data).
+    pub fn check(&self, problem: &str, dim: usize, is_data: bool) -> Result<(), CliError> {
+        let still = |flag: &str, path: &std::path::Path| -> Result<(), CliError> {
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            if !matches!(ext.as_deref(), Some("png" | "svg")) {
+                return Err(CliError::usage(format!(
+                    "{flag} {}: unsupported format; expected a .png or .svg file name",
+                    path.display()
+                )));
+            }
+            crate::output_paths::check_file(flag, path)
+        };
+        if let Some(p) = &self.plot {
+            still("--plot", p)?;
+        }
+        if let Some(p) = &self.plot_loss {
+            still("--plot-loss", p)?;
+        }
+        if let Some(p) = &self.plot_fit {
+            still("--plot-fit", p)?;
+            if !matches!(problem, "boston" | "linreg") {
+                return Err(CliError::usage(format!(
+                    "--plot-fit draws a one-feature regression (boston, or linreg with one --features column); problem '{problem}' is not one"
+                )));
+            }
+            if dim != 2 {
+                return Err(CliError::usage(format!(
+                    "--plot-fit draws a one-feature regression; this one has {} features (pick one with --features)",
+                    dim.saturating_sub(1)
+                )));
+            }
+        }
+        if let Some(p) = &self.animate {
+            let gif = p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+            if !gif {
+                return Err(CliError::usage(format!(
+                    "--animate {}: unsupported format; expected a .gif file name",
+                    p.display()
+                )));
+            }
+            if is_data || dim != 2 {
+                return Err(CliError::usage(format!(
+                    "--animate draws trajectories over a 2-D function; problem '{problem}' has {dim} parameters"
+                )));
+            }
+            crate::output_paths::check_file("--animate", p)?;
+        }
+        Ok(())
+    }
+}
+
 fn plot_error(e: gradus_plot::PlotError) -> CliError {
     CliError::usage(e.to_string())
 }

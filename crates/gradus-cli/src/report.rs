@@ -275,18 +275,25 @@ pub fn main(args: ReportArgs) -> Result<(), CliError> {
     let index = out.join("index.html");
     std::fs::write(&index, html)
         .map_err(|e| CliError::io(format!("writing {}", index.display()), e))?;
-    for w in &warnings {
-        eprintln!("warning: {w}");
+    {
+        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        for w in &warnings {
+            let _ = writeln!(err, "warning: {}", crate::cli_error::one_line(w));
+        }
+        for f in &failures {
+            let _ = writeln!(err, "warning: figure {}", crate::cli_error::one_line(f));
+        }
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", index.display())
+            .and_then(|_| out.flush())
+            .map_err(|e| CliError::io("writing to stdout", e))?;
     }
-    for f in &failures {
-        eprintln!("warning: figure {f}");
-    }
-    println!("{}", index.display());
     if failures.is_empty() {
         Ok(())
     } else {
         Err(CliError {
-            code: 1,
+            code: crate::cli_error::EXIT_IO,
             message: format!(
                 "{} of {} figures failed (see above); the report was written anyway",
                 failures.len(),

@@ -23,7 +23,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Print a text line every N steps (default: about ten lines per run).
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub log_every: Option<u64>,
     #[command(flatten)]
     pub plots: crate::plots::PlotArgs,
@@ -136,10 +136,17 @@ fn check_resume_flags(args: &RunArgs, ck: &RunCheckpoint) -> Result<(), CliError
             ),
             "sampling" => (saved.sampling.to_string(), user.sampling.to_string()),
             "noise" => (format!("{:?}", saved.noise), format!("{:?}", user.noise)),
-            "data" => (
-                opt(path(&saved.problem_options.data)),
-                opt(path(&user.problem_options.data)),
-            ),
+            "data" => {
+                let (was, now) = (&saved.problem_options.data, &user.problem_options.data);
+                if same_data(
+                    was.as_deref(),
+                    now.as_deref(),
+                    ck.data_fingerprint.as_deref(),
+                ) {
+                    continue;
+                }
+                (opt(path(was)), opt(path(now)))
+            }
             "target" => (
                 opt(saved.problem_options.target.clone()),
                 opt(user.problem_options.target.clone()),
@@ -182,6 +189,31 @@ fn check_resume_flags(args: &RunArgs, ck: &RunCheckpoint) -> Result<(), CliError
     Ok(())
 }
 
+/// Whether `--data` names the file the checkpoint was saved with: the same file by
+/// its canonical path (`dir/../data.csv` is `data.csv`), or a file with the saved
+/// fingerprint (the same data, moved).
+fn same_data(
+    saved: Option<&std::path::Path>,
+    given: Option<&std::path::Path>,
+    fingerprint: Option<&str>,
+) -> bool {
+    let (Some(saved), Some(given)) = (saved, given) else {
+        return saved == given;
+    };
+    if saved == given {
+        return true;
+    }
+    if let (Ok(a), Ok(b)) = (std::fs::canonicalize(saved), std::fs::canonicalize(given)) {
+        if a == b {
+            return true;
+        }
+    }
+    fingerprint.is_some_and(|f| {
+        gradus_problems::read_data_file(given)
+            .is_ok_and(|bytes| gradus_problems::data_fingerprint(&bytes) == f)
+    })
+}
+
 /// Entry point of `gradus run`.
 pub fn main(args: RunArgs) -> Result<(), CliError> {
     if let Some(path) = &args.save_state {
@@ -194,10 +226,15 @@ pub fn main(args: RunArgs) -> Result<(), CliError> {
             let saved_optimizer = ck.spec.optimizer.to_string();
             let steps = args.common.single(&saved_optimizer)?.steps;
             // --steps N means N more steps.
-            RunSpec {
+            let mut spec = RunSpec {
                 steps,
                 ..ck.spec.clone()
+            };
+            // A --data that passed the check above is the same data, perhaps moved.
+            if args.explicit.iter().any(|e| e == "data") {
+                spec.problem_options.data = args.common.data.clone();
             }
+            spec
         }
         None => {
             let optimizer = args.optimizer.as_deref().ok_or_else(|| {
@@ -220,7 +257,22 @@ fn run_typed<T: Float>(
     args: &RunArgs,
     resume: Option<&RunCheckpoint>,
 ) -> Result<(), CliError> {
-    let mut runner = Runner::<T>::new(spec)?;
+    let mut runner = Runner::<T>::new(spec).map_err(|mut e| {
+        // Settings read from a checkpoint are the file's fault, not a flag's.
+        if let Some(ck) = resume {
+            e.message = format!(
+                "--resume {}: the saved run settings are invalid: {}",
+                ck.path, e.message
+            );
+        }
+        e
+    })?;
+    // Every output is checked before the first step.
+    args.plots.check(
+        &spec.problem,
+        runner.problem.dim(),
+        runner.problem.as_data().is_some(),
+    )?;
     if let Some(ck) = resume {
         ck.restore(&mut runner)?;
     }

@@ -85,6 +85,8 @@ pub struct Runner<T: Float> {
     current_loss: Option<T>,
     /// Steps the optimizer skipped (non-finite gradients under `skip`).
     pub skipped: u64,
+    /// The fingerprint of the `--data` file (linreg), which checkpoints store.
+    pub data_fingerprint: Option<String>,
 }
 
 /// Why evaluating or stepping stopped.
@@ -187,10 +189,14 @@ impl<T: Float> Runner<T> {
                     spec.problem
                 )));
             }
+            // Its Hessian has dim² entries: refuse before allocating, not by aborting.
             if name == "newton" && dim > optim::MAX_NEWTON_DIM {
                 return Err(CliError::usage(format!(
-                    "newton keeps a dense {dim}×{dim} Hessian; it takes at most {} parameters \
-                     (use lbfgs for larger problems)",
+                    "newton on problem '{}' with {dim} parameters would need a {dim}×{dim} \
+                     Hessian; newton takes at most {} parameters (use --dim {} or less, lbfgs, \
+                     or a first-order optimizer)",
+                    spec.problem,
+                    optim::MAX_NEWTON_DIM,
                     optim::MAX_NEWTON_DIM
                 )));
             }
@@ -215,6 +221,15 @@ impl<T: Float> Runner<T> {
         };
         let sampler = match (spec.batch_size, problem.as_data()) {
             (Some(0), _) => return Err(CliError::usage("--batch-size must be at least 1")),
+            (Some(b), Some(data)) if b > data.n_train() => {
+                return Err(CliError::usage(format!(
+                    "--batch-size {b} is larger than the {} training rows of '{}'; give at \
+                     most {} (or leave --batch-size out for full batches)",
+                    data.n_train(),
+                    spec.problem,
+                    data.n_train()
+                )))
+            }
             (Some(b), Some(data)) => Some(BatchSampler::new(
                 data.n_train(),
                 Some(b),
@@ -249,9 +264,14 @@ impl<T: Float> Runner<T> {
             spec: spec.clone(),
             current_loss: None,
             skipped: 0,
+            data_fingerprint: match &spec.problem_options.data {
+                Some(path) => Some(gradus_problems::data_fingerprint(
+                    &gradus_problems::read_data_file(path)?,
+                )),
+                None => None,
+            },
         };
         std::mem::swap(&mut runner.stepper, &mut stepper);
-        runner.apply_schedule()?;
         Ok(runner)
     }
 
@@ -260,14 +280,46 @@ impl<T: Float> Runner<T> {
         &self.spec
     }
 
-    /// Sets the optimizer's lr (and momentum) from the schedule for the next update.
-    fn apply_schedule(&mut self) -> Result<(), CliError> {
+    /// A schedule whose lr (or momentum) became inf or NaN: the run diverged.
+    fn check_schedule(&self) -> Result<(), Halt> {
+        let Some(s) = &self.schedule else {
+            return Ok(());
+        };
+        let (lr, m) = (s.lr(), s.momentum());
+        if lr.is_finite() && m.is_none_or(f64::is_finite) {
+            return Ok(());
+        }
+        let (what, v) = if lr.is_finite() {
+            ("momentum", m.unwrap_or(f64::NAN))
+        } else {
+            ("lr", lr)
+        };
+        Err(Halt::Error(CliError::diverged(format!(
+            "the schedule {} made the {what} {v} at step {}; the run diverged (choose \
+             schedule parameters that keep the {what} finite)",
+            s.spec(),
+            self.step
+        ))))
+    }
+
+    /// Sets the optimizer's lr (and momentum) from the schedule, just before the update
+    /// that uses them. (Not after each update: like torch, the lr a schedule computes
+    /// after the last step is never used, and one_cycle's may be negative there.)
+    fn apply_schedule(&mut self) -> Result<(), Halt> {
+        self.check_schedule()?;
         if let Some(s) = &self.schedule {
             let lr = s.lr();
             let m = s.momentum();
-            self.stepper.set_lr(lr)?;
+            let named = |e: gradus::Error| {
+                Halt::Error(CliError::usage(format!(
+                    "the schedule {} gives an lr the optimizer refuses at step {}: {e}",
+                    s.spec(),
+                    self.step
+                )))
+            };
+            self.stepper.set_lr(lr).map_err(named)?;
             if let Some(m) = m {
-                self.stepper.set_momentum(m)?;
+                self.stepper.set_momentum(m).map_err(named)?;
             }
         }
         Ok(())
@@ -288,9 +340,12 @@ impl<T: Float> Runner<T> {
         self.x.iter().all(|v| v.is_finite())
     }
 
-    /// The learning rate of the next update.
+    /// The learning rate of the next update (the schedule's, when there is one).
     pub fn lr(&self) -> f64 {
-        self.stepper.lr()
+        match &self.schedule {
+            Some(s) => s.lr(),
+            None => self.stepper.lr(),
+        }
     }
 
     /// The loss at the current parameters (evaluated once per step). Full-batch runs
@@ -317,6 +372,7 @@ impl<T: Float> Runner<T> {
         if self.x.iter().any(|v| !v.is_finite()) {
             return Err(Halt::NonFiniteParams { step: self.step });
         }
+        self.check_schedule()?;
         Ok(self.record_unchecked())
     }
 
@@ -334,6 +390,7 @@ impl<T: Float> Runner<T> {
     /// Applies one update: gradient (minibatch, noise, clipping), optimizer step,
     /// schedule step.
     pub fn advance(&mut self) -> Result<StepOutcome, Halt> {
+        self.apply_schedule()?;
         // The metric a plateau schedule sees: this step's (batch) loss.
         let metric = match (&mut self.sampler, self.problem.as_data()) {
             (Some(sampler), Some(data)) => {
@@ -370,7 +427,6 @@ impl<T: Float> Runner<T> {
         if let Some(s) = &mut self.schedule {
             s.step(metric.f64());
         }
-        self.apply_schedule()?;
         Ok(outcome)
     }
 }

@@ -11,19 +11,19 @@ pub struct SchedulesArgs {
     #[arg(long = "schedule", value_name = "SPEC", required = true)]
     pub schedules: Vec<String>,
     /// The optimizer's learning rate the schedules scale.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.1)]
     pub lr: f64,
     /// The optimizer's momentum (or β1), for `one_cycle`'s momentum cycling.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.9)]
     pub momentum: f64,
     /// Number of updates.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
     pub steps: usize,
     /// Draw the learning rates (.png or .svg).
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
     /// Print the lr of every N-th update (default: about ten rows).
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub every: Option<usize>,
 }
 

@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod checkpoint_files;
+use checkpoint_files::tamper;
+
 fn gradus(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gradus"))
         .args(args)
@@ -487,37 +490,6 @@ fn bad_input_is_one_error_line_and_exit_code_2() {
         expect_error(&a, 2, culprit);
     }
     assert!(!p.join("x.ck").exists());
-}
-
-/// Rewrites a checkpoint file's header with `edit` and a fresh checksum, so that only
-/// the edited content is wrong.
-fn tamper(path: &Path, out: &Path, edit: impl Fn(&mut serde_json::Value)) {
-    let bytes = std::fs::read(path).unwrap();
-    let nl = bytes.iter().position(|&b| b == b'\n').unwrap();
-    let first = std::str::from_utf8(&bytes[..nl]).unwrap();
-    let f: Vec<&str> = first.split(' ').collect();
-    let hlen: usize = f[2].parse().unwrap();
-    let body = &bytes[nl + 1..];
-    let mut header: serde_json::Value = serde_json::from_slice(&body[..hlen]).unwrap();
-    edit(&mut header);
-    let mut h = serde_json::to_vec(&header).unwrap();
-    h.push(b'\n');
-    let payload = &body[hlen..];
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&h);
-    crc.update(payload);
-    let mut out_bytes = format!(
-        "{} {} {} {} {:08x}\n",
-        f[0],
-        f[1],
-        h.len(),
-        payload.len(),
-        crc.finalize()
-    )
-    .into_bytes();
-    out_bytes.extend_from_slice(&h);
-    out_bytes.extend_from_slice(payload);
-    std::fs::write(out, out_bytes).unwrap();
 }
 
 #[test]

@@ -145,6 +145,26 @@ pub enum ProblemError {
         /// The reader's message.
         message: String,
     },
+    /// Two columns of a header have the same name.
+    #[error("{file}: column name '{column}' appears twice in the header (columns {first} and {second}); names must be unique")]
+    DuplicateColumn {
+        /// The file.
+        file: String,
+        /// The name.
+        column: String,
+        /// 1-based position of its first appearance.
+        first: usize,
+        /// 1-based position of its second appearance.
+        second: usize,
+    },
+    /// A column whose spread is beyond f64 (values differing by more than ~1.8e308).
+    #[error("{file}: column '{column}' spans more than f64 can hold (its standard deviation overflows); rescale it or leave it out with --features")]
+    ColumnOutOfRange {
+        /// The file or data set.
+        file: String,
+        /// The column.
+        column: String,
+    },
     /// A column whose values are all equal cannot be standardized.
     #[error("{file}: column '{column}' is constant ({value}); it cannot be standardized: leave it out with --features")]
     ConstantColumn {

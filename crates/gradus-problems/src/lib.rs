@@ -36,7 +36,7 @@ mod portable_random;
 mod registry;
 mod sampling;
 
-pub use data::{boston, digits, load_csv, Dataset};
+pub use data::{boston, data_fingerprint, digits, load_csv, read_data_file, Dataset};
 pub use error::ProblemError;
 pub use models::{least_squares, LeastSquaresFit, LinearRegression, Mlp, SoftmaxRegression};
 pub use objective::{DataObjective, Hessian, Objective};

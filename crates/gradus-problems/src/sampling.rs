@@ -114,18 +114,23 @@ impl TryFrom<SamplerRecord> for BatchSampler {
             return Err(bad("sizes out of range"));
         }
         let full = r.batch_size == r.n;
+        // Nothing here allocates by `n` (a number read from a file, which may be huge):
+        // the order's length, which the file itself holds, is checked first, and a full
+        // batch's `0..n` is made on first use, after the caller compared `n` with its data.
         if r.sampling == Sampling::Epoch && !full {
+            if r.order.len() != r.n {
+                return Err(bad("order is not a permutation"));
+            }
             let mut seen = vec![false; r.n];
-            if r.order.len() != r.n
-                || r.order
-                    .iter()
-                    .any(|&i| i >= r.n || std::mem::replace(&mut seen[i], true))
+            if r.order
+                .iter()
+                .any(|&i| i >= r.n || std::mem::replace(&mut seen[i], true))
             {
                 return Err(bad("order is not a permutation"));
             }
         }
         Ok(BatchSampler {
-            buf: if full { (0..r.n).collect() } else { Vec::new() },
+            buf: Vec::new(),
             n: r.n,
             batch_size: r.batch_size,
             sampling: r.sampling,
@@ -182,6 +187,9 @@ impl BatchSampler {
     pub fn next_batch(&mut self) -> &[usize] {
         if self.batch_size == self.n {
             self.epochs += 1;
+            if self.buf.len() != self.n {
+                self.buf = (0..self.n).collect();
+            }
             return &self.buf;
         }
         match self.sampling {

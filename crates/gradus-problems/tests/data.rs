@@ -240,3 +240,96 @@ fn check_start_compares_lengths() {
         "the start point has 1 values but the problem has 2 parameters"
     );
 }
+
+#[test]
+fn only_regular_files_of_bounded_size_are_read() {
+    // /dev/zero never ends: refused before a byte is read.
+    let e = load_csv(std::path::Path::new("/dev/zero"), "y", None).unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+    // A FIFO without a writer would block forever: refused without opening it.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.csv");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let e = load_csv(&fifo, "y", None).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
+    // A directory, and a link to /dev/zero.
+    let e = load_csv(dir.path(), "y", None).unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("zero.csv");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        let e = load_csv(&link, "y", None).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
+    // A (sparse) file beyond the cap is refused by its size.
+    let big = dir.path().join("big.csv");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(gradus_problems::data::MAX_DATA_FILE_BYTES + 1)
+        .unwrap();
+    let e = load_csv(&big, "y", None).unwrap_err();
+    assert!(e.to_string().contains("at most"), "{e}");
+}
+
+#[test]
+fn duplicate_column_names_are_refused() {
+    let e = load("a,b,a,y\n1,2,3,4\n2,3,4,5\n", "y", None).unwrap_err();
+    let m = e.to_string();
+    assert!(
+        m.contains("'a' appears twice") && m.contains("columns 1 and 3"),
+        "{m}"
+    );
+}
+
+#[test]
+fn huge_and_tiny_columns_are_standardized_not_called_constant() {
+    use gradus_problems::data::Standardization;
+    let rows = "1e160,1,1\n2e160,2,3\n3e160,1,2\n4e160,3,5\n";
+    let d = load(&format!("big,other,y\n{rows}"), "y", None).unwrap();
+    let s = Standardization::fit(&d).unwrap();
+    assert!((s.feature_std[0] / 1.118033988749895e160 - 1.0).abs() < 1e-12);
+    let tiny = "1e-320,1,1\n2e-320,2,3\n3e-320,1,2\n4e-320,3,5\n";
+    let d = load(&format!("tiny,other,y\n{tiny}"), "y", None).unwrap();
+    let s = Standardization::fit(&d).unwrap();
+    assert!(s.feature_std[0] > 0.0, "{:?}", s.feature_std);
+    // Standardized values are ordinary numbers.
+    let z = s.apply(&d);
+    assert!(
+        z.x.iter().all(|v| v.is_finite() && v.abs() < 10.0),
+        "{:?}",
+        z.x
+    );
+    // A truly constant column is still called constant; a spread beyond f64 is named.
+    let d = load("c,other,y\n5,1,1\n5,2,3\n5,1,2\n", "y", None).unwrap();
+    let e = Standardization::fit(&d).unwrap_err().to_string();
+    assert!(e.contains("'c' is constant"), "{e}");
+    let d = load(
+        "w,other,y\n-1.7e308,1,1\n1.7e308,2,3\n1.7e308,1,2\n",
+        "y",
+        None,
+    )
+    .unwrap();
+    let e = Standardization::fit(&d).unwrap_err().to_string();
+    assert!(e.contains("'w' spans more than f64"), "{e}");
+}
+
+#[test]
+fn a_huge_bad_cell_is_shown_truncated() {
+    let cell = "x".repeat(10 << 20);
+    let e = load(&format!("a,y\n1,2\n{cell},3\n"), "y", None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.len() < 300, "{} bytes", e.len());
+    assert!(e.contains("(10485760 characters)"), "{e}");
+}
+
+#[test]
+fn data_fingerprints_change_with_one_cell() {
+    use gradus_problems::data_fingerprint;
+    let a = data_fingerprint(b"x,y\n1,2\n");
+    assert_eq!(a, data_fingerprint(b"x,y\n1,2\n"));
+    assert_ne!(a, data_fingerprint(b"x,y\n1,3\n"));
+    assert!(a.starts_with("fnv1a64:"), "{a}");
+}

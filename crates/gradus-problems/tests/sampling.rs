@@ -115,3 +115,26 @@ fn sequences_are_pinned() {
 
 const PINNED_BATCH: [usize; 4] = [332, 905, 634, 72];
 const PINNED_NORMAL: f64 = -1.50869590506097;
+
+#[test]
+fn a_saved_sampler_with_a_huge_n_is_refused_or_kept_without_allocating_n() {
+    // A state claiming 10^12 rows with an order of one element: refused by the order's
+    // length before anything of size n is allocated.
+    let good = BatchSampler::new(10, Some(3), Sampling::Epoch, 1).unwrap();
+    let mut v = serde_json::to_value(&good).unwrap();
+    v["n"] = serde_json::json!(1_000_000_000_000u64);
+    let e = serde_json::from_value::<BatchSampler>(v).unwrap_err();
+    assert!(e.to_string().contains("not a permutation"), "{e}");
+    // A full-batch state of 10^12 rows deserializes without allocating its rows (the
+    // caller then compares n with its data).
+    let full = BatchSampler::new(10, None, Sampling::Replacement, 1).unwrap();
+    let mut v = serde_json::to_value(&full).unwrap();
+    v["n"] = serde_json::json!(1_000_000_000_000u64);
+    v["batch_size"] = serde_json::json!(1_000_000_000_000u64);
+    let s: BatchSampler = serde_json::from_value(v).unwrap();
+    assert_eq!(s.n(), 1_000_000_000_000);
+    // A restored full-batch sampler still yields 0..n.
+    let mut back: BatchSampler =
+        serde_json::from_value(serde_json::to_value(&full).unwrap()).unwrap();
+    assert_eq!(back.next_batch(), (0..10).collect::<Vec<_>>().as_slice());
+}

@@ -22,6 +22,14 @@
 //! mismatch, a header that does not parse, duplicate tensor names, and a payload whose
 //! size does not match the tensors' shapes, each with a message that says which.
 //!
+//! # Limits
+//! Every size in a file is checked before anything of that size is allocated: the first
+//! line is at most 128 bytes, the header at most [`MAX_HEADER_BYTES`], the payload at
+//! most [`MAX_PAYLOAD_BYTES`], and a file lists at most [`MAX_TENSORS`] tensors.
+//! A reader of files can call [`Preamble::parse`] on the first bytes alone and learn the
+//! file's total size (checked against these limits) before reading the rest. Decoding
+//! takes time linear in the size of the file and the number of tensors.
+//!
 //! Optimizer state goes in with [`OptimizerState::to_checkpoint`] (tensors named
 //! `<prefix>/<tensor>/<slot>`) and comes back with [`OptimizerState::from_checkpoint`],
 //! which checks names, dtype and shapes.
@@ -53,7 +61,13 @@ pub const MAGIC: &str = "gradus-checkpoint";
 /// The format version this library writes and reads.
 pub const VERSION: u32 = 1;
 /// The longest first line accepted (it holds four numbers).
-const MAX_FIRST_LINE: usize = 128;
+pub const MAX_FIRST_LINE: usize = 128;
+/// The largest JSON header accepted, in bytes (256 MiB).
+pub const MAX_HEADER_BYTES: usize = 256 << 20;
+/// The largest payload accepted, in bytes (16 GiB: two billion f64 elements).
+pub const MAX_PAYLOAD_BYTES: u64 = 16 << 30;
+/// The most tensors a checkpoint may list.
+pub const MAX_TENSORS: usize = 1 << 20;
 
 fn bad(message: impl Into<String>) -> Error {
     Error::Checkpoint(message.into())
@@ -277,60 +291,13 @@ impl Checkpoint {
     }
 
     /// Reads bytes written by [`Checkpoint::encode`], refusing anything truncated,
-    /// corrupt or of another version.
+    /// corrupt, of another version, or beyond the [limits](self#limits).
     pub fn decode(bytes: &[u8]) -> Result<Checkpoint> {
-        let not_ours = || {
-            bad(format!(
-                "not a gradus checkpoint (it does not start with '{MAGIC}')"
-            ))
-        };
-        let nl = bytes
-            .iter()
-            .take(MAX_FIRST_LINE)
-            .position(|&b| b == b'\n')
-            .ok_or_else(|| {
-                if bytes.starts_with(MAGIC.as_bytes()) {
-                    bad("the checkpoint is truncated inside its first line")
-                } else {
-                    not_ours()
-                }
-            })?;
-        let line = std::str::from_utf8(&bytes[..nl]).map_err(|_| not_ours())?;
-        let fields: Vec<&str> = line.split(' ').collect();
-        if fields.first() != Some(&MAGIC) {
-            return Err(not_ours());
-        }
-        let version: u32 = fields
-            .get(1)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| bad("the checkpoint's first line has no version number"))?;
-        if version != VERSION {
-            return Err(bad(format!(
-                "checkpoint format version {version} is not supported (this gradus reads version {VERSION})"
-            )));
-        }
-        let [_, _, h, p, c] = fields[..] else {
-            return Err(bad(format!(
-                "the first line '{line}' should be '{MAGIC} {VERSION} <header bytes> <payload bytes> <crc32>'"
-            )));
-        };
-        let field = |s: &str, what: &str| {
-            s.parse::<usize>()
-                .map_err(|_| bad(format!("the first line's {what} '{s}' is not a number")))
-        };
-        let (hlen, plen) = (field(h, "header size")?, field(p, "payload size")?);
-        let crc = u32::from_str_radix(c, 16)
-            .ok()
-            .filter(|_| c.len() == 8)
-            .ok_or_else(|| {
-                bad(format!(
-                    "the first line's checksum '{c}' is not 8 hex digits"
-                ))
-            })?;
-        let body = &bytes[nl + 1..];
-        let want = hlen
-            .checked_add(plen)
-            .ok_or_else(|| bad("sizes overflow"))?;
+        let pre = Preamble::parse(bytes)?;
+        let body = &bytes[pre.first_line_bytes..];
+        let (hlen, plen) = (pre.header_bytes, pre.payload_bytes);
+        let crc = pre.crc;
+        let want = hlen + plen;
         if body.len() < want {
             return Err(bad(format!(
                 "the checkpoint is truncated: {} bytes after the first line, expected {want}",
@@ -351,8 +318,17 @@ impl Checkpoint {
         }
         let header: Header = serde_json::from_slice(&body[..hlen])
             .map_err(|e| bad(format!("the header does not parse: {e}")))?;
+        if header.tensors.len() > MAX_TENSORS {
+            return Err(bad(format!(
+                "the header lists {} tensors; at most {MAX_TENSORS} are accepted",
+                header.tensors.len()
+            )));
+        }
         let mut payload = &body[hlen..];
         let mut out = Checkpoint::new(header.meta);
+        out.tensors.reserve(header.tensors.len());
+        // A set, not `push`'s scan, so decoding stays linear in the number of tensors.
+        let mut names: HashSet<String> = HashSet::with_capacity(header.tensors.len());
         for e in header.tensors {
             let n = numel(&e.shape).ok_or_else(|| {
                 bad(format!(
@@ -391,11 +367,17 @@ impl Checkpoint {
                         .collect(),
                 ),
             };
-            out.push(Tensor {
+            if !names.insert(e.name.clone()) {
+                return Err(bad(format!(
+                    "tensor name '{}' appears twice; names must be unique",
+                    e.name
+                )));
+            }
+            out.tensors.push(Tensor {
                 name: e.name,
                 shape: e.shape,
                 data,
-            })?;
+            });
         }
         if !payload.is_empty() {
             return Err(bad(format!(
@@ -404,6 +386,112 @@ impl Checkpoint {
             )));
         }
         Ok(out)
+    }
+}
+
+/// The first line of a checkpoint: sizes and checksum of what follows, each checked
+/// against the [limits](self#limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preamble {
+    /// Bytes of the first line, its newline included.
+    pub first_line_bytes: usize,
+    /// Bytes of the JSON header.
+    pub header_bytes: usize,
+    /// Bytes of the payload.
+    pub payload_bytes: usize,
+    /// The CRC-32 of header and payload.
+    pub crc: u32,
+}
+
+impl Preamble {
+    /// Parses the first line from the start of a file (the first [`MAX_FIRST_LINE`]
+    /// bytes suffice), refusing anything that is not a gradus checkpoint of this
+    /// version or whose sizes exceed the limits.
+    pub fn parse(bytes: &[u8]) -> Result<Preamble> {
+        let not_ours = || {
+            bad(format!(
+                "not a gradus checkpoint (it does not start with '{MAGIC}')"
+            ))
+        };
+        let nl = bytes
+            .iter()
+            .take(MAX_FIRST_LINE)
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| {
+                if bytes.starts_with(MAGIC.as_bytes()) && bytes.len() < MAX_FIRST_LINE {
+                    bad("the checkpoint is truncated inside its first line")
+                } else if bytes.starts_with(MAGIC.as_bytes()) {
+                    bad(format!(
+                        "the checkpoint's first line is longer than {MAX_FIRST_LINE} bytes"
+                    ))
+                } else {
+                    not_ours()
+                }
+            })?;
+        let line = std::str::from_utf8(&bytes[..nl]).map_err(|_| not_ours())?;
+        let fields: Vec<&str> = line.split(' ').collect();
+        if fields.first() != Some(&MAGIC) {
+            return Err(not_ours());
+        }
+        let version: u32 = fields
+            .get(1)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad("the checkpoint's first line has no version number"))?;
+        if version != VERSION {
+            return Err(bad(format!(
+                "checkpoint format version {version} is not supported (this gradus reads version {VERSION})"
+            )));
+        }
+        let [_, _, h, p, c] = fields[..] else {
+            return Err(bad(format!(
+                "the first line '{}' should be '{MAGIC} {VERSION} <header bytes> <payload bytes> <crc32>'",
+                line.escape_debug()
+            )));
+        };
+        let field = |s: &str, what: &str, max: u64| {
+            let v = s.parse::<u64>().map_err(|_| {
+                bad(format!(
+                    "the first line's {what} '{}' is not a number",
+                    s.escape_debug()
+                ))
+            })?;
+            if v > max {
+                return Err(bad(format!(
+                    "the first line's {what} {v} is larger than the {max} bytes accepted"
+                )));
+            }
+            usize::try_from(v).map_err(|_| {
+                bad(format!(
+                    "the first line's {what} {v} does not fit in this machine's memory"
+                ))
+            })
+        };
+        let header_bytes = field(h, "header size", MAX_HEADER_BYTES as u64)?;
+        let payload_bytes = field(p, "payload size", MAX_PAYLOAD_BYTES)?;
+        let crc = u32::from_str_radix(c, 16)
+            .ok()
+            .filter(|_| c.len() == 8)
+            .ok_or_else(|| {
+                bad(format!(
+                    "the first line's checksum '{}' is not 8 hex digits",
+                    c.escape_debug()
+                ))
+            })?;
+        header_bytes
+            .checked_add(payload_bytes)
+            .and_then(|n| n.checked_add(nl + 1))
+            .ok_or_else(|| bad("sizes overflow"))?;
+        Ok(Preamble {
+            first_line_bytes: nl + 1,
+            header_bytes,
+            payload_bytes,
+            crc,
+        })
+    }
+
+    /// The size of the whole file this first line describes.
+    pub fn file_bytes(&self) -> usize {
+        self.first_line_bytes + self.header_bytes + self.payload_bytes
     }
 }
 
@@ -464,16 +552,29 @@ impl<T: Float> OptimizerState<T> {
         {
             return Err(bad("optimizer state: buffers do not match the slot names"));
         }
+        // A set of the names, not `push`'s scan, so many tensors stay linear.
+        let mut names: HashSet<String> =
+            checkpoint.tensors.iter().map(|t| t.name.clone()).collect();
+        let mut add = |tensor: Tensor| -> Result<()> {
+            if !names.insert(tensor.name.clone()) {
+                return Err(bad(format!(
+                    "tensor name '{}' appears twice; names must be unique",
+                    tensor.name
+                )));
+            }
+            checkpoint.tensors.push(tensor);
+            Ok(())
+        };
         for t in &self.tensors {
             for (slot, data) in self.slot_names.iter().zip(&t.slots) {
-                checkpoint.push(Tensor::from_slice(
+                add(Tensor::from_slice(
                     &format!("{prefix}/{}/{slot}", t.name),
                     &[data.len()],
                     data,
                 )?)?;
             }
             if !t.scalars.is_empty() {
-                checkpoint.push(Tensor::from_slice(
+                add(Tensor::from_slice(
                     &format!("{prefix}/{}/{SCALARS}", t.name),
                     &[t.scalars.len()],
                     &t.scalars,
@@ -515,6 +616,18 @@ impl<T: Float> OptimizerState<T> {
                 T::DTYPE
             )));
         }
+        // Looked up by name once per buffer: an index keeps that linear in the tensors.
+        let index: std::collections::HashMap<&str, &Tensor> = checkpoint
+            .tensors
+            .iter()
+            .map(|t| (t.name.as_str(), t))
+            .collect();
+        let lookup = |name: String| -> Result<&Tensor> {
+            index
+                .get(name.as_str())
+                .copied()
+                .ok_or_else(|| bad(format!("tensor '{name}' is missing")))
+        };
         let mut tensors = Vec::with_capacity(meta.tensors.len());
         for t in meta.tensors {
             // `len` is absent for a tensor without buffers (none named, or none created
@@ -523,9 +636,7 @@ impl<T: Float> OptimizerState<T> {
                 Some(len) if !meta.slot_names.is_empty() => meta
                     .slot_names
                     .iter()
-                    .map(|slot| {
-                        checkpoint.tensor::<T>(&format!("{prefix}/{}/{slot}", t.name), &[len])
-                    })
+                    .map(|slot| lookup(format!("{prefix}/{}/{slot}", t.name))?.to_vec::<T>(&[len]))
                     .collect::<Result<Vec<_>>>()?,
                 None => Vec::new(),
                 Some(_) => {
@@ -538,7 +649,7 @@ impl<T: Float> OptimizerState<T> {
             let scalars = if t.scalars == 0 {
                 Vec::new()
             } else {
-                checkpoint.tensor::<f64>(&format!("{prefix}/{}/{SCALARS}", t.name), &[t.scalars])?
+                lookup(format!("{prefix}/{}/{SCALARS}", t.name))?.to_vec::<f64>(&[t.scalars])?
             };
             tensors.push(TensorState {
                 name: t.name,
@@ -685,6 +796,112 @@ mod tests {
         let v2 = String::from_utf8_lossy(&bytes).replacen("checkpoint 1 ", "checkpoint 2 ", 1);
         let e = Checkpoint::decode(v2.as_bytes()).unwrap_err().to_string();
         assert!(e.contains("version 2 is not supported"), "{e}");
+    }
+
+    /// A file with `header` and no payload, with a valid checksum.
+    fn with_header(header: &serde_json::Value) -> Vec<u8> {
+        let mut h = serde_json::to_vec(header).unwrap();
+        h.push(b'\n');
+        let mut out = format!(
+            "{MAGIC} {VERSION} {} 0 {:08x}\n",
+            h.len(),
+            crc32fast::hash(&h)
+        )
+        .into_bytes();
+        out.extend_from_slice(&h);
+        out
+    }
+
+    #[test]
+    fn decoding_is_linear_in_the_number_of_tensors() {
+        // 200 000 empty tensors took more than 20 s when each name was compared with
+        // every earlier one; linear, this is a fraction of a second.
+        let tensors: Vec<serde_json::Value> = (0..200_000)
+            .map(|i| serde_json::json!({"name": format!("t{i}"), "dtype": "f32", "shape": [0]}))
+            .collect();
+        let bytes = with_header(&serde_json::json!({"tensors": tensors, "meta": null}));
+        let c = Checkpoint::decode(&bytes).unwrap();
+        assert_eq!(c.tensors.len(), 200_000);
+        // The optimizer state's lookups by name are linear too.
+        let state = OptimizerState::<f32> {
+            algorithm: "sgd".into(),
+            spec: "sgd(lr=0.1, momentum=0.9)".into(),
+            slot_names: vec!["momentum_buffer".into()],
+            nonfinite: NonFinitePolicy::Error,
+            skipped: 0,
+            tensors: (0..100_000)
+                .map(|i| TensorState {
+                    name: format!("p{i}"),
+                    step: 1,
+                    slots: vec![vec![]],
+                    scalars: vec![],
+                })
+                .collect(),
+        };
+        let mut c = Checkpoint::new(serde_json::json!({}));
+        state.to_checkpoint("o", &mut c).unwrap();
+        let d = Checkpoint::decode(&c.encode().unwrap()).unwrap();
+        assert_eq!(
+            OptimizerState::<f32>::from_checkpoint("o", &d).unwrap(),
+            state
+        );
+        // A duplicate among many is still found.
+        let mut tensors: Vec<serde_json::Value> = (0..1000)
+            .map(|i| serde_json::json!({"name": format!("t{i}"), "dtype": "f64", "shape": []}))
+            .collect();
+        tensors.push(serde_json::json!({"name": "t7", "dtype": "f64", "shape": [0]}));
+        let e = Checkpoint::decode(&with_header(
+            &serde_json::json!({"tensors": tensors, "meta": null}),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("'t7' appears twice") || e.contains("does not fit"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn sizes_beyond_the_limits_are_refused_from_the_first_line_alone() {
+        // Only the first line is given: the sizes are refused before any body is read.
+        let huge = format!("{MAGIC} {VERSION} {} 0 00000000\n", MAX_HEADER_BYTES + 1);
+        let e = Preamble::parse(huge.as_bytes()).unwrap_err().to_string();
+        assert!(
+            e.contains("header size") && e.contains("larger than"),
+            "{e}"
+        );
+        let huge = format!("{MAGIC} {VERSION} 10 {} 00000000\n", MAX_PAYLOAD_BYTES + 1);
+        let e = Preamble::parse(huge.as_bytes()).unwrap_err().to_string();
+        assert!(
+            e.contains("payload size") && e.contains("larger than"),
+            "{e}"
+        );
+        let over = format!("{MAGIC} {VERSION} 99999999999999999999999 0 00000000\n");
+        assert!(Preamble::parse(over.as_bytes()).is_err());
+        let ok = format!("{MAGIC} {VERSION} 10 16 0000abcd\nrest");
+        let p = Preamble::parse(ok.as_bytes()).unwrap();
+        assert_eq!((p.header_bytes, p.payload_bytes, p.crc), (10, 16, 0xabcd));
+        assert_eq!(p.file_bytes(), ok.find('\n').unwrap() + 1 + 26);
+        // A first line without a newline in its first 128 bytes is not read further.
+        let mut long = MAGIC.as_bytes().to_vec();
+        long.extend(std::iter::repeat_n(b'1', 1000));
+        let e = Preamble::parse(&long).unwrap_err().to_string();
+        assert!(e.contains("longer than 128"), "{e}");
+        // Control characters of a damaged first line are escaped in the message.
+        let e = Preamble::parse(format!("{MAGIC} 1 \u{1b}[31m\n").as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains('\u{1b}'), "{e}");
+        // Too many tensors are refused after the header parses, before the payload.
+        let tensors: Vec<serde_json::Value> = (0..=MAX_TENSORS)
+            .map(|_| serde_json::json!({"name": "", "dtype": "f32", "shape": [0]}))
+            .collect();
+        let e = Checkpoint::decode(&with_header(
+            &serde_json::json!({"tensors": tensors, "meta": null}),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("tensors; at most"), "{e}");
     }
 
     fn stepped<T: Float>(spec: &str) -> Box<dyn optim::Optimizer<T>> {

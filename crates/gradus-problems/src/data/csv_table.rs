@@ -88,6 +88,19 @@ pub fn parse_csv(
         }
     };
     let header = &lines[header_at];
+    for (j, name) in header.fields.iter().enumerate() {
+        if name.is_empty() {
+            continue;
+        }
+        if let Some(k) = header.fields[j + 1..].iter().position(|n| n == name) {
+            return Err(ProblemError::DuplicateColumn {
+                file: file.to_string(),
+                column: shown(name),
+                first: j + 1,
+                second: j + k + 2,
+            });
+        }
+    }
     let rows = &lines[header_at + 1..];
     if rows.is_empty() {
         return Err(empty("a header but no data rows"));
@@ -148,7 +161,7 @@ pub fn parse_csv(
                 line: row.number,
                 column: j + 1,
                 name: header.fields[j].clone(),
-                value: text.clone(),
+                value: shown(text),
             }),
         }
     };
@@ -174,15 +187,77 @@ pub fn parse_csv(
     })
 }
 
-/// Reads the CSV file at `path` into a [`Dataset`]; see [`parse_csv`] for the format.
+/// The largest data file read, in bytes (256 MiB).
+pub const MAX_DATA_FILE_BYTES: u64 = 256 << 20;
+
+/// The bytes of the data file at `path`: refused unless it is a regular file (a FIFO
+/// would block forever, `/dev/zero` never ends) of at most [`MAX_DATA_FILE_BYTES`].
+pub fn read_data_file(path: &Path) -> Result<Vec<u8>, ProblemError> {
+    use std::io::Read;
+    let io = |message: String| ProblemError::Io {
+        path: path.to_path_buf(),
+        message,
+    };
+    let regular = |meta: &std::fs::Metadata| -> Result<(), ProblemError> {
+        if !meta.is_file() {
+            return Err(io(
+                "not a regular file (a directory, FIFO, socket or device); expected a CSV file"
+                    .into(),
+            ));
+        }
+        if meta.len() > MAX_DATA_FILE_BYTES {
+            return Err(io(format!(
+                "the file has {} bytes; at most {MAX_DATA_FILE_BYTES} (256 MiB) are read",
+                meta.len()
+            )));
+        }
+        Ok(())
+    };
+    // Checked before opening, since opening a FIFO blocks until it has a writer, and
+    // again on the open file, in case the path was replaced in between.
+    regular(&std::fs::metadata(path).map_err(|e| io(e.to_string()))?)?;
+    let file = std::fs::File::open(path).map_err(|e| io(e.to_string()))?;
+    regular(&file.metadata().map_err(|e| io(e.to_string()))?)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_DATA_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io(e.to_string()))?;
+    if bytes.len() as u64 > MAX_DATA_FILE_BYTES {
+        return Err(io(format!(
+            "the file grew past {MAX_DATA_FILE_BYTES} bytes (256 MiB) while it was read"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// A fingerprint of a data file's bytes (64-bit FNV-1a and the length), which a
+/// checkpoint stores so a run is never resumed on other data. It detects changed
+/// files, not deliberate forgeries.
+pub fn data_fingerprint(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("fnv1a64:{h:016x}:{}", bytes.len())
+}
+
+/// Reads the CSV file at `path` (see [`read_data_file`]) into a [`Dataset`]; see
+/// [`parse_csv`] for the format.
 pub fn load_csv(
     path: &Path,
     target: &str,
     features: Option<&[String]>,
 ) -> Result<Dataset, ProblemError> {
-    let bytes = std::fs::read(path).map_err(|e| ProblemError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let bytes = read_data_file(path)?;
     parse_csv(&bytes, &path.display().to_string(), target, features)
+}
+
+/// A cell's text as an error message shows it: at most 40 characters.
+fn shown(text: &str) -> String {
+    const MAX: usize = 40;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}... ({} characters)", &text[..at], text.chars().count()),
+        None => text.to_string(),
+    }
 }

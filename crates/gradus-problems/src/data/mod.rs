@@ -6,7 +6,7 @@ mod embedded;
 mod split;
 mod standardize;
 
-pub use csv_table::{load_csv, parse_csv};
+pub use csv_table::{data_fingerprint, load_csv, parse_csv, read_data_file, MAX_DATA_FILE_BYTES};
 pub use embedded::{boston, digits, BOSTON_FILE, DIGITS_FILE};
 pub use split::{train_test_split, Split};
 pub use standardize::Standardization;

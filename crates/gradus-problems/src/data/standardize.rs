@@ -18,11 +18,39 @@ pub struct Standardization {
 }
 
 /// Mean and population standard deviation of `values` (two passes, for accuracy).
+///
+/// The plain formula (numpy's, bit for bit) is used whenever it gives a finite, non-zero
+/// result; when sums or squares overflow (values near 1e160 and beyond) or underflow
+/// (subnormals), the same quantities are computed with every value scaled by the
+/// largest magnitude first, so only a truly constant column has deviation 0.
 fn mean_std(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     let n = values.clone().count() as f64;
     let mean = values.clone().sum::<f64>() / n;
-    let var = values.map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-    (mean, var.sqrt())
+    let var = values.clone().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let std = var.sqrt();
+    if mean.is_finite() && std.is_finite() && std > 0.0 && var.is_normal() {
+        return (mean, std);
+    }
+    let mean = if mean.is_finite() {
+        mean
+    } else {
+        values.clone().map(|v| v / n).sum::<f64>()
+    };
+    let scale = values
+        .clone()
+        .map(|v| (v - mean).abs())
+        .fold(0.0f64, f64::max);
+    if scale == 0.0 || !scale.is_finite() {
+        return (mean, if scale == 0.0 { 0.0 } else { f64::INFINITY });
+    }
+    let var = values
+        .map(|v| {
+            let z = (v - mean) / scale;
+            z * z
+        })
+        .sum::<f64>()
+        / n;
+    (mean, scale * var.sqrt())
 }
 
 impl Standardization {
@@ -35,6 +63,10 @@ impl Standardization {
             column: name.to_string(),
             value,
         };
+        let out_of_range = |name: &str| ProblemError::ColumnOutOfRange {
+            file: data.source.clone(),
+            column: name.to_string(),
+        };
         if data.rows == 0 {
             return Err(ProblemError::EmptyFile {
                 file: data.source.clone(),
@@ -46,14 +78,20 @@ impl Standardization {
         for j in 0..data.cols {
             let column = (0..data.rows).map(|r| data.x[r * data.cols + j]);
             let (m, s) = mean_std(column);
-            if s == 0.0 || !s.is_finite() {
+            if !s.is_finite() {
+                return Err(out_of_range(&data.names[j]));
+            }
+            if s == 0.0 {
                 return Err(constant(&data.names[j], m));
             }
             feature_mean.push(m);
             feature_std.push(s);
         }
         let (target_mean, target_std) = mean_std(data.y.iter().copied());
-        if target_std == 0.0 || !target_std.is_finite() {
+        if !target_std.is_finite() {
+            return Err(out_of_range(&data.target));
+        }
+        if target_std == 0.0 {
             return Err(constant(&data.target, target_mean));
         }
         Ok(Standardization {

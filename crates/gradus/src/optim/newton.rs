@@ -160,8 +160,8 @@ impl Newton {
 }
 
 /// The largest number of parameters Newton's method takes: its dense Hessian has n²
-/// entries (4096² doubles are 128 MiB).
-pub const MAX_NEWTON_DIM: usize = 4096;
+/// entries (2048² doubles are 32 MiB) and each step solves it in O(n³).
+pub const MAX_NEWTON_DIM: usize = 2048;
 
 impl<T: Float> Optimizer<T> for Newton {
     fn name(&self) -> &'static str {
