@@ -1,0 +1,320 @@
+"""gradus optimizers as ``torch.optim.Optimizer`` subclasses.
+
+::
+
+    import gradus.torch
+    opt = gradus.torch.Adam(model.parameters(), lr=1e-3)   # torch's signature
+    sched = torch.optim.lr_scheduler.StepLR(opt, 10)       # torch's schedulers work
+    loss.backward(); opt.step(); opt.zero_grad()
+
+Where torch has the algorithm the class has torch's name and constructor signature
+(read from ``torch.optim`` itself); the others (``Lion``, ...) are CamelCase. The
+classes are generated from the core's optimizer list, so an optimizer new to the core
+appears here too.
+
+CPU tensors are stepped in place through zero-copy views of their memory (the GIL is
+released during the step); CUDA, sparse or non-contiguous tensors raise a clear error.
+Hyperparameters live in ``param_groups`` as in torch: change ``group["lr"]`` (as
+torch's lr schedulers do) or any other key and the next step uses it.
+
+The state lives in Rust. ``opt.state[p]`` gives a copy in torch's layout (``step``
+and the buffers, named as torch names them, shaped like ``p``); assigning
+``opt.state[p] = {...}`` (as ``ZeroRedundancyOptimizer`` does) or
+``load_state_dict`` loads it before the next step. ``state_dict()`` has torch's
+format, so checkpoints, ``ZeroRedundancyOptimizer`` and ``torch.save`` work as with
+torch's optimizers.
+
+Non-finite gradients: by default the update is applied as torch applies it
+(``nonfinite="propagate"``); ``nonfinite="error"`` refuses the step with a
+``ValueError`` naming the tensor, ``"skip"`` leaves everything unchanged.
+"""
+
+import collections.abc as _abc
+import inspect as _inspect
+
+import torch as _torch
+
+from . import _gradus
+from . import optimizers as _optimizers
+from ._names import class_name as _class_name
+
+__all__ = ["GradusOptimizer"]
+
+# torch's implementation switches: accepted and ignored (gradus has one CPU kernel).
+_IGNORED = {"foreach": None, "fused": None}
+# torch options gradus cannot honour: refused unless left at torch's default.
+_REFUSED = {"capturable": False, "differentiable": False}
+
+
+def _plain(value):
+    """A hyperparameter as a plain Python value (tensor lrs and betas become floats)."""
+    if isinstance(value, _torch.Tensor):
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _dtype_name(dtype):
+    return "float32" if dtype is _torch.float32 else "float64"
+
+
+class _State(_abc.MutableMapping):
+    """``optimizer.state``: torch's per-parameter state, read from and written to the
+    Rust optimizers (reads are copies; writes are loaded before the next step)."""
+
+    def __init__(self, optimizer):
+        self._opt = optimizer
+
+    def __getitem__(self, param):
+        opt = self._opt
+        if param in opt._pending:
+            return opt._pending[param]
+        return opt._export_one(param)
+
+    def __setitem__(self, param, value):
+        self._opt._pending[param] = value
+
+    def __delitem__(self, param):
+        raise TypeError("gradus.torch: state entries cannot be deleted; load a state_dict instead")
+
+    def __iter__(self):
+        return iter(self._opt._params_with_state())
+
+    def __len__(self):
+        return len(self._opt._params_with_state())
+
+    def __contains__(self, param):
+        return any(param is p for p in self._opt._params_with_state())
+
+
+class GradusOptimizer(_torch.optim.Optimizer):
+    """The base of every ``gradus.torch`` optimizer (see the module docs)."""
+
+    spec_name = None  # set by each generated class
+    _keys = ()  # the gradus hyperparameter keys, in positional order
+
+    def __init__(self, params, defaults, nonfinite="propagate"):
+        self._nonfinite = nonfinite
+        self._natives = {}  # (group index, torch dtype) -> (gradus.Optimizer, last hyperparameters)
+        self._pending = {}  # param -> torch-format state waiting to be loaded
+        # Check the policy name before any work.
+        _gradus.build(self.spec_name, nonfinite=nonfinite)
+        super().__init__(params, defaults)
+        self.state = _State(self)
+
+    # -- hyperparameters -------------------------------------------------------------
+
+    def _hyper(self, group):
+        return {k: _plain(group[k]) for k in self._keys}
+
+    def add_param_group(self, param_group):
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        for key, default in _REFUSED.items():
+            if group.get(key, default) != default:
+                raise ValueError(f"gradus.torch.{type(self).__name__} does not support {key}={group[key]!r}")
+        for p in group["params"]:
+            if p.dtype not in (_torch.float32, _torch.float64):
+                raise TypeError(f"gradus.torch steps float32 and float64 parameters, not {p.dtype}")
+        # Validate the hyperparameters now, so a bad one fails where it was given.
+        _gradus.Optimizer(self.spec_name, self._hyper(group))
+
+    def _native(self, index, group, dtype):
+        """The Rust optimizer of group ``index`` for ``dtype``, brought up to date with
+        the group's hyperparameters."""
+        hyper = self._hyper(group)
+        entry = self._natives.get((index, dtype))
+        if entry is None:
+            native = _gradus.Optimizer(self.spec_name, hyper, dtype=_dtype_name(dtype), nonfinite=self._nonfinite)
+            self._natives[(index, dtype)] = (native, hyper)
+            return native
+        native, last = entry
+        if hyper != last:
+            changed = {k: v for k, v in hyper.items() if v != last[k]}
+            if set(changed) == {"lr"}:
+                native.lr = changed["lr"]
+            else:
+                native.reconfigure(**changed)
+            self._natives[(index, dtype)] = (native, hyper)
+        return native
+
+    # -- the step ----------------------------------------------------------------------
+
+    @_torch.no_grad()
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient (as torch.optim)."""
+        loss = None
+        if closure is not None:
+            with _torch.enable_grad():
+                loss = closure()
+        if self._pending:
+            self._load_pending()
+        strided = _torch.strided
+        for index, group in enumerate(self.param_groups):
+            params = group["params"]
+            keys = [i for i, p in enumerate(params) if p.grad is not None]
+            if not keys:
+                continue
+            ps = [params[i] for i in keys]
+            gs = [p.grad for p in ps]
+            dtype = ps[0].dtype
+            if all(p.dtype is dtype for p in ps):
+                _gradus.step_tensors(self._native(index, group, dtype), keys, ps, gs, dtype, strided)
+                continue
+            for d in (_torch.float32, _torch.float64):
+                sel = [j for j, p in enumerate(ps) if p.dtype is d]
+                if sel:
+                    _gradus.step_tensors(
+                        self._native(index, group, d),
+                        [keys[j] for j in sel],
+                        [ps[j] for j in sel],
+                        [gs[j] for j in sel],
+                        d,
+                        strided,
+                    )
+        return loss
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _where(self, param):
+        for gi, group in enumerate(self.param_groups):
+            for i, p in enumerate(group["params"]):
+                if p is param:
+                    return gi, i
+        raise KeyError("this tensor is not a parameter of the optimizer")
+
+    def _exported(self):
+        """torch-format state of every parameter stepped so far: {param: dict}."""
+        out = {}
+        for (gi, dtype), (native, _) in self._natives.items():
+            params = self.param_groups[gi]["params"]
+            for name, step, slots, scalars in _gradus.tensor_states(native):
+                p = params[int(name)]
+                entry = {"step": _torch.tensor(float(step))}
+                for slot, values in slots.items():
+                    entry[slot] = _torch.from_numpy(values).view_as(p)
+                if scalars:
+                    entry["scalars"] = list(scalars)
+                out[p] = entry
+        return out
+
+    def _export_one(self, param):
+        return self._exported().get(param, {})
+
+    def _params_with_state(self):
+        exported = self._exported()
+        return list(exported) + [p for p in self._pending if p not in exported]
+
+    def _load_pending(self):
+        batches = {}
+        for param, entry in self._pending.items():
+            gi, i = self._where(param)
+            dtype = param.dtype
+            if "step" not in entry:
+                raise ValueError(f"the state of parameter {i} of group {gi} has no 'step'")
+            slots = {
+                k: v.detach().to(device="cpu", dtype=dtype).reshape(-1).numpy()
+                for k, v in entry.items()
+                if isinstance(v, _torch.Tensor) and k != "step"
+            }
+            scalars = [float(s) for s in entry.get("scalars", [])]
+            batches.setdefault((gi, dtype), []).append((str(i), int(round(float(entry["step"]))), slots, scalars))
+        for (gi, dtype), states in batches.items():
+            native = self._native(gi, self.param_groups[gi], dtype)
+            _gradus.load_tensor_states(native, _dtype_name(dtype), states)
+        self._pending = {}
+
+    def state_dict(self):
+        """torch's ``state_dict()``: ``{"state": {index: {...}}, "param_groups": [...]}``,
+        with the state in torch's layout (copies)."""
+        live = self.state
+        state = self._exported()
+        state.update(self._pending)
+        self.state = state
+        try:
+            return super().state_dict()
+        finally:
+            self.state = live
+
+    def __setstate__(self, state):
+        # Reached from load_state_dict (and unpickling): the loaded state replaces all
+        # of it, and is handed to the Rust optimizers before the next step.
+        loaded = state.pop("state", {})
+        super().__setstate__(state)
+        self._natives = {}
+        self._pending = {p: v for p, v in loaded.items() if isinstance(p, _torch.Tensor) and len(v) > 0}
+        self.state = _State(self)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["state"] = dict(self.state.items())
+        return state
+
+
+def _torch_signature(name):
+    cls = getattr(_torch.optim, name, None)
+    if cls is None or not (isinstance(cls, type) and issubclass(cls, _torch.optim.Optimizer)):
+        return None
+    return _inspect.signature(cls.__init__)
+
+
+def _optimizer_class(algorithm):
+    spec_name = algorithm["name"]
+    name = _class_name(spec_name)
+    keys = [p["name"] for p in algorithm["params"]]
+    P = _inspect.Parameter
+    torch_sig = _torch_signature(name)
+    if torch_sig is not None:
+        params = [p for n, p in torch_sig.parameters.items() if n != "self"]
+        # Keys gradus has and torch's signature lacks are keyword-only extras.
+        known = {p.name for p in params}
+        defaults = {p["name"]: p["default"] for p in algorithm["params"]}
+        extras = [P(k, P.KEYWORD_ONLY, default=_default(defaults[k])) for k in keys if k not in known]
+        torch_only = {p.name: p.default for p in params if p.name != "params" and p.name not in keys}
+    else:
+        params = [P("params", P.POSITIONAL_OR_KEYWORD)] + [
+            P(p["name"], P.POSITIONAL_OR_KEYWORD, default=_default(p["default"])) for p in algorithm["params"]
+        ]
+        extras = []
+        torch_only = {}
+    extras.append(P("nonfinite", P.KEYWORD_ONLY, default="propagate"))
+    # Keyword-only parameters must follow the positional ones.
+    positional = [p for p in params if p.kind in (P.POSITIONAL_OR_KEYWORD, P.POSITIONAL_ONLY)]
+    keyword = [p for p in params if p.kind == P.KEYWORD_ONLY]
+    signature = _inspect.Signature(positional + keyword + extras)
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        given = dict(bound.arguments)
+        params_arg = given.pop("params")
+        nonfinite = given.pop("nonfinite")
+        for key, default in torch_only.items():
+            value = given[key]
+            if key in _IGNORED:
+                continue
+            if key in _REFUSED or value != default:
+                if value != default:
+                    raise ValueError(f"gradus.torch.{name} does not support {key}={value!r} (torch's option)")
+        GradusOptimizer.__init__(self, params_arg, given, nonfinite=nonfinite)
+
+    doc = f"{algorithm['summary']}\n\ngradus' ``{spec_name}`` as a torch.optim.Optimizer (see gradus.torch)."
+    cls = type(
+        name,
+        (GradusOptimizer,),
+        {"__init__": __init__, "__module__": __name__, "__doc__": doc, "spec_name": spec_name, "_keys": tuple(keys)},
+    )
+    cls.__signature__ = signature
+    return name, cls
+
+
+def _default(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+for _algorithm in _optimizers():
+    _name, _cls = _optimizer_class(_algorithm)
+    globals()[_name] = _cls
+    __all__.append(_name)
+del _algorithm, _name, _cls
