@@ -554,7 +554,12 @@ impl<T: Float> Optimizer<T> for Lbfgs<T> {
             .iter()
             .map(|p| (p.name.to_string(), p.value.len()))
             .collect();
-        if self.h.started && layout != self.layout {
+        let total = |l: &[(String, usize)]| l.iter().map(|(_, n)| n).sum::<usize>();
+        // A loaded state knows only the total length and the first tensor's name.
+        if self.h.started
+            && (total(&layout) != total(&self.layout)
+                || layout.first().map(|(n, _)| n) != self.layout.first().map(|(n, _)| n))
+        {
             return Err(Error::StateMismatch(format!(
                 "lbfgs keeps one state for all tensors; they were [{}] and are now [{}]",
                 self.layout
