@@ -33,6 +33,10 @@ CONFIGS = [
     ("RAdam", dict(lr=0.01, decoupled_weight_decay=True, weight_decay=0.1)),
     ("Adamax", dict(lr=0.01)),
     ("Adamax", dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    ("Rprop", dict(lr=0.01)),
+    ("Rprop", dict(lr=0.01, etas=(0.4, 1.3), step_sizes=(1e-5, 1.0), maximize=True)),
+    ("ASGD", dict(lr=0.01)),
+    ("ASGD", dict(lr=0.01, lambd=1e-3, alpha=0.5, t0=10.0, weight_decay=0.1)),
 ]
 IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)]
 
