@@ -18,8 +18,14 @@ fn directory_of(path: &Path) -> &Path {
 }
 
 /// Creates and removes a probe file in `dir`: the one sure test that it is writable.
+///
+/// The probe's name is unique per process *and* per call, so figures checked by
+/// several threads at once (as `gradus report` does) never collide on it.
 fn probe_writable(flag: &str, shown: &Path, dir: &Path) -> Result<(), CliError> {
-    let probe = dir.join(format!(".gradus-probe-{}", std::process::id()));
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PROBES: AtomicU64 = AtomicU64::new(0);
+    let n = PROBES.fetch_add(1, Ordering::Relaxed);
+    let probe = dir.join(format!(".gradus-probe-{}-{n}", std::process::id()));
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
