@@ -19,7 +19,7 @@ pub fn catalog_json() -> PyResult<String> {
 
 /// The kinds of optimizer that step named tensors (and so get a Python class); closure
 /// optimizers need a loss closure the bindings do not drive yet.
-pub const STEPPABLE_KINDS: &[&str] = &["elementwise", "tensor"];
+pub const STEPPABLE_KINDS: &[&str] = &["elementwise", "tensor", "closure", "combinator"];
 
 /// [`STEPPABLE_KINDS`], for the Python package.
 #[pyfunction]

@@ -13,6 +13,7 @@
 
 pub mod algorithms;
 pub mod clipping;
+pub mod closure;
 pub mod errors;
 pub mod optimizer;
 pub mod problem;

@@ -6,6 +6,7 @@
 //! sees float32 arrays. From then on it steps that dtype only, as a Rust
 //! `Optimizer<T>` does.
 
+use crate::closure;
 use crate::errors;
 use crate::values;
 use gradus::optim::{
@@ -86,6 +87,13 @@ fn build_typed(call: &Call, dtype: gradus::DType, policy: NonFinitePolicy) -> Py
 }
 
 impl Inner {
+    /// Keeps `shape` as the shape of tensor `name` (state arrays come back in it).
+    fn remember_shape(&mut self, name: &str, shape: &[usize]) {
+        if self.shapes.get(name).map(Vec::as_slice) != Some(shape) {
+            self.shapes.insert(name.to_string(), shape.to_vec());
+        }
+    }
+
     pub(crate) fn dtype(&self) -> gradus::DType {
         match self.typed {
             Typed::F32(_) => gradus::DType::F32,
@@ -373,7 +381,105 @@ pub(crate) fn policy_name(p: NonFinitePolicy) -> &'static str {
         .unwrap_or("error")
 }
 
+/// One closure step over `(name, param, grad)` items of element type `T`.
+fn closure_step_typed<T: Float + Element>(
+    opt: &mut Box<dyn Optimizer<T>>,
+    items: &[(String, Bound<'_, PyAny>, Option<Bound<'_, PyAny>>)],
+    closure: Option<Bound<'_, PyAny>>,
+    hessian: Option<Bound<'_, PyAny>>,
+) -> PyResult<(StepOutcome, Option<Py<PyAny>>)> {
+    let targets = items
+        .iter()
+        .map(|(name, p, _)| closure::check_target::<T>(p, name))
+        .collect::<PyResult<Vec<_>>>()?;
+    let mut grads = Vec::with_capacity(items.len());
+    for ((name, _, g), t) in items.iter().zip(&targets) {
+        let Some(g) = g else { break };
+        let (values, shape) = flat_values::<T>(g, &format!("tensor '{name}': the gradient"))?;
+        if shape != t.array.shape() {
+            return Err(PyValueError::new_err(format!(
+                "tensor '{name}': parameter shape {:?} differs from gradient shape {shape:?}",
+                t.array.shape()
+            )));
+        }
+        grads.push(values);
+    }
+    let grads = (grads.len() == items.len()).then_some(grads);
+    closure::step_closure(opt, &targets, grads, closure, hessian)
+}
+
 impl PyOptimizer {
+    /// [`PyOptimizer::step`] without a closure.
+    fn step_pairs(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let entries = entries(params)?;
+        let mut inner = self.lock();
+        let Some(first) = entries.first() else {
+            return Ok(true);
+        };
+        for e in &entries {
+            inner.settle(float_dtype(&e.param).expect("checked by entries"), &e.name)?;
+        }
+        let _ = first;
+        let outcome = match &mut inner.typed {
+            Typed::F32(o) => step_arrays(py, o, &entries)?,
+            Typed::F64(o) => step_arrays(py, o, &entries)?,
+        };
+        for e in &entries {
+            inner.remember_shape(&e.name, e.param.shape());
+        }
+        Ok(outcome == StepOutcome::Applied)
+    }
+
+    /// [`PyOptimizer::step`] with a closure or a Hessian (see there).
+    fn step_closure(
+        &self,
+        py: Python<'_>,
+        params: &Bound<'_, PyAny>,
+        closure: Option<Bound<'_, PyAny>>,
+        hessian: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let d = params.cast::<PyDict>().map_err(|_| {
+            PyTypeError::new_err("step() takes a dict {name: param} or {name: (param, grad)}")
+        })?;
+        let mut items = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let name: String = k.extract().map_err(|_| {
+                PyTypeError::new_err(format!("step(): tensor names must be strings, got {k}"))
+            })?;
+            let (p, g) = match v.cast::<PyTuple>() {
+                Ok(t) if t.len() == 2 => (t.get_item(0)?, Some(t.get_item(1)?)),
+                _ => (v, None),
+            };
+            items.push((name, p, g));
+        }
+        let Some((first, p0, _)) = items.first() else {
+            return Ok(py.None());
+        };
+        let dtype = float_dtype(as_array(p0, first, "parameter")?).ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "tensor '{first}': parameter dtype is not supported; valid: float32, float64"
+            ))
+        })?;
+        let mut inner = self.lock();
+        inner.settle(dtype, first)?;
+        let (outcome, loss) = match &mut inner.typed {
+            Typed::F32(o) => closure_step_typed(o, &items, closure, hessian)?,
+            Typed::F64(o) => closure_step_typed(o, &items, closure, hessian)?,
+        };
+        for (name, p, _) in &items {
+            if let Ok(a) = p.cast::<PyUntypedArray>() {
+                inner.remember_shape(name, a.shape());
+            }
+        }
+        Ok(match loss {
+            Some(l) => l,
+            None => pyo3::types::PyBool::new(py, outcome == StepOutcome::Applied)
+                .to_owned()
+                .into_any()
+                .unbind(),
+        })
+    }
+
     pub(crate) fn from_call(call: &Call, dtype: Option<&str>, nonfinite: &str) -> PyResult<Self> {
         let policy: NonFinitePolicy = nonfinite.parse().map_err(errors::core)?;
         let dt = dtype.map(parse_dtype).transpose()?;
@@ -420,28 +526,33 @@ impl PyOptimizer {
     /// Updates every `(param, grad)` of `{name: (param, grad)}` in place. Returns
     /// `True` if the update was applied, `False` if it was skipped (a non-finite
     /// gradient under `nonfinite="skip"`).
-    fn step(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let entries = entries(params)?;
-        let mut inner = self.lock();
-        let Some(first) = entries.first() else {
-            return Ok(true);
-        };
-        for e in &entries {
-            inner.settle(float_dtype(&e.param).expect("checked by entries"), &e.name)?;
+    ///
+    /// With a `closure` (torch's `step(closure)`), `params` may map names to the
+    /// parameters alone: `closure()` reads the arrays (the optimizer writes its trial
+    /// points into them) and returns `(loss, grads)`, `grads` a dict `{name: array}`
+    /// or a list in `params`' order. Closure optimizers (`lbfgs`) call it as often as
+    /// they need; the others call it once for the gradients. `hessian()` returns the
+    /// Hessian of all parameters flattened in order (`newton`, which takes the
+    /// gradients from `(param, grad)` pairs). A step with a closure returns the
+    /// closure's first loss.
+    #[pyo3(signature = (params, closure=None, *, hessian=None))]
+    fn step(
+        &self,
+        py: Python<'_>,
+        params: &Bound<'_, PyAny>,
+        closure: Option<Bound<'_, PyAny>>,
+        hessian: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let closure_kind =
+            with_typed!(&self.lock().typed, o => o.kind()) == optim::OptimizerKind::Closure;
+        if closure.is_some() || hessian.is_some() || closure_kind {
+            return self.step_closure(py, params, closure, hessian);
         }
-        let _ = first;
-        let outcome = match &mut inner.typed {
-            Typed::F32(o) => step_arrays(py, o, &entries)?,
-            Typed::F64(o) => step_arrays(py, o, &entries)?,
-        };
-        for e in &entries {
-            if inner.shapes.get(&e.name).map(Vec::as_slice) != Some(e.param.shape()) {
-                inner
-                    .shapes
-                    .insert(e.name.clone(), e.param.shape().to_vec());
-            }
-        }
-        Ok(outcome == StepOutcome::Applied)
+        let applied = self.step_pairs(py, params)?;
+        Ok(pyo3::types::PyBool::new(py, applied)
+            .to_owned()
+            .into_any()
+            .unbind())
     }
 
     /// The spec name (`"adam"`, ...).

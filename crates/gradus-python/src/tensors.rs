@@ -205,8 +205,12 @@ pub fn tensor_states<'py>(
 fn merge_states<T: Float + Element>(
     opt: &mut Box<dyn gradus::optim::Optimizer<T>>,
     states: &Bound<'_, PyList>,
+    replace: bool,
 ) -> PyResult<()> {
     let mut s: OptimizerState<T> = opt.state();
+    if replace {
+        s.tensors.clear();
+    }
     for entry in states.iter() {
         let (name, step, slots, scalars): (String, u64, Bound<'_, PyDict>, Vec<f64>) =
             entry.extract()?;
@@ -238,12 +242,15 @@ fn merge_states<T: Float + Element>(
 }
 
 /// Replaces (or adds) the state of the tensors in `states`, a list of
-/// `(name, step, {slot: array}, scalars)`, keeping every other tensor's.
+/// `(name, step, {slot: array}, scalars)`, keeping every other tensor's, or, with
+/// `replace=True` (a closure optimizer's global state), none of them.
 #[pyfunction]
+#[pyo3(signature = (optimizer, dtype, states, *, replace=false))]
 pub fn load_tensor_states(
     optimizer: &Bound<'_, PyOptimizer>,
     dtype: &str,
     states: &Bound<'_, PyList>,
+    replace: bool,
 ) -> PyResult<()> {
     let elem = match dtype {
         "float32" => gradus::DType::F32,
@@ -253,7 +260,7 @@ pub fn load_tensor_states(
     opt.settle(elem, "state")?;
     let mut inner = opt.lock();
     match &mut inner.typed {
-        Typed::F32(o) => merge_states(o, states),
-        Typed::F64(o) => merge_states(o, states),
+        Typed::F32(o) => merge_states(o, states, replace),
+        Typed::F64(o) => merge_states(o, states, replace),
     }
 }
