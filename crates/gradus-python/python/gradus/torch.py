@@ -279,7 +279,11 @@ class ClosureOptimizer(GradusOptimizer):
         if self.param_groups:
             raise ValueError(f"{type(self).__name__} doesn't support per-parameter options (parameter groups)")
         super().add_param_group(param_group)
-        dtypes = {p.dtype for p in self.param_groups[0]["params"]}
+        group = self.param_groups[0]
+        if group.get("max_eval", 0) is None:
+            # As torch.optim.LBFGS stores it, so its state dicts load into torch's.
+            group["max_eval"] = group["max_iter"] * 5 // 4
+        dtypes = {p.dtype for p in group["params"]}
         if len(dtypes) > 1:
             raise TypeError(f"{type(self).__name__} keeps one state for all parameters: they must share one dtype")
 
