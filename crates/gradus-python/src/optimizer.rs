@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     dtype_fixed: bool,
     /// The shape each tensor had at its last step, so state arrays come back shaped.
     shapes: HashMap<String, Vec<usize>>,
+    /// What the last `gradus.torch` step of this optimizer's group knew of its tensors.
+    pub(crate) group: crate::tensors::GroupCache,
 }
 
 /// A gradus optimizer over named NumPy arrays (`gradus.build(spec)`, or one of the
@@ -110,7 +112,7 @@ impl Inner {
     }
 
     /// Settles the element type for a step over `dtype` arrays.
-    fn settle(&mut self, dtype: gradus::DType, culprit: &str) -> PyResult<()> {
+    pub(crate) fn settle(&mut self, dtype: gradus::DType, culprit: &str) -> PyResult<()> {
         if self.dtype() != dtype {
             if self.dtype_fixed {
                 return Err(PyTypeError::new_err(format!(
@@ -488,6 +490,7 @@ impl PyOptimizer {
                 typed: build_typed(call, dt.unwrap_or(gradus::DType::F64), policy)?,
                 dtype_fixed: dt.is_some(),
                 shapes: HashMap::new(),
+                group: Default::default(),
             }),
         })
     }

@@ -98,6 +98,7 @@ class GradusOptimizer(_torch.optim.Optimizer):
         self._nonfinite = nonfinite
         self._natives = {}  # (group index, torch dtype) -> (gradus.Optimizer, last hyperparameters)
         self._pending = {}  # param -> torch-format state waiting to be loaded
+        self._dtype_mix = {}  # group index -> ((id, len) of its params list, mixed?)
         # Check the policy name before any work.
         _gradus.build(self.spec_name, nonfinite=nonfinite)
         super().__init__(params, defaults)
@@ -153,6 +154,13 @@ class GradusOptimizer(_torch.optim.Optimizer):
         strided = _torch.strided
         for index, group in enumerate(self.param_groups):
             params = group["params"]
+            if not params:
+                continue
+            if not self._mixed(index, params):
+                # One dtype: the Rust side reads the gradients and remembers the tensors.
+                dtype = params[0].dtype
+                _gradus.step_group(self._native(index, group, dtype), params, dtype, strided)
+                continue
             keys = [i for i, p in enumerate(params) if p.grad is not None]
             if not keys:
                 continue
@@ -175,6 +183,16 @@ class GradusOptimizer(_torch.optim.Optimizer):
                     )
         return loss
 
+    def _mixed(self, index, params):
+        """Whether group ``index`` mixes float32 and float64 parameters (cached while
+        its parameter list is the same list of the same length)."""
+        key = (id(params), len(params))
+        known = self._dtype_mix.get(index)
+        if known is None or known[0] != key:
+            known = (key, len({p.dtype for p in params}) > 1)
+            self._dtype_mix[index] = known
+        return known[1]
+
     # -- state ---------------------------------------------------------------------------
 
     def _where(self, param):
@@ -193,7 +211,10 @@ class GradusOptimizer(_torch.optim.Optimizer):
                 p = params[int(name)]
                 entry = {"step": _torch.tensor(float(step))}
                 for slot, values in slots.items():
-                    entry[slot] = _torch.from_numpy(values).view_as(p)
+                    tensor = _torch.from_numpy(values)
+                    # Buffers of the parameter's size take its shape (per-tensor rules
+                    # may keep others, such as Adafactor's row and column moments).
+                    entry[slot] = tensor.view_as(p) if tensor.numel() == p.numel() else tensor
                 if scalars:
                     entry["scalars"] = list(scalars)
                 out[p] = entry
@@ -243,6 +264,7 @@ class GradusOptimizer(_torch.optim.Optimizer):
         loaded = state.pop("state", {})
         super().__setstate__(state)
         self._natives = {}
+        self._dtype_mix = {}
         self._pending = {p: v for p, v in loaded.items() if isinstance(p, _torch.Tensor) and len(v) > 0}
         self.state = _State(self)
 
