@@ -263,7 +263,12 @@ fn step_arrays<T: Float + Element>(
     }
     let mut ps: Vec<Param<'_, T>> = Vec::with_capacity(entries.len());
     for ((e, p), g) in entries.iter().zip(params.iter_mut()).zip(grads.iter()) {
-        ps.push(Param::new(&e.name, p.as_slice_mut()?, g.as_slice()?));
+        ps.push(Param::with_shape(
+            &e.name,
+            p.as_slice_mut()?,
+            g.as_slice()?,
+            e.param.shape(),
+        ));
     }
     py.detach(|| opt.step(&mut ps)).map_err(errors::core)
 }
@@ -299,13 +304,24 @@ fn state_to_python<'py, T: Float + Element>(
     for t in &s.tensors {
         let e = PyDict::new(py);
         e.set_item("step", t.step)?;
-        for (name, slot) in s.slot_names.iter().zip(&t.slots) {
-            e.set_item(name, state_array(py, slot, shapes.get(&t.name))?)?;
+        for (k, (name, slot)) in s.slot_names.iter().zip(&t.slots).enumerate() {
+            // A per-tensor rule's buffer has its own shape; the others the tensor's.
+            let shape = t.shapes.get(k).or_else(|| shapes.get(&t.name));
+            e.set_item(name, state_array(py, slot, shape)?)?;
         }
         e.set_item("scalars", &t.scalars)?;
+        if !t.shapes.is_empty() {
+            e.set_item("shapes", &t.shapes)?;
+        }
         tensors.set_item(&t.name, e)?;
     }
     d.set_item("state", tensors)?;
+    d.set_item("globals", &s.globals)?;
+    let inner = PyList::empty(py);
+    for i in &s.inner {
+        inner.append(state_to_python(py, i, shapes)?)?;
+    }
+    d.set_item("inner", inner)?;
     Ok(d)
 }
 
@@ -351,11 +367,17 @@ fn state_from_python<T: Float + Element>(
         let v = v
             .cast::<PyDict>()
             .map_err(|_| PyTypeError::new_err(format!("{what} must be a dict")))?;
+        let own_shapes: Vec<Vec<usize>> = match v.get_item("shapes")? {
+            Some(x) => x.extract()?,
+            None => Vec::new(),
+        };
         let mut slots = Vec::new();
         for slot in &slot_names {
             let (values, shape) =
                 flat_values::<T>(&item(v, slot, &what)?, &format!("{what}: '{slot}'"))?;
-            shapes.insert(name.clone(), shape);
+            if own_shapes.is_empty() {
+                shapes.insert(name.clone(), shape);
+            }
             slots.push(values);
         }
         tensors.push(TensorState {
@@ -363,8 +385,23 @@ fn state_from_python<T: Float + Element>(
             step: item(v, "step", &what)?.extract()?,
             slots,
             scalars: item(v, "scalars", &what)?.extract()?,
-            ..Default::default()
+            shapes: own_shapes,
         });
+    }
+    // Dicts saved before optimizer-wide scalars and wrapped optimizers have neither.
+    let globals: Vec<f64> = match d.get_item("globals")? {
+        Some(x) => x.extract()?,
+        None => Vec::new(),
+    };
+    let mut inner = Vec::new();
+    if let Some(list) = d.get_item("inner")? {
+        for (i, x) in list.try_iter()?.enumerate() {
+            let x = x?;
+            let sub = x.cast::<PyDict>().map_err(|_| {
+                PyTypeError::new_err(format!("state dict: 'inner'[{i}] must be a state dict"))
+            })?;
+            inner.push(state_from_python::<T>(sub, shapes)?);
+        }
     }
     Ok(OptimizerState {
         algorithm: item(d, "algorithm", "the state dict")?.extract()?,
@@ -373,7 +410,8 @@ fn state_from_python<T: Float + Element>(
         nonfinite: policy.parse().map_err(errors::core)?,
         skipped: item(d, "skipped", "the state dict")?.extract()?,
         tensors,
-        ..Default::default()
+        globals,
+        inner,
     })
 }
 
@@ -710,8 +748,9 @@ pub(crate) fn tensor_state_tuple<'py, T: Float + Element>(
     t: &TensorState<T>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let slots = PyDict::new(py);
-    for (n, s) in slot_names.iter().zip(&t.slots) {
-        slots.set_item(n, PyArray1::<T>::from_vec(py, s.clone()))?;
+    for (k, (n, s)) in slot_names.iter().zip(&t.slots).enumerate() {
+        // A per-tensor rule's buffer comes in its own shape, the others flat.
+        slots.set_item(n, state_array(py, s, t.shapes.get(k))?)?;
     }
     PyTuple::new(
         py,

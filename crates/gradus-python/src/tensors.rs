@@ -5,7 +5,7 @@
 
 use crate::errors;
 use crate::optimizer::{tensor_state_tuple, with_typed, PyOptimizer, Typed};
-use gradus::optim::{OptimizerState, Param, StepOutcome, TensorState};
+use gradus::optim::{OptimizerKind, OptimizerState, Param, StepOutcome, TensorState};
 use gradus::Float;
 use numpy::{Element, PyArrayDyn, PyArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -384,6 +384,7 @@ fn merge_states<T: Float + Element>(
         let (name, step, slots, scalars): (String, u64, Bound<'_, PyDict>, Vec<f64>) =
             entry.extract()?;
         let mut buffers = Vec::with_capacity(s.slot_names.len());
+        let mut shapes = Vec::with_capacity(s.slot_names.len());
         for slot in &s.slot_names {
             let a = slots.get_item(slot)?.ok_or_else(|| {
                 PyValueError::new_err(format!("the state of parameter {name} has no '{slot}'"))
@@ -394,14 +395,20 @@ fn merge_states<T: Float + Element>(
                     crate::optimizer::dtype_name(T::DTYPE)
                 ))
             })?;
-            buffers.push(arr.readonly().as_array().iter().copied().collect());
+            let ro = arr.readonly();
+            shapes.push(ro.as_array().shape().to_vec());
+            buffers.push(ro.as_array().iter().copied().collect());
+        }
+        // Only a per-tensor rule's buffers have shapes of their own.
+        if opt.kind() != OptimizerKind::Tensor {
+            shapes.clear();
         }
         let fresh = TensorState {
             name: name.clone(),
             step,
             slots: buffers,
             scalars,
-            ..Default::default()
+            shapes,
         };
         match s.tensors.iter_mut().find(|t| t.name == name) {
             Some(t) => *t = fresh,
