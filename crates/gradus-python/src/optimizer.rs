@@ -423,10 +423,13 @@ pub(crate) fn policy_name(p: NonFinitePolicy) -> &'static str {
         .unwrap_or("error")
 }
 
+/// A closure step's tensor: its name, the parameter array, and its gradient if given.
+type ClosureItem<'py> = (String, Bound<'py, PyAny>, Option<Bound<'py, PyAny>>);
+
 /// One closure step over `(name, param, grad)` items of element type `T`.
 fn closure_step_typed<T: Float + Element>(
     opt: &mut Box<dyn Optimizer<T>>,
-    items: &[(String, Bound<'_, PyAny>, Option<Bound<'_, PyAny>>)],
+    items: &[ClosureItem<'_>],
     closure: Option<Bound<'_, PyAny>>,
     hessian: Option<Bound<'_, PyAny>>,
 ) -> PyResult<(StepOutcome, Option<Py<PyAny>>)> {
