@@ -166,6 +166,8 @@ pub fn step_tensors(
 pub(crate) struct CachedTensor {
     /// The parameter (the group holds it anyway).
     param: Py<PyAny>,
+    /// The element type the tensor (and its gradient) was checked to hold.
+    elem: gradus::DType,
     view: View,
     shape: Vec<usize>,
     /// The gradient last stepped with, weakly: a gradient replaced by `zero_grad()`
@@ -222,12 +224,13 @@ pub fn step_group(
         let slot = &mut cache.tensors[i];
         let known = slot
             .as_ref()
-            .is_some_and(|c| c.param.bind(py).is(&p) && Some(c.view.ptr) == ptr);
+            .is_some_and(|c| c.param.bind(py).is(&p) && c.elem == elem && Some(c.view.ptr) == ptr);
         if !known {
             changed = true;
             let view = view(&p, dtype, strided, &format!("parameter {i}"))?;
             *slot = Some(CachedTensor {
                 param: p.clone().unbind(),
+                elem,
                 view,
                 shape: p.getattr(intern!(py, "shape"))?.extract()?,
                 grad: None,
