@@ -41,6 +41,8 @@ elementwise_rules!(
     super::LionConfig,
     super::RpropConfig,
     super::AsgdConfig,
+    super::ScheduleFreeSgdConfig,
+    super::ScheduleFreeAdamWConfig,
 );
 
 /// Every optimizer with its hyperparameter table, in the order `gradus list` shows.
