@@ -43,7 +43,12 @@ fn schedule_free_matches_the_reference() {
             case.step(&mut *opt);
             let y = worst(&case.tensors, &recorded(step, "params"));
             let x = worst(&eval_params(&*opt, &case), &recorded(step, "eval_params"));
-            assert!(y <= TOL && x <= TOL, "{} step {}: y {y:e}, x {x:e}", case.spec, i + 1);
+            assert!(
+                y <= TOL && x <= TOL,
+                "{} step {}: y {y:e}, x {x:e}",
+                case.spec,
+                i + 1
+            );
             worst_y = worst_y.max(y);
             worst_x = worst_x.max(x);
         }

@@ -49,7 +49,13 @@ fn tensor_list(v: &Value) -> Vec<Vec<f64>> {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|t| t.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+        .map(|t| {
+            t.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
         .collect()
 }
 
@@ -66,7 +72,13 @@ impl<'a> Case<'a> {
         let shapes = match json["shapes"].as_array() {
             Some(s) => s
                 .iter()
-                .map(|d| d.as_array().unwrap().iter().map(|n| n.as_u64().unwrap() as usize).collect())
+                .map(|d| {
+                    d.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|n| n.as_u64().unwrap() as usize)
+                        .collect()
+                })
                 .collect(),
             None => tensors.iter().map(|t| vec![t.len()]).collect(),
         };
