@@ -26,6 +26,8 @@ mod kernel;
 pub mod preset;
 mod registry;
 mod schedule_free;
+mod table;
+pub mod tensorwise;
 #[cfg(test)]
 mod test_support;
 mod validate;
@@ -63,6 +65,7 @@ pub use rprop::{Rprop, RpropConfig};
 pub use schedule_free_adamw::{ScheduleFreeAdamW, ScheduleFreeAdamWConfig};
 pub use schedule_free_sgd::{ScheduleFreeSgd, ScheduleFreeSgdConfig};
 pub use sgd::{Sgd, SgdConfig};
+pub use tensorwise::{PerTensor, TensorRule, TensorStep};
 pub(crate) use validate::*;
 
 use crate::error::Result;
