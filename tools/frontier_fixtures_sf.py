@@ -26,7 +26,8 @@ mode, so the trajectory is the one of a loop that never calls `eval()` (a
 ulp). Each Schedule-Free case is run with `foreach=True` (the default) and
 `foreach=False`; the script checks both agree to 1e-13 and records the default.
 
-Prodigy records `params` and the group's `d` after each step.
+Prodigy records `params` and the group's `d` after each step, in float64 (`steps`)
+and in float32 (`steps_f32`: tensors, gradients and state in float32).
 """
 import json
 import math
@@ -99,19 +100,20 @@ def spec(name, kwargs):
     return name + "(" + ", ".join(f"{k}={spec_value(v)}" for k, v in kwargs.items()) + ")"
 
 
-def tensors(problem):
+def tensors(problem, dtype=torch.float64):
     _, start = PROBLEMS[problem]
-    return [torch.tensor(s, dtype=torch.float64) for s in start]
+    return [torch.tensor(s, dtype=dtype) for s in start]
 
 
 def set_grads(problem, params):
+    # float32 runs: the gradient at the float32 values, in doubles, then rounded
     f, _ = PROBLEMS[problem]
     x = [v for p in params for v in p.tolist()]
     g = f(x)
     k = 0
     for p in params:
         n = p.numel()
-        p.grad = torch.tensor(g[k : k + n], dtype=torch.float64)
+        p.grad = torch.tensor(g[k : k + n], dtype=p.dtype)
         k += n
 
 
@@ -201,20 +203,25 @@ PRODIGY_CASES = [
 ]
 
 
-def prodigy_case(problem, kwargs):
-    params = tensors(problem)
+def prodigy_run(problem, kwargs, dtype):
+    params = tensors(problem, dtype)
     opt = prodigyopt.Prodigy(params, **kwargs)
     steps = []
     for _ in range(STEPS):
         set_grads(problem, params)
         opt.step()
         steps.append({"params": [p.tolist() for p in params], "d": opt.param_groups[0]["d"]})
+    return steps
+
+
+def prodigy_case(problem, kwargs):
     return {
         "problem": problem,
         "spec": spec("prodigy", kwargs),
         "start": PROBLEMS[problem][1],
         "shapes": SHAPES.get(problem),
-        "steps": steps,
+        "steps": prodigy_run(problem, kwargs, torch.float64),
+        "steps_f32": prodigy_run(problem, kwargs, torch.float32),
     }
 
 
@@ -252,7 +259,8 @@ def main():
             "torch": torch.__version__.split("+")[0],
             "dtype": "f64",
             "note": "prodigyopt.Prodigy, float64, CPU; gradients from explicit formulas "
-            "(see tools/frontier_fixtures_sf.py); d = param_groups[0]['d'] after each step",
+            "(see tools/frontier_fixtures_sf.py); d = param_groups[0]['d'] after each step; "
+            "steps_f32: the same in float32",
             "cases": [prodigy_case(*c) for c in PRODIGY_CASES],
         },
     )

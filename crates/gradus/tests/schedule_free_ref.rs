@@ -106,30 +106,10 @@ fn f32_follows_the_f64_reference() {
     let mut worst_f32 = 0.0f64;
     for json in data["cases"].as_array().unwrap() {
         let case = Case::read(json);
-        let mut opt = optim::build::<f32>(case.spec).unwrap();
-        let mut x: Vec<Vec<f32>> = case
-            .tensors
-            .iter()
-            .map(|t| t.iter().map(|&v| v as f32).collect())
-            .collect();
-        for _ in case.steps() {
-            let flat: Vec<f64> = x.iter().flatten().map(|&v| v as f64).collect();
-            let g: Vec<f32> = case.gradient(&flat).iter().map(|&v| v as f32).collect();
-            let names = case.names();
-            let mut k = 0;
-            let mut params = Vec::new();
-            for (t, n) in x.iter_mut().zip(&names) {
-                let len = t.len();
-                params.push(Param::new(n, t, &g[k..k + len]));
-                k += len;
-            }
-            opt.step(&mut params).unwrap();
-        }
-        let got: Vec<Vec<f64>> = x
-            .iter()
-            .map(|t| t.iter().map(|&v| v as f64).collect())
-            .collect();
-        let w = worst(&got, &recorded(case.steps().last().unwrap(), "params"));
+        let w = worst(
+            &case.final_f32(),
+            &recorded(case.steps().last().unwrap(), "params"),
+        );
         assert!(w < 1e-4, "{}: {w:e}", case.spec);
         worst_f32 = worst_f32.max(w);
     }

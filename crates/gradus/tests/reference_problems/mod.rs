@@ -91,9 +91,31 @@ impl<'a> Case<'a> {
         }
     }
 
-    /// The problem's gradient at the flattened tensors `x`.
-    pub fn gradient(&self, x: &[f64]) -> Vec<f64> {
-        (self.gradient)(x)
+    /// Runs the case's spec in `f32` for as many steps as recorded (gradients at the
+    /// `f32` values, computed in `f64` and rounded) and returns the final tensors.
+    pub fn final_f32(&self) -> Vec<Vec<f64>> {
+        let mut opt = gradus::optim::build::<f32>(self.spec).unwrap();
+        let mut x: Vec<Vec<f32>> = self
+            .tensors
+            .iter()
+            .map(|t| t.iter().map(|&v| v as f32).collect())
+            .collect();
+        let names = self.names();
+        for _ in self.steps() {
+            let flat: Vec<f64> = x.iter().flatten().map(|&v| v as f64).collect();
+            let g: Vec<f32> = (self.gradient)(&flat).iter().map(|&v| v as f32).collect();
+            let mut k = 0;
+            let mut params = Vec::new();
+            for ((t, n), s) in x.iter_mut().zip(&names).zip(&self.shapes) {
+                let len = t.len();
+                params.push(Param::with_shape(n, t, &g[k..k + len], s));
+                k += len;
+            }
+            opt.step(&mut params).unwrap();
+        }
+        x.iter()
+            .map(|t| t.iter().map(|&v| v as f64).collect())
+            .collect()
     }
 
     /// The recorded steps.
