@@ -25,7 +25,6 @@ mod engine;
 mod kernel;
 pub mod preset;
 mod registry;
-mod schedule_free;
 mod table;
 pub mod tensorwise;
 #[cfg(test)]
@@ -45,6 +44,7 @@ pub mod prodigy;
 pub mod radam;
 pub mod rmsprop;
 pub mod rprop;
+pub mod schedule_free;
 pub mod schedule_free_adamw;
 pub mod schedule_free_sgd;
 pub mod sgd;
