@@ -26,7 +26,13 @@ mod figures;
 use figures::{FigureRow, FIGURES, SECTIONS};
 
 /// The plot flags whose file argument is written into the report's directory.
-const PLOT_FLAGS: &[&str] = &["--plot", "--plot-loss", "--plot-fit", "--animate"];
+const PLOT_FLAGS: &[&str] = &[
+    "--plot",
+    "--plot-loss",
+    "--plot-fit",
+    "--plot-evals",
+    "--animate",
+];
 
 /// Splits a figure's command into arguments as a POSIX shell would (words separated by
 /// blanks, single quotes keeping blanks), choosing `{full|quick}` numbers by `quick`.

@@ -215,6 +215,7 @@ mod tests {
                 .enumerate()
                 .map(|(k, &l)| (k as u64, l, 0.1, Some(vec![l.sqrt()])))
                 .collect(),
+            evaluations: (1..=losses.len() as u64).collect(),
             summary: Default::default(),
             stopped: None,
             reference: Some(0.0),
