@@ -71,6 +71,14 @@ impl ReportCli {
         }
     }
 
+    /// Parses `gradus sweep ...`.
+    pub fn parse_sweep(argv: &[String]) -> Result<sweep::SweepArgs, CliError> {
+        match Self::parse(argv)? {
+            Command::Sweep(a) => Ok(a),
+            _ => Err(CliError::usage("internal report command is not `sweep`")),
+        }
+    }
+
     /// Parses `gradus schedules ...`.
     pub fn parse_schedules(argv: &[String]) -> Result<schedules::SchedulesArgs, CliError> {
         match Self::parse(argv)? {

@@ -255,7 +255,9 @@ fn loss_chart_by(
         .flat_map(|r| r.history.iter().map(|h| h.1))
         .filter(|v| v.is_finite())
         .collect();
-    let log = !all.is_empty() && all.iter().all(|&v| v > 0.0);
+    // A loss that reaches exactly 0 (Newton on a quadratic) still reads on a log axis:
+    // it drops to the axis' floor.
+    let log = all.iter().all(|&v| v >= 0.0) && all.iter().any(|&v| v > 0.0);
     let series: Vec<Series> = results
         .iter()
         .map(|r| {

@@ -18,8 +18,16 @@ pub struct SweepArgs {
     pub common: ProblemArgs,
     /// Optimizer specs to sweep (repeat the flag); their own `lr` is replaced by each
     /// learning rate of the grid, e.g. `--optimizer 'sgd(momentum=0.9)' --optimizer adam`.
-    #[arg(long = "optimizer", value_name = "SPEC", required = true)]
+    #[arg(
+        long = "optimizer",
+        value_name = "SPEC",
+        required_unless_present = "all"
+    )]
     pub optimizers: Vec<String>,
+    /// Also sweep every other optimizer gradus has, with its defaults (after the
+    /// `--optimizer` ones); those that cannot run on the problem are listed with why.
+    #[arg(long)]
+    pub all: bool,
     /// The learning-rate range `LO..HI` (both > 0), swept on a log scale.
     #[arg(long, value_name = "LO..HI", default_value = "1e-4..1")]
     pub lr: String,
@@ -183,12 +191,51 @@ pub fn with_lr(spec: &Call, lr: f64) -> Result<Call, CliError> {
     Ok(call)
 }
 
+/// A finished sweep.
+pub struct Sweep {
+    /// One curve per optimizer that ran, in the order given (`--all` ones last).
+    pub curves: Vec<Curve>,
+    /// Optimizers of `--all` that cannot run on the problem, with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// The optimizers `--all` adds: every catalog optimizer not already given by name.
+/// Wrappers (kind "combinator") are listed as skipped: their inner optimizer is what
+/// has a learning rate.
+fn all_optimizers(given: &[String]) -> (Vec<String>, Vec<(String, String)>) {
+    let named: Vec<String> = given
+        .iter()
+        .filter_map(|g| gradus::spec::parse(g).ok().map(|c| c.name))
+        .collect();
+    let mut run = Vec::new();
+    let mut skipped = Vec::new();
+    for a in gradus::catalog::optimizers() {
+        if named.iter().any(|n| n == a.name) {
+            continue;
+        }
+        if a.kind == "combinator" {
+            skipped.push((
+                a.name.to_string(),
+                "a wrapper: sweep the optimizer it wraps".to_string(),
+            ));
+        } else if a.params.iter().any(|p| p.required) {
+            skipped.push((
+                a.name.to_string(),
+                "has required hyperparameters without defaults".to_string(),
+            ));
+        } else {
+            run.push(a.name.to_string());
+        }
+    }
+    (run, skipped)
+}
+
 /// Runs every optimizer of `args` at every learning rate of the grid, in parallel.
-/// The result of each optimizer is separate: one that cannot run on the problem (a
-/// closure optimizer on minibatches, Muon without matrices, ...) gives its error and
-/// the others still run. Deterministic for a seed: every run has its own seeded
-/// sampler and noise, whatever the threads.
-pub fn execute(args: &SweepArgs) -> Result<Vec<Result<Curve, CliError>>, CliError> {
+/// An `--optimizer` that cannot run on the problem is an error; one that `--all` added
+/// is skipped with the reason (a closure optimizer on minibatches, Muon without
+/// matrices, ...). Deterministic for a seed: every run has its own seeded sampler and
+/// noise, whatever the threads.
+pub fn execute(args: &SweepArgs) -> Result<Sweep, CliError> {
     let (lo, hi) = parse_range(&args.lr)?;
     let lrs = grid(lo, hi, args.points)?;
     args.common.once("sweep")?;
@@ -199,12 +246,27 @@ pub fn execute(args: &SweepArgs) -> Result<Vec<Result<Curve, CliError>>, CliErro
             )));
         }
     }
+    let mut names: Vec<(String, bool)> =
+        args.optimizers.iter().map(|o| (o.clone(), true)).collect();
+    let mut skipped = Vec::new();
+    if args.all {
+        let (more, skip) = all_optimizers(&args.optimizers);
+        names.extend(more.into_iter().map(|o| (o, false)));
+        skipped = skip;
+    }
     let mut base = Vec::new();
-    for o in &args.optimizers {
-        let spec = args.common.spec(&args.common.pick(o, 0))?;
-        // Every spec is checked before the first run.
-        gradus::optim::build::<f64>(&spec.optimizer.to_string())?;
-        base.push(spec);
+    for (o, given) in &names {
+        let spec = args.common.spec(&args.common.pick(o, 0)).and_then(|spec| {
+            // Every given spec is checked before the first run.
+            gradus::optim::build::<f64>(&spec.optimizer.to_string())?;
+            with_lr(&spec.optimizer, lo)?;
+            Ok(spec)
+        });
+        match spec {
+            Ok(spec) => base.push((o.clone(), *given, spec)),
+            Err(e) if *given => return Err(e),
+            Err(e) => skipped.push((o.clone(), e.message)),
+        }
     }
     let jobs: Vec<(usize, f64)> = (0..base.len())
         .flat_map(|i| lrs.iter().map(move |&lr| (i, lr)))
@@ -213,7 +275,7 @@ pub fn execute(args: &SweepArgs) -> Result<Vec<Result<Curve, CliError>>, CliErro
     let done: Vec<Result<SweepRun, CliError>> = jobs
         .par_iter()
         .map(|&(i, lr)| {
-            let mut spec = base[i].clone();
+            let mut spec = base[i].2.clone();
             spec.optimizer = with_lr(&spec.optimizer, lr)?;
             let result = run_history(&spec, every)?;
             let start = result.history.first().map_or(f64::NAN, |h| h.1);
@@ -229,17 +291,21 @@ pub fn execute(args: &SweepArgs) -> Result<Vec<Result<Curve, CliError>>, CliErro
         })
         .collect();
     let mut done = done.into_iter();
-    Ok(args
-        .optimizers
-        .iter()
-        .map(|o| {
-            let runs: Result<Vec<SweepRun>, CliError> = done.by_ref().take(lrs.len()).collect();
-            runs.map(|runs| Curve {
+    let mut curves = Vec::new();
+    for (o, given, _) in &base {
+        // Take the whole chunk first: collecting into a Result stops at the first error.
+        let chunk: Vec<Result<SweepRun, CliError>> = done.by_ref().take(lrs.len()).collect();
+        let runs: Result<Vec<SweepRun>, CliError> = chunk.into_iter().collect();
+        match runs {
+            Ok(runs) => curves.push(Curve {
                 optimizer: o.clone(),
                 runs,
-            })
-        })
-        .collect())
+            }),
+            Err(e) if *given => return Err(e),
+            Err(e) => skipped.push((o.clone(), e.message)),
+        }
+    }
+    Ok(Sweep { curves, skipped })
 }
 
 /// The measure of a sweep's problem: test accuracy if its runs report one.
@@ -371,7 +437,7 @@ pub fn main(args: SweepArgs) -> Result<(), CliError> {
     if let Some(p) = &args.plot {
         crate::plots::check_still("--plot", p)?;
     }
-    let curves = execute(&args)?.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let Sweep { curves, skipped } = execute(&args)?;
     let measure = measure(&curves);
     let io = |e: std::io::Error| CliError::io("writing to stdout", e);
     let mut out = std::io::stdout().lock();
@@ -382,6 +448,9 @@ pub fn main(args: SweepArgs) -> Result<(), CliError> {
         crate::compare::text_table(&best_table(&curves, measure, args.tol))
     )
     .map_err(io)?;
+    for (name, why) in &skipped {
+        writeln!(out, "skipped {name}: {}", crate::cli_error::one_line(why)).map_err(io)?;
+    }
     out.flush().map_err(io)?;
     if let Some(p) = &args.plot {
         let problem = args.common.problem.as_deref().unwrap_or("the problem");
