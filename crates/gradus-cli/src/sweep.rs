@@ -501,6 +501,163 @@ mod tests {
         }
     }
 
+    fn sweep_args(words: &[&str]) -> SweepArgs {
+        let mut argv = vec!["gradus".to_string(), "sweep".to_string()];
+        argv.extend(words.iter().map(|w| w.to_string()));
+        crate::ReportCli::parse_sweep(&argv).unwrap()
+    }
+
+    /// Every number of every run, bit for bit.
+    fn fingerprint(s: &Sweep) -> Vec<(String, u64, Vec<u64>)> {
+        s.curves
+            .iter()
+            .flat_map(|c| {
+                c.runs.iter().map(|r| {
+                    let bits = r.result.history.iter().map(|h| h.1.to_bits()).collect();
+                    (c.optimizer.clone(), r.lr.to_bits(), bits)
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_sweep_is_deterministic_for_a_seed() {
+        // Minibatches and gradient noise: everything random is seeded per run.
+        let words = |seed: &'static str| {
+            sweep_args(&[
+                "--problem",
+                "boston",
+                "--batch-size",
+                "16",
+                "--noise",
+                "0.1",
+                "--seed",
+                seed,
+                "--optimizer",
+                "sgd(momentum=0.9)",
+                "--optimizer",
+                "adam",
+                "--lr",
+                "1e-3..1",
+                "--points",
+                "4",
+                "--steps",
+                "60",
+            ])
+        };
+        let a = execute(&words("5")).unwrap();
+        let b = execute(&words("5")).unwrap();
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        let m = measure(&a.curves);
+        assert_eq!(m, Measure::LossGap);
+        assert_eq!(grid_table(&a.curves, m), grid_table(&b.curves, m));
+        assert_eq!(
+            best_table(&a.curves, m, Some(1e-3)),
+            best_table(&b.curves, m, Some(1e-3))
+        );
+        // The seed matters: another one draws other minibatches.
+        let c = execute(&words("6")).unwrap();
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+        assert_eq!(a.curves.len(), 2);
+        assert!(a.curves.iter().all(|c| c.runs.len() == 4));
+    }
+
+    #[test]
+    fn all_adds_every_optimizer_and_says_why_one_does_not_apply() {
+        let s = execute(&sweep_args(&[
+            "--problem",
+            "boston",
+            "--batch-size",
+            "32",
+            "--all",
+            "--points",
+            "2",
+            "--steps",
+            "5",
+        ]))
+        .unwrap();
+        let ran: Vec<&str> = s.curves.iter().map(|c| c.optimizer.as_str()).collect();
+        let skipped: Vec<&str> = s.skipped.iter().map(|(n, _)| n.as_str()).collect();
+        for a in gradus::catalog::optimizers() {
+            assert!(
+                ran.contains(&a.name) ^ skipped.contains(&a.name),
+                "{} neither ran nor was skipped (or both)",
+                a.name
+            );
+        }
+        // Closure optimizers need the full batch: skipped, with the reason.
+        let (_, why) = s.skipped.iter().find(|(n, _)| n == "lbfgs").unwrap();
+        assert!(
+            why.contains("lbfgs") && why.contains("--batch-size"),
+            "{why}"
+        );
+        assert!(ran.contains(&"sgd") && ran.contains(&"adam"));
+        // A given optimizer that cannot run is an error, not a skip.
+        let e = execute(&sweep_args(&[
+            "--problem",
+            "boston",
+            "--batch-size",
+            "32",
+            "--optimizer",
+            "lbfgs",
+            "--steps",
+            "5",
+        ]))
+        .err()
+        .unwrap();
+        assert!(e.message.contains("--batch-size"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_plot_has_one_curve_per_optimizer_and_marks_diverged_runs() {
+        let s = execute(&sweep_args(&[
+            "--problem",
+            "rosenbrock",
+            "--optimizer",
+            "sgd",
+            "--optimizer",
+            "adam",
+            "--optimizer",
+            "lbfgs",
+            "--lr",
+            "1e-4..1",
+            "--points",
+            "5",
+            "--steps",
+            "200",
+        ]))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sweep.png");
+        let m = measure(&s.curves);
+        let d = draw(&path, "sweep", &s.curves, m).unwrap();
+        assert_eq!((d.width, d.height), (900, 600));
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+        let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+        assert_eq!((w, h), (900, 600));
+        // One curve per optimizer, named by its spec, each drawn.
+        let names: Vec<&str> = d.series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["sgd", "adam", "lbfgs"]);
+        assert!(d.series.iter().all(|s| !s.lines.is_empty()));
+        // sgd diverges at the large lrs (Rosenbrock's walls): one cross per diverged run.
+        let diverged = s
+            .curves
+            .iter()
+            .flat_map(|c| &c.runs)
+            .filter(|r| r.diverged)
+            .count();
+        assert!(diverged > 0 && s.curves[0].runs.last().unwrap().diverged);
+        let crosses = d
+            .edge_markers
+            .iter()
+            .filter(|e| e.label == "diverged")
+            .count();
+        assert_eq!(crosses, diverged);
+        assert!(d.faults().is_empty(), "{:?}", d.faults());
+    }
+
     #[test]
     fn lr_is_replaced_wherever_it_is_written() {
         let set = |s: &str| {

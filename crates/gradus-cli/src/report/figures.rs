@@ -730,7 +730,11 @@ pub const METHODS: &[Method] = &[
 
 /// The methods a command uses, in order of first appearance (every `--optimizer` spec's
 /// name; plain SGD when it names none, as `schedules` and single-optimizer runs do).
+/// `sweep --all` uses every method.
 pub fn methods_of(args: &[String]) -> Vec<&'static Method> {
+    if args.first().is_some_and(|a| a == "sweep") && args.iter().any(|a| a == "--all") {
+        return METHODS.iter().collect();
+    }
     let mut names: Vec<&str> = args
         .windows(2)
         .filter(|w| w[0] == "--optimizer")
