@@ -132,6 +132,13 @@ impl ProblemArgs {
     /// The one run of `gradus run`: `--start`, `--schedule`, `--steps` and
     /// `--batch-size` may be given at most once.
     pub fn single<'a>(&'a self, optimizer: &'a str) -> Result<RunPick<'a>, CliError> {
+        self.once("run")?;
+        Ok(self.pick(optimizer, 0))
+    }
+
+    /// Checks that `--start`, `--schedule`, `--steps` and `--batch-size` were given at
+    /// most once, as `gradus COMMAND` takes them.
+    pub fn once(&self, command: &str) -> Result<(), CliError> {
         let counts = [
             ("--start", self.start.len()),
             ("--schedule", self.schedule.len()),
@@ -141,11 +148,11 @@ impl ProblemArgs {
         for (flag, n) in counts {
             if n > 1 {
                 return Err(CliError::usage(format!(
-                    "{flag} was given {n} times; `gradus run` takes one (use `gradus compare` for several)"
+                    "{flag} was given {n} times; `gradus {command}` takes one (use `gradus compare` for several)"
                 )));
             }
         }
-        Ok(self.pick(optimizer, 0))
+        Ok(())
     }
 
     /// Run `i`'s share of the repeatable flags: a flag given once applies to every run.

@@ -353,6 +353,7 @@ fn run_typed<T: Float>(
             optimizer: spec.optimizer.to_string(),
             label: spec.optimizer.to_string(),
             history,
+            evaluations: Vec::new(),
             summary,
             stopped: None,
             reference: None,

@@ -98,6 +98,9 @@ pub struct Runner<T: Float> {
     current_eval_loss: Option<T>,
     /// Steps the optimizer skipped (non-finite gradients under `skip`).
     pub skipped: u64,
+    /// Evaluations of the loss (with or without its gradient) and of the Hessian so far,
+    /// including those a closure optimizer made: the cost that steps alone hide.
+    pub evaluations: u64,
     /// The fingerprint of the `--data` file (linreg), which checkpoints store.
     pub data_fingerprint: Option<String>,
 }
@@ -278,6 +281,7 @@ impl<T: Float> Runner<T> {
             current_loss: None,
             current_eval_loss: None,
             skipped: 0,
+            evaluations: 0,
             data_fingerprint: match &spec.problem_options.data {
                 Some(path) => Some(gradus_problems::data_fingerprint(
                     &gradus_problems::read_data_file(path)?,
@@ -374,6 +378,7 @@ impl<T: Float> Runner<T> {
         } else {
             self.problem.value(&self.x)
         };
+        self.evaluations += 1;
         self.current_loss = Some(l);
         l
     }
@@ -470,9 +475,12 @@ impl<T: Float> Runner<T> {
             problem: &*self.problem,
             x: Vec::new(),
             g: Vec::new(),
+            calls: 0,
         };
         let mut params = params(&self.tensors, &mut self.x, &self.grad);
-        let outcome = self.stepper.step_with(&mut params, &mut closure)?;
+        let outcome = self.stepper.step_with(&mut params, &mut closure);
+        self.evaluations += closure.calls;
+        let outcome = outcome?;
         if outcome == StepOutcome::Skipped {
             self.skipped += 1;
         }
@@ -491,6 +499,8 @@ struct ProblemClosure<'a, T: Float> {
     problem: &'a dyn Objective<T>,
     x: Vec<T>,
     g: Vec<T>,
+    /// Loss-and-gradient and Hessian evaluations made through this closure.
+    calls: u64,
 }
 
 impl<T: Float> ProblemClosure<'_, T> {
@@ -505,6 +515,7 @@ impl<T: Float> ProblemClosure<'_, T> {
 impl<T: Float> Closure<T> for ProblemClosure<'_, T> {
     fn evaluate(&mut self, values: &[&[T]], grads: &mut [&mut [T]]) -> gradus::Result<f64> {
         self.gather(values);
+        self.calls += 1;
         self.g.resize(self.x.len(), T::zero());
         let loss = self.problem.gradient(&self.x, &mut self.g);
         let mut k = 0;
@@ -521,6 +532,7 @@ impl<T: Float> Closure<T> for ProblemClosure<'_, T> {
             return Ok(false);
         };
         self.gather(values);
+        self.calls += 1;
         h.hessian(&self.x, out);
         Ok(true)
     }
