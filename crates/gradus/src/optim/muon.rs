@@ -129,7 +129,7 @@ impl HyperValue for NsCoefficients {
         }
     }
     fn to_value(&self) -> Value {
-        Value::Tuple(self.0.iter().map(|x| Value::Number(*x)).collect())
+        Value::List(self.0.iter().map(|x| Value::Number(*x)).collect())
     }
     fn to_json(&self) -> serde_json::Value {
         self.0.to_vec().to_json()

@@ -14,8 +14,8 @@
 //! * `rest_names` (default none) sends every tensor whose name contains one of the
 //!   given words to `rest` whatever its rank (the usual exclusion of embeddings and the
 //!   classifier head from Muon);
-//! * a tensor keeps the group it was first routed to, and its shape: a later step with
-//!   another shape is refused.
+//! * a tensor keeps the group it was first routed to (saved with the state), and its
+//!   shape: a later step with another shape is refused.
 //!
 //! The learning rate the partition reports is `matrices`'s; setting it (a schedule)
 //! scales both groups by the same factor, as a torch schedule scales every parameter
@@ -47,6 +47,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::hyper::{HyperValue, Hyperparameters, Range};
 use crate::spec::{Args, Call, Value};
+use std::collections::HashMap;
 
 /// Words a tensor name is matched against: any name containing one of them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -102,9 +103,9 @@ crate::hyperparameters! {
     /// Hyperparameters of [`Partition`].
     pub struct PartitionConfig("partition", "routes tensors of rank >= 2 to one optimizer (Muon) and the rest to another (AdamW), as Optax's partition") {
         /// The optimizer of tensors of rank ≥ 2.
-        matrices: Call = Call::bare("muon"), NONE;
+        matrices: Call = super::MuonConfig::default().to_call(), NONE;
         /// The optimizer of every other tensor.
-        rest: Call = Call::bare("adamw"), NONE;
+        rest: Call = super::AdamWConfig::default().to_call(), NONE;
         /// Tensors whose name contains one of these words go to `rest` whatever their rank.
         rest_names: NamePatterns = NamePatterns::default(), NONE;
     }
@@ -121,8 +122,11 @@ pub struct Partition<T: Float> {
     rest: Box<dyn Optimizer<T>>,
     /// The members' learning rates when built: [`Optimizer::set_lr`] keeps their ratio.
     base_lr: (f64, f64),
-    /// Each tensor's group (scalar 0) and shape (`shapes[0]`), the policy and skips.
+    /// Each tensor's group (its one scalar), the policy and the skip counter.
     table: StateTable<T>,
+    /// Each tensor's shape when it was last stepped (not checkpointed: after a load
+    /// the members check their own tensors' shapes).
+    shapes: HashMap<String, Vec<usize>>,
     resolved: Vec<usize>,
 }
 
@@ -153,6 +157,7 @@ impl<T: Float> Partition<T> {
             matrices,
             rest,
             table: StateTable::default(),
+            shapes: HashMap::new(),
             resolved: Vec::new(),
         })
     }
@@ -202,16 +207,16 @@ impl<T: Float> Optimizer<T> for Partition<T> {
     }
 
     fn step(&mut self, params: &mut [Param<'_, T>]) -> Result<StepOutcome> {
-        self.table.resolve(params, &mut self.resolved, |p, t| {
+        let shapes = &self.shapes;
+        self.table.resolve(params, &mut self.resolved, |p, _| {
             let dims = p.dims();
-            if t.shapes.first() != Some(&dims) {
-                return Err(Error::StateMismatch(format!(
-                    "tensor '{}' has shape {dims:?}, but partition routed it with shape {:?}",
-                    p.name,
-                    t.shapes.first().cloned().unwrap_or_default()
-                )));
+            match shapes.get(p.name) {
+                Some(was) if *was != dims => Err(Error::StateMismatch(format!(
+                    "tensor '{}' has shape {dims:?}, but partition routed it with shape {was:?}",
+                    p.name
+                ))),
+                _ => Ok(()),
             }
-            Ok(())
         })?;
         if !self.table.admit(params, &self.resolved)? {
             return Ok(StepOutcome::Skipped);
@@ -244,12 +249,14 @@ impl<T: Float> Optimizer<T> for Partition<T> {
                 super::table::NEW => self.table.insert(TensorState {
                     name: p.name.to_string(),
                     scalars: vec![groups[i]],
-                    shapes: vec![p.dims()],
                     ..Default::default()
                 }),
                 idx => idx,
             };
             self.table.tensors[idx].step += 1;
+            if !self.shapes.contains_key(p.name) {
+                self.shapes.insert(p.name.to_string(), p.dims());
+            }
         }
         Ok(StepOutcome::Applied)
     }
@@ -323,10 +330,10 @@ impl<T: Float> Optimizer<T> for Partition<T> {
         if let Some(t) = state
             .tensors
             .iter()
-            .find(|t| t.shapes.len() != 1 || !matches!(t.scalars.first(), Some(&g) if g == MATRICES || g == REST))
+            .find(|t| !matches!(t.scalars.first(), Some(&g) if g == MATRICES || g == REST))
         {
             return Err(Error::StateMismatch(format!(
-                "partition's record of tensor '{}' needs its shape and group (0 or 1)",
+                "partition's record of tensor '{}' needs its group (0 or 1)",
                 t.name
             )));
         }
