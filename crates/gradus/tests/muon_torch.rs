@@ -34,7 +34,13 @@ struct Worst {
     abs: f64,
 }
 
-fn run<T: gradus::Float>(spec: &str, shape: &[usize], start: &[f64], grads: &[Vec<f64>], want: &[Vec<f64>]) -> Worst {
+fn run<T: gradus::Float>(
+    spec: &str,
+    shape: &[usize],
+    start: &[f64],
+    grads: &[Vec<f64>],
+    want: &[Vec<f64>],
+) -> Worst {
     let mut opt = optim::build::<T>(spec).unwrap();
     let mut x: Vec<T> = start.iter().map(|&v| T::of(v)).collect();
     let mut worst = Worst::default();
@@ -47,7 +53,8 @@ fn run<T: gradus::Float>(spec: &str, shape: &[usize], start: &[f64], grads: &[Ve
             worst.rel = worst.rel.max(rel);
             worst.abs = worst.abs.max((got.f64() - w).abs());
             if T::DTYPE == gradus::DType::F32 {
-                let ulps = ((got.f64() as f32).to_bits() as i64 - (*w as f32).to_bits() as i64).abs();
+                let ulps =
+                    ((got.f64() as f32).to_bits() as i64 - (*w as f32).to_bits() as i64).abs();
                 worst.ulps = worst.ulps.max(ulps);
             }
         }
@@ -64,7 +71,12 @@ fn muon_matches_torch() {
     for case in cases {
         let shape: Vec<usize> = floats(&case["shape"]).iter().map(|&d| d as usize).collect();
         let start = floats(&case["start"]);
-        let grads: Vec<Vec<f64>> = case["grads"].as_array().unwrap().iter().map(floats).collect();
+        let grads: Vec<Vec<f64>> = case["grads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(floats)
+            .collect();
         for r in case["runs"].as_array().unwrap() {
             let spec = r["spec"].as_str().unwrap();
             let dtype = r["dtype"].as_str().unwrap();
@@ -75,7 +87,9 @@ fn muon_matches_torch() {
             } else {
                 run::<f32>(spec, &shape, &start, &grads, &want)
             };
-            let e = worst.entry((dtype.to_string(), ns.to_string())).or_default();
+            let e = worst
+                .entry((dtype.to_string(), ns.to_string()))
+                .or_default();
             e.0 = e.0.max(w.rel);
             e.1 = e.1.max(w.ulps);
             // torch hands bfloat16 products beyond 16³ multiply-adds to oneDNN, whose

@@ -246,11 +246,15 @@ impl TensorRule for MuonConfig {
                 apply(t.value, &o, decay, alpha);
             }
             NsDtype::Float32 => {
-                let o = self.newton_schulz::<Exact>().orthogonalize::<T, f32>(&u, rows, cols);
+                let o = self
+                    .newton_schulz::<Exact>()
+                    .orthogonalize::<T, f32>(&u, rows, cols);
                 apply(t.value, &o, decay, alpha);
             }
             NsDtype::Float64 => {
-                let o = self.newton_schulz::<Exact>().orthogonalize::<T, f64>(&u, rows, cols);
+                let o = self
+                    .newton_schulz::<Exact>()
+                    .orthogonalize::<T, f64>(&u, rows, cols);
                 apply(t.value, &o, decay, alpha);
             }
         }
@@ -419,7 +423,11 @@ impl Precision<f32> for Bf16 {
         for i in 0..m {
             for j in 0..n {
                 let term = |l: usize| {
-                    let bv = if b_transposed { b[j * k + l] } else { b[l * n + j] };
+                    let bv = if b_transposed {
+                        b[j * k + l]
+                    } else {
+                        b[l * n + j]
+                    };
                     a[i * k + l] * bv
                 };
                 let mut partial = [0f32; 4];
@@ -471,7 +479,9 @@ impl<P> NewtonSchulz<P> {
         // T → f32 → bfloat16 when rounding, as c10 converts a double.
         let to_e = |x: T| r(E::of(x.f64()));
         let mut x: Vec<E> = if transposed {
-            (0..m * n).map(|i| to_e(u[(i % n) * cols + i / n])).collect()
+            (0..m * n)
+                .map(|i| to_e(u[(i % n) * cols + i / n]))
+                .collect()
         } else {
             u.iter().map(|&v| to_e(v)).collect()
         };
@@ -497,7 +507,9 @@ impl<P> NewtonSchulz<P> {
             std::mem::swap(&mut x, &mut next);
         }
         if transposed {
-            (0..rows * cols).map(|i| x[(i % cols) * n + i / cols]).collect()
+            (0..rows * cols)
+                .map(|i| x[(i % cols) * n + i / cols])
+                .collect()
         } else {
             x
         }
@@ -525,7 +537,10 @@ mod tests {
         assert_eq!(round_bf16(1.0 + 2f32.powi(-8)), 1.0);
         // 1 + 3·2⁻⁸ is halfway between 1 + 2⁻⁷ and 1 + 2⁻⁶: even is 1 + 2⁻⁶.
         assert_eq!(round_bf16(1.0 + 3.0 * 2f32.powi(-8)), 1.0 + 2f32.powi(-6));
-        assert_eq!(round_bf16(1.0 + 2f32.powi(-8) + 2f32.powi(-20)), 1.0 + 2f32.powi(-7));
+        assert_eq!(
+            round_bf16(1.0 + 2f32.powi(-8) + 2f32.powi(-20)),
+            1.0 + 2f32.powi(-7)
+        );
         assert_eq!(round_bf16(-0.3), -0.30078125);
         assert!(round_bf16(f32::NAN).is_nan());
         assert_eq!(round_bf16(f32::MAX), f32::INFINITY);
@@ -565,22 +580,36 @@ mod tests {
         };
         assert_eq!(c(AdjustLr::Original).adjusted_lr(8, 2), 0.1 * 2.0);
         assert_eq!(c(AdjustLr::Original).adjusted_lr(2, 8), 0.1);
-        assert_eq!(c(AdjustLr::MatchRmsAdamw).adjusted_lr(2, 16), 0.1 * 0.2 * 4.0);
+        assert_eq!(
+            c(AdjustLr::MatchRmsAdamw).adjusted_lr(2, 16),
+            0.1 * 0.2 * 4.0
+        );
         assert_eq!(c(AdjustLr::SpectralUnclamped).adjusted_lr(2, 8), 0.1 * 0.5);
     }
 
     #[test]
     fn spec_reads_and_refuses() {
         let parse = |s: &str| MuonConfig::from_call(&crate::spec::parse(s).unwrap());
-        let c = parse("muon(ns_coefficients=(2, -1.5, 0.5), adjust_lr_fn=match_rms_adamw, ns_dtype=float64)").unwrap();
+        let c = parse(
+            "muon(ns_coefficients=(2, -1.5, 0.5), adjust_lr_fn=match_rms_adamw, ns_dtype=float64)",
+        )
+        .unwrap();
         assert_eq!(c.ns_coefficients.0, [2.0, -1.5, 0.5]);
         assert_eq!(c.ns_dtype, NsDtype::Float64);
         assert_eq!(parse(&c.to_call().to_string()).unwrap(), c);
-        let e = parse("muon(ns_coefficients=(1, 2))").unwrap_err().to_string();
-        assert!(e.contains("ns_coefficients") && e.contains("three numbers"), "{e}");
+        let e = parse("muon(ns_coefficients=(1, 2))")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ns_coefficients") && e.contains("three numbers"),
+            "{e}"
+        );
         assert!(parse("muon(ns_steps=100)").is_err());
         assert!(parse("muon(eps=0)").is_err());
-        assert!(parse("muon(ns_dtype=float16)").unwrap_err().to_string().contains("bfloat16"));
+        assert!(parse("muon(ns_dtype=float16)")
+            .unwrap_err()
+            .to_string()
+            .contains("bfloat16"));
     }
 
     #[test]
@@ -610,7 +639,10 @@ mod tests {
             .step(&mut [Param::new("bias", &mut v, &[1.0; 2])])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("'bias' has shape [2]") && err.contains("partition"), "{err}");
+        assert!(
+            err.contains("'bias' has shape [2]") && err.contains("partition"),
+            "{err}"
+        );
         assert_eq!(v, vec![1.0; 2]);
     }
 

@@ -41,8 +41,8 @@
 //! ```
 
 use super::table::{check_algorithm, StateTable};
-use super::{NonFinitePolicy, Optimizer, OptimizerKind, OptimizerState, Param, StepOutcome};
 use super::TensorState;
+use super::{NonFinitePolicy, Optimizer, OptimizerKind, OptimizerState, Param, StepOutcome};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::hyper::{HyperValue, Hyperparameters, Range};
@@ -343,7 +343,9 @@ impl<T: Float> Optimizer<T> for Partition<T> {
         fresh.matrices.load_state(matrices)?;
         fresh.rest.load_state(rest)?;
         // The members' own policies stay Propagate; the loaded one is the partition's.
-        fresh.matrices.set_nonfinite_policy(NonFinitePolicy::Propagate);
+        fresh
+            .matrices
+            .set_nonfinite_policy(NonFinitePolicy::Propagate);
         fresh.rest.set_nonfinite_policy(NonFinitePolicy::Propagate);
         fresh.table.load(&mut state, 1)?;
         *self = fresh;
@@ -361,7 +363,12 @@ mod tests {
     }
 
     /// Steps `opt` on a 2 × 3 matrix `w`, a vector `b` and a 2 × 2 `embed` once.
-    fn step(opt: &mut dyn Optimizer<f64>, w: &mut [f64], b: &mut [f64], e: &mut [f64]) -> Result<StepOutcome> {
+    fn step(
+        opt: &mut dyn Optimizer<f64>,
+        w: &mut [f64],
+        b: &mut [f64],
+        e: &mut [f64],
+    ) -> Result<StepOutcome> {
         let gw = [0.1, -0.2, 0.3, 0.0, 0.1, 0.2];
         let gb = [1.0, -1.0];
         let ge = [0.5, 0.25, -0.5, 1.0];
@@ -374,7 +381,8 @@ mod tests {
 
     #[test]
     fn routes_by_rank_and_name_exactly_as_the_members_alone() {
-        let mut opt = partition("partition(matrices=muon(lr=0.02), rest=adamw(lr=0.01), rest_names=[emb])");
+        let mut opt =
+            partition("partition(matrices=muon(lr=0.02), rest=adamw(lr=0.01), rest_names=[emb])");
         let (mut w, mut b, mut e) = (vec![1.0; 6], vec![0.0; 2], vec![0.5; 4]);
         for _ in 0..3 {
             step(opt.as_mut(), &mut w, &mut b, &mut e).unwrap();
@@ -385,17 +393,35 @@ mod tests {
         let (mut w2, mut b2, mut e2) = (vec![1.0; 6], vec![0.0; 2], vec![0.5; 4]);
         for _ in 0..3 {
             let gw = [0.1, -0.2, 0.3, 0.0, 0.1, 0.2];
-            muon.step(&mut [Param::with_shape("w", &mut w2, &gw, &[2, 3])]).unwrap();
+            muon.step(&mut [Param::with_shape("w", &mut w2, &gw, &[2, 3])])
+                .unwrap();
             let (gb, ge) = ([1.0, -1.0], [0.5, 0.25, -0.5, 1.0]);
             adamw
-                .step(&mut [Param::new("b", &mut b2, &gb), Param::with_shape("embed", &mut e2, &ge, &[2, 2])])
+                .step(&mut [
+                    Param::new("b", &mut b2, &gb),
+                    Param::with_shape("embed", &mut e2, &ge, &[2, 2]),
+                ])
                 .unwrap();
         }
         assert_eq!((w, b, e), (w2, b2, e2));
         let s = opt.state();
         assert_eq!(s.inner.len(), 2);
-        assert_eq!(s.inner[0].tensors.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["w"]);
-        assert_eq!(s.inner[1].tensors.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["b", "embed"]);
+        assert_eq!(
+            s.inner[0]
+                .tensors
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>(),
+            ["w"]
+        );
+        assert_eq!(
+            s.inner[1]
+                .tensors
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "embed"]
+        );
     }
 
     #[test]
@@ -407,7 +433,11 @@ mod tests {
         // A schedule halves both groups.
         opt.set_lr(0.01).unwrap();
         assert_eq!(opt.lr(), 0.01);
-        assert!(opt.spec().to_string().contains("adamw(lr=0.005"), "{}", opt.spec());
+        assert!(
+            opt.spec().to_string().contains("adamw(lr=0.005"),
+            "{}",
+            opt.spec()
+        );
         let (mut w, mut b, mut e) = (vec![1.0; 6], vec![0.0; 2], vec![0.5; 4]);
         step(opt.as_mut(), &mut w, &mut b, &mut e).unwrap();
         let mut back = partition(spec);
@@ -419,7 +449,11 @@ mod tests {
         assert_eq!((w, b, e), (w2, b2, e2));
         let mut bad = opt.state();
         bad.inner.pop();
-        assert!(partition(spec).load_state(bad).unwrap_err().to_string().contains("2 members"));
+        assert!(partition(spec)
+            .load_state(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("2 members"));
     }
 
     #[test]
@@ -432,22 +466,55 @@ mod tests {
         let gb = [f64::NAN, 0.0];
         let gw = [0.1; 6];
         let err = opt
-            .step(&mut [Param::with_shape("w", &mut w, &gw, &[2, 3]), Param::new("b", &mut b, &gb)])
+            .step(&mut [
+                Param::with_shape("w", &mut w, &gw, &[2, 3]),
+                Param::new("b", &mut b, &gb),
+            ])
             .unwrap_err();
-        assert!(matches!(err, Error::NonFiniteGradient { index: 0, step: 2, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::NonFiniteGradient {
+                    index: 0,
+                    step: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         // A 3-D tensor goes to muon, which refuses it.
         let mut t = vec![0.0; 8];
         let err = opt
-            .step(&mut [Param::with_shape("w", &mut w, &gw, &[2, 3]), Param::with_shape("conv", &mut t, &[0.1; 8], &[2, 2, 2])])
+            .step(&mut [
+                Param::with_shape("w", &mut w, &gw, &[2, 3]),
+                Param::with_shape("conv", &mut t, &[0.1; 8], &[2, 2, 2]),
+            ])
             .unwrap_err();
-        assert!(err.to_string().contains("'conv' has shape [2, 2, 2]"), "{err}");
+        assert!(
+            err.to_string().contains("'conv' has shape [2, 2, 2]"),
+            "{err}"
+        );
         // A reshaped tensor.
-        let err = opt.step(&mut [Param::with_shape("w", &mut w, &gw, &[3, 2])]).unwrap_err();
-        assert!(err.to_string().contains("routed it with shape [2, 3]"), "{err}");
+        let err = opt
+            .step(&mut [Param::with_shape("w", &mut w, &gw, &[3, 2])])
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("routed it with shape [2, 3]"),
+            "{err}"
+        );
         assert_eq!((opt.state(), w.clone(), b.clone()), before);
         opt.set_nonfinite_policy(NonFinitePolicy::Skip);
-        let out = opt.step(&mut [Param::with_shape("w", &mut w, &gw, &[2, 3]), Param::new("b", &mut b, &gb)]);
-        assert_eq!((out.unwrap(), opt.skipped_steps()), (StepOutcome::Skipped, 1));
-        assert!(build::<f64>("partition(rest=lbfgs)").unwrap_err().to_string().contains("closure"));
+        let out = opt.step(&mut [
+            Param::with_shape("w", &mut w, &gw, &[2, 3]),
+            Param::new("b", &mut b, &gb),
+        ]);
+        assert_eq!(
+            (out.unwrap(), opt.skipped_steps()),
+            (StepOutcome::Skipped, 1)
+        );
+        assert!(build::<f64>("partition(rest=lbfgs)")
+            .unwrap_err()
+            .to_string()
+            .contains("closure"));
     }
 }
