@@ -18,6 +18,11 @@ pub struct ProblemArgs {
     /// Dimension of n-dimensional problems (rosenbrock, sphere, rastrigin).
     #[arg(long, allow_negative_numbers = true)]
     pub dim: Option<usize>,
+    /// Shape of the parameter of n-dimensional problems, e.g. `4,5`: one 4×5 matrix
+    /// (row-major) instead of a vector of 20, for optimizers that read shapes (muon).
+    /// `--dim`, if given too, must be the product.
+    #[arg(long, value_name = "R,C", value_delimiter = ',')]
+    pub shape: Option<Vec<usize>>,
     /// Start point, comma-separated (must match the problem's dimension). `compare`
     /// takes several.
     #[arg(long, allow_hyphen_values = true, value_name = "V1,V2,...")]
@@ -208,6 +213,7 @@ impl ProblemArgs {
         let start = start.map(parse_start).transpose()?;
         let opts = ProblemOptions {
             dim: self.dim,
+            shape: self.shape.clone(),
             seed: self.seed,
             data: self.data.clone(),
             target: self.target.clone(),

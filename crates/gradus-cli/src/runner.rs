@@ -80,6 +80,8 @@ pub struct Runner<T: Float> {
     grad: Vec<T>,
     /// The problem's named tensors and their ranges in `x`.
     pub(crate) tensors: Vec<(String, Range<usize>)>,
+    /// Each tensor's shape (per-tensor optimizers such as Muon read it).
+    shapes: Vec<Vec<usize>>,
     /// The optimizer (element-wise, per-tensor or closure: all stepped with `step_with`).
     pub stepper: Box<dyn Optimizer<T>>,
     /// The schedule.
@@ -185,15 +187,16 @@ impl<T: Float> Runner<T> {
             None => problem.start(),
         };
         let mut offset = 0;
-        let tensors = problem
-            .tensors()
+        let (tensors, shapes) = problem
+            .tensor_shapes()
             .into_iter()
-            .map(|(name, len)| {
+            .map(|(name, shape)| {
+                let len: usize = shape.iter().product();
                 let r = offset..offset + len;
                 offset += len;
-                (name, r)
+                ((name, r), shape)
             })
-            .collect();
+            .unzip();
         let mut stepper = optim::build_from_call::<T>(&spec.optimizer)?;
         stepper.set_nonfinite_policy(spec.nonfinite);
         if stepper.kind() == OptimizerKind::Closure {
@@ -272,6 +275,7 @@ impl<T: Float> Runner<T> {
             problem,
             x,
             tensors,
+            shapes,
             stepper: optim::build::<T>("sgd")?,
             schedule,
             sampler,
@@ -477,7 +481,7 @@ impl<T: Float> Runner<T> {
             g: Vec::new(),
             calls: 0,
         };
-        let mut params = params(&self.tensors, &mut self.x, &self.grad);
+        let mut params = params(&self.tensors, &self.shapes, &mut self.x, &self.grad);
         let outcome = self.stepper.step_with(&mut params, &mut closure);
         self.evaluations += closure.calls;
         let outcome = outcome?;
@@ -549,15 +553,16 @@ fn split<'a, T>(tensors: &[(String, Range<usize>)], mut rest: &'a mut [T]) -> Ve
     out
 }
 
-/// Pairs each named tensor of `x` with its gradient.
+/// Pairs each named tensor of `x`, with its shape, with its gradient.
 fn params<'a, T>(
     tensors: &'a [(String, Range<usize>)],
+    shapes: &'a [Vec<usize>],
     x: &'a mut [T],
     grad: &'a [T],
 ) -> Vec<Param<'a, T>> {
     split(tensors, x)
         .into_iter()
-        .zip(tensors)
-        .map(|(v, (name, r))| Param::new(name, v, &grad[r.clone()]))
+        .zip(tensors.iter().zip(shapes))
+        .map(|(v, ((name, r), shape))| Param::with_shape(name, v, &grad[r.clone()], shape))
         .collect()
 }
