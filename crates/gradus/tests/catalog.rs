@@ -89,7 +89,7 @@ fn tables_are_what_the_specs_read_and_print() {
                     serde_json::Value::Array(x) => {
                         let inner: Vec<String> = x
                             .iter()
-                            .map(|n| gradus::spec::fmt_value(n.as_f64().unwrap()))
+                            .map(|n| n.as_f64().map_or("none".into(), gradus::spec::fmt_value))
                             .collect();
                         if p.kind == "pair" {
                             format!("({})", inner.join(", "))

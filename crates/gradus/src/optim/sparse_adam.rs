@@ -29,8 +29,10 @@
 //! that cancel) is a given row for torch, whose moments then decay and whose
 //! parameters still move; gradus leaves it alone.
 //!
-//! Defaults: `lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=false`, as torch; `lr`
-//! and `eps` must be positive, as torch checks.
+//! Defaults: `lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=false`, as torch. `eps`
+//! must be positive, as torch checks; `lr` may be 0, which torch refuses when it is
+//! constructed, because a schedule may set it to 0 between steps (as for every other
+//! optimizer) and the state must load back.
 //!
 //! # References
 //! Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015
@@ -61,8 +63,8 @@ use crate::float::Float;
 crate::hyperparameters! {
     /// Hyperparameters of [`SparseAdam`], with torch's names and defaults.
     pub struct SparseAdamConfig("sparse_adam", "Adam on the rows a sparse gradient touches (embeddings), the others untouched (Kingma & Ba 2015, torch's masked variant)") {
-        /// Learning rate.
-        lr: f64 = 1e-3, POS, log;
+        /// Learning rate (0 allowed, unlike torch: schedules reach it).
+        lr: f64 = 1e-3, NONNEG, log;
         /// Decay rates (β1, β2) of the first and second moments.
         betas: (f64, f64) = (0.9, 0.999), UNIT_OPEN;
         /// Term added to √v in the denominator.
@@ -206,7 +208,7 @@ mod tests {
         assert_eq!(w[2], 1.0);
         let s = opt.state();
         assert_eq!(s.tensors[0].step, 1);
-        assert_eq!(s.slot("w", "exp_avg").unwrap()[3], 0.2);
+        assert_eq!(s.slot("w", "exp_avg").unwrap()[3], 2.0 * (1.0 - 0.9));
     }
 
     #[test]
@@ -231,7 +233,7 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("need 2 values"), "{e}");
         assert!(opt.tensor_state("w").is_none());
-        assert!(build::<f64>("sparse_adam(lr=0)").is_err());
+        assert!(build::<f64>("sparse_adam(lr=-1)").is_err());
         assert!(build::<f64>("sparse_adam(eps=0)").is_err());
     }
 }
