@@ -332,7 +332,9 @@ impl HyperValue for (Option<f64>, f64) {
     fn read(args: &Args<'_>, key: &str) -> Result<Option<Self>> {
         match args.get(key) {
             Some(Value::Tuple(v) | Value::List(v)) if v.len() == 2 => match (&v[0], &v[1]) {
-                (Value::Call(c), Value::Number(b)) if c.name == "none" && c.positional.is_empty() => {
+                (Value::Call(c), Value::Number(b))
+                    if c.name == "none" && c.positional.is_empty() =>
+                {
                     Ok(Some((None, *b)))
                 }
                 _ => Ok(args.pair(key)?.map(|(a, b)| (Some(a), b))),

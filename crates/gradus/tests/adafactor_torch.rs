@@ -30,7 +30,10 @@ fn rel(a: f64, b: f64, floor: f64) -> f64 {
 fn replay<T: Float>(case: &Value, floor: f64) -> f64 {
     let spec = case["spec"].as_str().unwrap();
     let tensors = case["tensors"].as_array().unwrap();
-    let names: Vec<&str> = tensors.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = tensors
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     let shapes: Vec<Vec<usize>> = tensors
         .iter()
         .map(|t| {

@@ -204,7 +204,9 @@ impl TensorRule for AdafactorConfig {
                 *v = lerp(*v, gk * gk, w);
             }
             let var = std::mem::take(&mut t.slots[VARIANCE]);
-            self.apply(t, alpha, |k| (T::one() / clamp_min(var[k], floor).sqrt()) * g(k));
+            self.apply(t, alpha, |k| {
+                (T::one() / clamp_min(var[k], floor).sqrt()) * g(k)
+            });
             t.slots[VARIANCE] = var;
             return;
         }
