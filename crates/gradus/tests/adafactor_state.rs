@@ -12,7 +12,7 @@ fn grad(w: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-fn run(opt: &mut dyn Optimizer<f64>, w: &mut Vec<f64>, b: &mut Vec<f64>, steps: usize) {
+fn run(opt: &mut dyn Optimizer<f64>, w: &mut [f64], b: &mut [f64], steps: usize) {
     for _ in 0..steps {
         let (gw, gb) = (grad(w), grad(b));
         opt.step(&mut [

@@ -20,7 +20,7 @@
 //! Two ways in:
 //! * [`SparseAdam::step_sparse`] takes the given rows and their values, as
 //!   `nn.Embedding(sparse=True)` produces them;
-//! * [`Optimizer::step`](super::Optimizer::step) takes a dense gradient and treats
+//! * [`Optimizer::step`] takes a dense gradient and treats
 //!   the rows with any non-zero element as given (torch's `grad.to_sparse(1)`).
 //!
 //! Both are the same step: the rows are summed into a dense gradient, and a row whose
