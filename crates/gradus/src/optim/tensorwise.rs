@@ -481,7 +481,7 @@ mod tests {
         let err = back
             .step(&mut [Param::with_shape("a", &mut a, &g, &[3, 2])])
             .unwrap_err();
-        assert!(err.to_string().contains("shapes [[3]]"), "{err}");
+        assert!(err.to_string().contains("all buffers: [[3]]"), "{err}");
 
         let mut bad = o.state();
         bad.tensors[0].shapes[0] = vec![5];
