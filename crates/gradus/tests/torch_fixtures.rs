@@ -51,9 +51,10 @@ const FIXTURES: &[(&str, &str)] = &[
 /// `newton` needs a Hessian.
 const NOT_IN_TORCH: &[&str] = &["lion", "newton"];
 
-/// Optimizers whose torch fixtures are replayed by their own test (closure optimizers
-/// re-evaluate the loss): `lbfgs` in `tests/lbfgs_torch.rs`.
-const REPLAYED_ELSEWHERE: &[&str] = &["lbfgs"];
+/// Optimizers whose torch fixtures are replayed by their own test: `lbfgs` in
+/// `tests/lbfgs_torch.rs` (closures), `adafactor` and `sparse_adam` in
+/// `tests/adafactor_torch.rs` and `tests/sparse_adam_torch.rs` (recorded gradients).
+const REPLAYED_ELSEWHERE: &[&str] = &["lbfgs", "adafactor", "sparse_adam"];
 
 /// How close a value must be to torch's.
 ///
