@@ -33,7 +33,11 @@ macro_rules! tensor_rules {
 }
 
 // Per-tensor rules register here, one line each: `tensor_rules!(super::MuonConfig, ...)`.
-tensor_rules!(super::AdafactorConfig, super::SparseAdamConfig);
+tensor_rules!(
+    super::AdafactorConfig,
+    super::SparseAdamConfig,
+    super::ProdigyConfig
+);
 
 /// Each element-wise rule once: its config type. The spec name, summary and table
 /// come from the config's [`Hyperparameters`].
@@ -65,6 +69,8 @@ elementwise_rules!(
     super::LionConfig,
     super::RpropConfig,
     super::AsgdConfig,
+    super::ScheduleFreeSgdConfig,
+    super::ScheduleFreeAdamWConfig,
 );
 
 /// Every optimizer with its hyperparameter table, in the order `gradus list` shows.
