@@ -76,6 +76,15 @@ impl Range {
             max_inclusive: false,
         }
     }
+    /// `(−∞, hi]`.
+    pub const fn at_most(hi: f64) -> Range {
+        Range {
+            min: None,
+            max: Some(hi),
+            min_inclusive: false,
+            max_inclusive: true,
+        }
+    }
     /// `[lo, hi]`.
     pub const fn closed(lo: f64, hi: f64) -> Range {
         Range {
@@ -316,6 +325,36 @@ impl HyperValue for (f64, f64) {
     }
     fn check(&self, owner: &str, key: &str, range: &Range) -> Result<()> {
         check_number(owner, &format!("{key}[0]"), self.0, range, false)?;
+        check_number(owner, &format!("{key}[1]"), self.1, range, false)
+    }
+}
+
+/// A pair whose first number may be `none` (torch's `None`): Adafactor's
+/// `eps=(None, 1e-3)`, written `(none, 0.001)`. Its kind is `pair`; the JSON default
+/// holds `null` for `none`.
+impl HyperValue for (Option<f64>, f64) {
+    const KIND: &'static str = "pair";
+    fn read(args: &Args<'_>, key: &str) -> Result<Option<Self>> {
+        match args.get(key) {
+            Some(Value::Tuple(v) | Value::List(v)) if v.len() == 2 => match (&v[0], &v[1]) {
+                (Value::Call(c), Value::Number(b))
+                    if c.name == "none" && c.positional.is_empty() =>
+                {
+                    Ok(Some((None, *b)))
+                }
+                _ => Ok(args.pair(key)?.map(|(a, b)| (Some(a), b))),
+            },
+            _ => Ok(args.pair(key)?.map(|(a, b)| (Some(a), b))),
+        }
+    }
+    fn to_value(&self) -> Value {
+        Value::Tuple(vec![self.0.to_value(), Value::Number(self.1)])
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Array(vec![self.0.to_json(), json_number(self.1)])
+    }
+    fn check(&self, owner: &str, key: &str, range: &Range) -> Result<()> {
+        self.0.check(owner, &format!("{key}[0]"), range)?;
         check_number(owner, &format!("{key}[1]"), self.1, range, false)
     }
 }

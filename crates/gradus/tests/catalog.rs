@@ -101,6 +101,7 @@ fn tables_are_what_the_specs_read_and_print() {
                             .iter()
                             .map(|n| match n {
                                 serde_json::Value::Number(n) => number(n),
+                                serde_json::Value::Null => "none".into(),
                                 other => panic!("{}.{}: default {other}", a.name, p.name),
                             })
                             .collect();

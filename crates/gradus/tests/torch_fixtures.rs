@@ -48,14 +48,30 @@ const FIXTURES: &[(&str, &str)] = &[
 ];
 
 /// Optimizers with no torch counterpart, so no fixture: `lion` is not in torch.optim,
-/// `newton` needs a Hessian, and `partition` only routes tensors to its members (its
-/// test checks it steps exactly as they do alone).
-const NOT_IN_TORCH: &[&str] = &["lion", "newton", "partition"];
+/// `newton` needs a Hessian, `partition` only routes tensors to its members (its
+/// test checks it steps exactly as they do alone), and the optimizers from other
+/// reference packages are checked against those (`tests/schedule_free_ref.rs`,
+/// `tests/prodigy_ref.rs`, `tests/trust_ref.rs`, `tests/matrix_ref.rs`).
+const NOT_IN_TORCH: &[&str] = &[
+    "lion",
+    "newton",
+    "partition",
+    "schedule_free_sgd",
+    "schedule_free_adamw",
+    "prodigy",
+    "lamb",
+    "lars",
+    "lookahead",
+    "sam",
+    "soap",
+    "shampoo",
+];
 
-/// Optimizers whose torch fixtures are replayed by their own test (closure optimizers
-/// re-evaluate the loss; per-tensor ones need matrices): `lbfgs` in
-/// `tests/lbfgs_torch.rs`, `muon` in `tests/muon_torch.rs`.
-const REPLAYED_ELSEWHERE: &[&str] = &["lbfgs", "muon"];
+/// Optimizers whose torch fixtures are replayed by their own test: `lbfgs` in
+/// `tests/lbfgs_torch.rs` (closures), `muon` in `tests/muon_torch.rs` (matrices),
+/// `adafactor` and `sparse_adam` in `tests/adafactor_torch.rs` and
+/// `tests/sparse_adam_torch.rs` (recorded gradients).
+const REPLAYED_ELSEWHERE: &[&str] = &["lbfgs", "muon", "adafactor", "sparse_adam"];
 
 /// How close a value must be to torch's.
 ///

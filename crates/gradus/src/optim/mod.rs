@@ -32,6 +32,7 @@ mod test_support;
 mod validate;
 
 pub mod adadelta;
+pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
@@ -50,8 +51,10 @@ pub mod schedule_free;
 pub mod schedule_free_adamw;
 pub mod schedule_free_sgd;
 pub mod sgd;
+pub mod sparse_adam;
 
 pub use adadelta::{Adadelta, AdadeltaConfig};
+pub use adafactor::{Adafactor, AdafactorConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use adamax::{Adamax, AdamaxConfig};
@@ -71,6 +74,7 @@ pub use rprop::{Rprop, RpropConfig};
 pub use schedule_free_adamw::{ScheduleFreeAdamW, ScheduleFreeAdamWConfig};
 pub use schedule_free_sgd::{ScheduleFreeSgd, ScheduleFreeSgdConfig};
 pub use sgd::{Sgd, SgdConfig};
+pub use sparse_adam::{SparseAdam, SparseAdamConfig};
 pub use tensorwise::{PerTensor, TensorRule, TensorStep};
 pub(crate) use validate::*;
 

@@ -33,7 +33,12 @@ macro_rules! tensor_rules {
 }
 
 // Per-tensor rules register here, one line each: `tensor_rules!(super::MuonConfig, ...)`.
-tensor_rules!(super::ProdigyConfig, super::MuonConfig);
+tensor_rules!(
+    super::ProdigyConfig,
+    super::MuonConfig,
+    super::AdafactorConfig,
+    super::SparseAdamConfig,
+);
 
 /// Each element-wise rule once: its config type. The spec name, summary and table
 /// come from the config's [`Hyperparameters`].

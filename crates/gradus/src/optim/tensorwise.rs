@@ -167,12 +167,20 @@ impl<R: TensorRule, T: Float> PerTensor<R, T> {
         self.table.resolve(params, &mut self.resolved, |p, t| {
             let want = rule.slot_shapes(p.name, &p.dims())?;
             if t.shapes != want {
+                // Name the first buffer that does not fit, with both shapes.
+                let names = rule.slot_names();
+                let k = (0..want.len())
+                    .find(|&k| t.shapes.get(k) != Some(&want[k]))
+                    .unwrap_or(0);
                 return Err(Error::StateMismatch(format!(
-                    "tensor '{}' of shape {:?} needs {} buffers of shapes {:?}, but its \
-                     state has {:?}",
+                    "tensor '{}' of shape {:?}: {} buffer '{}' needs shape {:?}, but its \
+                     state has {:?} (all buffers: {:?} vs {:?})",
                     p.name,
                     p.dims(),
                     R::NAME,
+                    names.get(k).copied().unwrap_or("?"),
+                    want.get(k).cloned().unwrap_or_default(),
+                    t.shapes.get(k).cloned().unwrap_or_default(),
                     want,
                     t.shapes
                 )));
@@ -473,7 +481,7 @@ mod tests {
         let err = back
             .step(&mut [Param::with_shape("a", &mut a, &g, &[3, 2])])
             .unwrap_err();
-        assert!(err.to_string().contains("shapes [[3]]"), "{err}");
+        assert!(err.to_string().contains("all buffers: [[3]]"), "{err}");
 
         let mut bad = o.state();
         bad.tensors[0].shapes[0] = vec![5];
