@@ -33,7 +33,7 @@ macro_rules! tensor_rules {
 }
 
 // Per-tensor rules register here, one line each: `tensor_rules!(super::MuonConfig, ...)`.
-tensor_rules!();
+tensor_rules!(super::LambConfig, super::LarsConfig);
 
 /// Each element-wise rule once: its config type. The spec name, summary and table
 /// come from the config's [`Hyperparameters`].
@@ -73,6 +73,8 @@ pub fn catalog() -> Vec<Algorithm> {
     all.extend(tensor_catalog());
     all.push(super::LbfgsConfig::algorithm("closure"));
     all.push(super::NewtonConfig::algorithm("closure"));
+    all.push(super::LookaheadConfig::algorithm("combinator"));
+    all.push(super::SamConfig::algorithm("combinator"));
     all
 }
 
@@ -93,6 +95,12 @@ pub fn build_from_call<T: Float>(call: &Call) -> Result<Box<dyn Optimizer<T>>> {
         )?)),
         "newton" => Ok(Box::new(super::Newton::new(
             super::NewtonConfig::from_call(call)?,
+        )?)),
+        "lookahead" => Ok(Box::new(super::Lookahead::<T>::new(
+            super::LookaheadConfig::from_call(call)?,
+        )?)),
+        "sam" => Ok(Box::new(super::Sam::<T>::new(
+            super::SamConfig::from_call(call)?,
         )?)),
         other => Err(Error::UnknownName {
             kind: "optimizer",
