@@ -51,9 +51,10 @@ const FIXTURES: &[(&str, &str)] = &[
 /// `newton` needs a Hessian.
 const NOT_IN_TORCH: &[&str] = &["lion", "newton"];
 
-/// Optimizers whose torch fixtures are replayed by their own test (closure optimizers
-/// re-evaluate the loss): `lbfgs` in `tests/lbfgs_torch.rs`.
-const REPLAYED_ELSEWHERE: &[&str] = &["lbfgs"];
+/// Optimizers whose reference fixtures are replayed by their own test (closure optimizers
+/// re-evaluate the loss): `lbfgs` in `tests/lbfgs_torch.rs`; `lamb`, `lars`, `lookahead`
+/// and `sam` (pytorch-optimizer's) in `tests/trust_ref.rs`.
+const REPLAYED_ELSEWHERE: &[&str] = &["lbfgs", "lamb", "lars", "lookahead", "sam"];
 
 /// How close a value must be to torch's.
 ///
