@@ -70,6 +70,8 @@ pub struct Runner<T: Float> {
     grad: Vec<T>,
     /// The problem's named tensors and their ranges in `x`.
     pub(crate) tensors: Vec<(String, Range<usize>)>,
+    /// Each tensor's shape (matrices as matrices, for per-tensor optimizers).
+    shapes: Vec<Vec<usize>>,
     /// The optimizer (element-wise, per-tensor or closure: all stepped with `step_with`).
     pub stepper: Box<dyn Optimizer<T>>,
     /// The schedule.
@@ -178,6 +180,7 @@ impl<T: Float> Runner<T> {
                 (name, r)
             })
             .collect();
+        let problem_shapes = problem.shapes();
         let mut stepper = optim::build_from_call::<T>(&spec.optimizer)?;
         stepper.set_nonfinite_policy(spec.nonfinite);
         if stepper.kind() == OptimizerKind::Closure {
@@ -265,6 +268,7 @@ impl<T: Float> Runner<T> {
             problem,
             x,
             tensors,
+            shapes: problem_shapes,
             stepper: optim::build::<T>("sgd")?,
             schedule,
             sampler,
@@ -430,7 +434,7 @@ impl<T: Float> Runner<T> {
             x: Vec::new(),
             g: Vec::new(),
         };
-        let mut params = params(&self.tensors, &mut self.x, &self.grad);
+        let mut params = params(&self.tensors, &self.shapes, &mut self.x, &self.grad);
         let outcome = self.stepper.step_with(&mut params, &mut closure)?;
         if outcome == StepOutcome::Skipped {
             self.skipped += 1;
@@ -503,15 +507,16 @@ fn split<'a, T>(tensors: &[(String, Range<usize>)], mut rest: &'a mut [T]) -> Ve
     out
 }
 
-/// Pairs each named tensor of `x` with its gradient.
+/// Pairs each named tensor of `x` (with its shape) with its gradient.
 fn params<'a, T>(
     tensors: &'a [(String, Range<usize>)],
+    shapes: &'a [Vec<usize>],
     x: &'a mut [T],
     grad: &'a [T],
 ) -> Vec<Param<'a, T>> {
     split(tensors, x)
         .into_iter()
-        .zip(tensors)
-        .map(|(v, (name, r))| Param::new(name, v, &grad[r.clone()]))
+        .zip(tensors.iter().zip(shapes))
+        .map(|(v, ((name, r), shape))| Param::with_shape(name, v, &grad[r.clone()], shape))
         .collect()
 }

@@ -19,6 +19,13 @@ pub trait Objective<T: Float>: Send + Sync {
         vec![("x".to_string(), self.dim())]
     }
 
+    /// The shape of each tensor of [`Objective::tensors`], row-major (a weight matrix
+    /// is `[outputs, inputs]`, as torch's `nn.Linear` stores it), so that per-tensor
+    /// optimizers (LARS, Muon) see matrices as matrices. Default: every tensor a vector.
+    fn shapes(&self) -> Vec<Vec<usize>> {
+        self.tensors().into_iter().map(|(_, n)| vec![n]).collect()
+    }
+
     /// The default starting point (for models: the seeded initialisation).
     fn start(&self) -> Vec<T>;
 

@@ -198,6 +198,10 @@ impl<T: Float> Objective<T> for Mlp<T> {
             ("b2".into(), n_out),
         ]
     }
+    fn shapes(&self) -> Vec<Vec<usize>> {
+        let (h, n_in, n_out) = (self.hidden, self.data.inputs, self.data.classes);
+        vec![vec![h, n_in], vec![h], vec![n_out, h], vec![n_out]]
+    }
     fn start(&self) -> Vec<T> {
         self.start.clone()
     }

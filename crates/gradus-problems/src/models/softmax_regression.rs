@@ -111,6 +111,12 @@ impl<T: Float> Objective<T> for SoftmaxRegression<T> {
             ("b".into(), self.data.classes),
         ]
     }
+    fn shapes(&self) -> Vec<Vec<usize>> {
+        vec![
+            vec![self.data.classes, self.data.inputs],
+            vec![self.data.classes],
+        ]
+    }
     fn start(&self) -> Vec<T> {
         vec![T::zero(); Objective::<T>::dim(self)]
     }
