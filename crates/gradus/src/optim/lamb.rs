@@ -136,7 +136,7 @@ impl LambConfig {
     /// The decoupled decay factor of the weights, if any.
     fn decay_factor(&self) -> Option<f64> {
         (self.weight_decouple && self.weight_decay != 0.0)
-            .then(|| 1.0 - self.weight_decay * if self.fixed_decay { 1.0 } else { self.lr })
+            .then_some(1.0 - self.weight_decay * if self.fixed_decay { 1.0 } else { self.lr })
     }
 
     fn trust_ratio(&self, weight_norm: f64, update_norm: f64) -> f64 {
