@@ -52,9 +52,11 @@
 //! use gradus::optim::{self, Param};
 //! let mut opt = optim::build::<f64>("lamb(lr=0.1)").unwrap();
 //! let mut w = vec![3.0, -4.0];
-//! let g = w.clone(); // f = ½‖w‖²: every step moves w by about lr·‖w‖ toward 0
+//! let g = vec![300.0, -400.0]; // the gradient's scale does not matter
 //! opt.step(&mut [Param::with_shape("w", &mut w, &g, &[2])]).unwrap();
-//! assert!(((w[0] * w[0] + w[1] * w[1]).sqrt() - 4.5).abs() < 1e-5);
+//! // The first step moves w by lr/(1 − β₁)·‖w‖ = 1.0·5 (the trust ratio's doing).
+//! let moved = ((w[0] - 3.0f64).powi(2) + (w[1] + 4.0f64).powi(2)).sqrt();
+//! assert!((moved - 5.0).abs() < 1e-5);
 //! ```
 
 use super::tensorwise::{TensorRule, TensorStep};
