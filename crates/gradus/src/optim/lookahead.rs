@@ -44,10 +44,7 @@
 //! assert!((x[0] - 3.28).abs() < 1e-12);
 //! ```
 
-use super::{
-    Closure, NonFinitePolicy, Optimizer, OptimizerKind, OptimizerState, Param, StepOutcome,
-    TensorState,
-};
+use super::{Closure, Optimizer, OptimizerKind, OptimizerState, Param, StepOutcome, TensorState};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::spec::{Call, Value};
@@ -122,6 +119,37 @@ fn with_momentum_buffer<T>(
     }
     state.inner.iter_mut().find_map(with_momentum_buffer)
 }
+
+/// The [`Optimizer`] methods a wrapper hands to its `inner` optimizer unchanged: the
+/// lr and momentum a schedule sets, and the non-finite policy.
+macro_rules! delegate_to_inner {
+    () => {
+        fn lr(&self) -> f64 {
+            self.inner.lr()
+        }
+
+        fn set_lr(&mut self, lr: f64) -> crate::error::Result<()> {
+            self.inner.set_lr(lr)
+        }
+
+        fn momentum(&self) -> Option<f64> {
+            self.inner.momentum()
+        }
+
+        fn set_momentum(&mut self, momentum: f64) -> crate::error::Result<()> {
+            self.inner.set_momentum(momentum)
+        }
+
+        fn nonfinite_policy(&self) -> super::NonFinitePolicy {
+            self.inner.nonfinite_policy()
+        }
+
+        fn set_nonfinite_policy(&mut self, policy: super::NonFinitePolicy) {
+            self.inner.set_nonfinite_policy(policy);
+        }
+    };
+}
+pub(crate) use delegate_to_inner;
 
 /// Lookahead: see the [module docs](self).
 #[derive(Debug)]
@@ -301,29 +329,7 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
     ) -> Result<StepOutcome> {
         self.advance(params, Some(closure))
     }
-    fn lr(&self) -> f64 {
-        self.inner.lr()
-    }
-
-    fn set_lr(&mut self, lr: f64) -> Result<()> {
-        self.inner.set_lr(lr)
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        self.inner.momentum()
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
-        self.inner.set_momentum(momentum)
-    }
-
-    fn nonfinite_policy(&self) -> NonFinitePolicy {
-        self.inner.nonfinite_policy()
-    }
-
-    fn set_nonfinite_policy(&mut self, policy: NonFinitePolicy) {
-        self.inner.set_nonfinite_policy(policy);
-    }
+    super::lookahead::delegate_to_inner!();
 
     fn skipped_steps(&self) -> u64 {
         self.inner.skipped_steps()

@@ -307,29 +307,7 @@ impl<T: Float> Optimizer<T> for Sam<T> {
         self.inner.step(&mut inner_params)
     }
 
-    fn lr(&self) -> f64 {
-        self.inner.lr()
-    }
-
-    fn set_lr(&mut self, lr: f64) -> Result<()> {
-        self.inner.set_lr(lr)
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        self.inner.momentum()
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
-        self.inner.set_momentum(momentum)
-    }
-
-    fn nonfinite_policy(&self) -> NonFinitePolicy {
-        self.inner.nonfinite_policy()
-    }
-
-    fn set_nonfinite_policy(&mut self, policy: NonFinitePolicy) {
-        self.inner.set_nonfinite_policy(policy);
-    }
+    super::lookahead::delegate_to_inner!();
 
     fn skipped_steps(&self) -> u64 {
         self.skipped + self.inner.skipped_steps()
