@@ -219,10 +219,19 @@ impl<T: Float> Runner<T> {
                     optim::MAX_NEWTON_DIM
                 )));
             }
-            if spec.batch_size.is_some() || spec.noise != 0.0 {
+            // The closure evaluates the step's minibatch (torch's idiom: a closure over
+            // the current inputs), but noise would only reach the first evaluation.
+            if spec.noise != 0.0 {
                 return Err(CliError::usage(format!(
-                    "{name} re-evaluates the full-batch loss itself: drop --batch-size and --noise"
+                    "{name} re-evaluates the loss itself, so its gradients cannot be noised: \
+                     drop --noise"
                 )));
+            }
+            if name == "newton" && spec.batch_size.is_some() {
+                return Err(CliError::usage(
+                    "newton needs the Hessian, which the problems give for the full batch only: \
+                     drop --batch-size",
+                ));
             }
             if spec.clip_norm.is_some() || spec.clip_value.is_some() {
                 return Err(CliError::usage(format!(
@@ -455,13 +464,16 @@ impl<T: Float> Runner<T> {
     pub fn advance(&mut self) -> Result<StepOutcome, Halt> {
         self.apply_schedule()?;
         // The metric a plateau schedule sees: this step's (batch) loss.
-        let metric = match (&mut self.sampler, self.problem.as_data()) {
+        let (metric, rows) = match (&mut self.sampler, self.problem.as_data()) {
             (Some(sampler), Some(data)) => {
                 let rows = sampler.next_batch();
-                data.batch_gradient(&self.x, rows, &mut self.grad)
+                (
+                    data.batch_gradient(&self.x, rows, &mut self.grad),
+                    Some(rows),
+                )
             }
             // Full batch: `loss` evaluates the gradient with the loss (or already did).
-            _ => self.loss(),
+            _ => (self.loss(), None),
         };
         if let Some(noise) = &mut self.noise {
             noise.add(&mut self.grad);
@@ -477,6 +489,7 @@ impl<T: Float> Runner<T> {
         }
         let mut closure = ProblemClosure {
             problem: &*self.problem,
+            rows,
             x: Vec::new(),
             g: Vec::new(),
             calls: 0,
@@ -497,10 +510,13 @@ impl<T: Float> Runner<T> {
     }
 }
 
-/// The problem as the closure a closure optimizer (L-BFGS, Newton) re-evaluates: the
-/// full-batch loss and gradient, and the Hessian where the problem has one.
+/// The problem as the closure a closure optimizer (L-BFGS, Newton, SAM) re-evaluates:
+/// the loss and gradient on the step's minibatch (the full batch without one), and the
+/// full-batch Hessian where the problem has one.
 struct ProblemClosure<'a, T: Float> {
     problem: &'a dyn Objective<T>,
+    /// The step's minibatch rows, when minibatching.
+    rows: Option<&'a [usize]>,
     x: Vec<T>,
     g: Vec<T>,
     /// Loss-and-gradient and Hessian evaluations made through this closure.
@@ -521,7 +537,10 @@ impl<T: Float> Closure<T> for ProblemClosure<'_, T> {
         self.gather(values);
         self.calls += 1;
         self.g.resize(self.x.len(), T::zero());
-        let loss = self.problem.gradient(&self.x, &mut self.g);
+        let loss = match (self.rows, self.problem.as_data()) {
+            (Some(rows), Some(data)) => data.batch_gradient(&self.x, rows, &mut self.g),
+            _ => self.problem.gradient(&self.x, &mut self.g),
+        };
         let mut k = 0;
         for g in grads.iter_mut() {
             let n = g.len();
@@ -532,7 +551,8 @@ impl<T: Float> Closure<T> for ProblemClosure<'_, T> {
     }
 
     fn hessian(&mut self, values: &[&[T]], out: &mut [T]) -> gradus::Result<bool> {
-        let Some(h) = self.problem.as_hessian() else {
+        // No minibatch Hessians: a minibatch gradient with a full-batch Hessian would mix two losses.
+        let (Some(h), None) = (self.problem.as_hessian(), self.rows) else {
             return Ok(false);
         };
         self.gather(values);

@@ -29,6 +29,7 @@ pub trait Objective<T: Float>: Send + Sync {
             .collect()
     }
 
+
     /// The default starting point (for models: the seeded initialisation).
     fn start(&self) -> Vec<T>;
 

@@ -38,6 +38,8 @@ tensor_rules!(
     super::MuonConfig,
     super::AdafactorConfig,
     super::SparseAdamConfig,
+    super::LambConfig,
+    super::LarsConfig,
 );
 
 /// Each element-wise rule once: its config type. The spec name, summary and table
@@ -81,6 +83,8 @@ pub fn catalog() -> Vec<Algorithm> {
     all.push(super::LbfgsConfig::algorithm("closure"));
     all.push(super::NewtonConfig::algorithm("closure"));
     all.push(super::PartitionConfig::algorithm("combinator"));
+    all.push(super::LookaheadConfig::algorithm("combinator"));
+    all.push(super::SamConfig::algorithm("combinator"));
     all
 }
 
@@ -104,6 +108,12 @@ pub fn build_from_call<T: Float>(call: &Call) -> Result<Box<dyn Optimizer<T>>> {
         )?)),
         "partition" => Ok(Box::new(super::Partition::<T>::new(
             super::PartitionConfig::from_call(call)?,
+        )?)),
+        "lookahead" => Ok(Box::new(super::Lookahead::<T>::new(
+            super::LookaheadConfig::from_call(call)?,
+        )?)),
+        "sam" => Ok(Box::new(super::Sam::<T>::new(
+            super::SamConfig::from_call(call)?,
         )?)),
         other => Err(Error::UnknownName {
             kind: "optimizer",
