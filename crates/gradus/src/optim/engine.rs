@@ -1,6 +1,6 @@
 //! The element-wise engine: runs any [`Rule`] over named tensors in one pass.
 
-use super::{NonFinitePolicy, Optimizer, Param, StepOutcome};
+use super::{GradScale, NonFinitePolicy, Optimizer, Param, StepOutcome};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::hyper::Hyperparameters;
@@ -237,8 +237,17 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
     }
 
     fn step(&mut self, params: &mut [Param<'_, T>]) -> Result<StepOutcome> {
+        self.step_scaled(params, GradScale::ONE)
+    }
+
+    fn step_scaled(
+        &mut self,
+        params: &mut [Param<'_, T>],
+        scale: GradScale,
+    ) -> Result<StepOutcome> {
         self.resolve(params)?;
-        if self.policy != NonFinitePolicy::Propagate {
+        // Gradients whose global norm is finite are finite: no second scan.
+        if self.policy != NonFinitePolicy::Propagate && !scale.verified_finite() {
             if let Some((i, j)) = self.first_nonfinite(params) {
                 if self.policy == NonFinitePolicy::Skip {
                     self.skipped += 1;
@@ -291,6 +300,7 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
             &self.slots_of,
             &mut self.tensors,
             scratch,
+            T::of(scale.factor()),
         );
         Ok(StepOutcome::Applied)
     }
