@@ -25,6 +25,8 @@ mod engine;
 mod kernel;
 pub mod preset;
 mod registry;
+mod table;
+pub mod tensorwise;
 #[cfg(test)]
 mod test_support;
 mod validate;
@@ -58,6 +60,7 @@ pub use registry::{build, build_from_call, catalog, names};
 pub use rmsprop::{RMSprop, RMSpropConfig};
 pub use rprop::{Rprop, RpropConfig};
 pub use sgd::{Sgd, SgdConfig};
+pub use tensorwise::{PerTensor, TensorRule, TensorStep};
 pub(crate) use validate::*;
 
 use crate::error::Result;
