@@ -101,7 +101,8 @@ fn gerr(e: gradus::Error) -> Error {
 #[serde(rename_all = "snake_case")]
 pub enum Clip {
     /// Scale all gradients together so that their global `norm_type`-norm is at most
-    /// `max_norm` ([`gradus::clip::clip_grad_norm`]).
+    /// `max_norm` ([`gradus::clip::step_clipped`]: the coefficient is applied inside
+    /// the update, the gradients are neither copied nor rewritten).
     Norm {
         /// The largest allowed global norm.
         max_norm: f64,
