@@ -52,14 +52,20 @@ def det_values(n, seed):
     return torch.rand(n, generator=g, dtype=torch.float32) * 2 - 1
 
 
-def torch_median_step(cls_name, kwargs, path, size, tensors, steps, warmup):
-    """Median seconds per torch.optim step."""
+def make_params(size, tensors):
+    """`tensors` parameters of `size` elements in all, with deterministic gradients."""
     per = [size // tensors + (1 if t < size % tensors else 0) for t in range(tensors)]
     params = []
     for t, n in enumerate(per):
         p = torch.nn.Parameter(det_values(n, 2 * t + 1))
         p.grad = det_values(n, 2 * t + 2)
         params.append(p)
+    return params
+
+
+def torch_median_step(cls_name, kwargs, path, size, tensors, steps, warmup):
+    """Median seconds per torch.optim step."""
+    params = make_params(size, tensors)
     kw = dict(kwargs)
     if path == "fused":
         kw["fused"] = True
@@ -83,12 +89,7 @@ def torch_guarded_step(cls_name, kwargs, guard, size, tensors, steps, warmup, ma
     """Median seconds per fused torch.optim step behind `guard`: "check" (GradScaler's
     finiteness check and unscale by 1, then the step if everything is finite) or "clip"
     (`clip_grad_norm_(max_norm)`, then the step)."""
-    per = [size // tensors + (1 if t < size % tensors else 0) for t in range(tensors)]
-    params = []
-    for t, n in enumerate(per):
-        p = torch.nn.Parameter(det_values(n, 2 * t + 1))
-        p.grad = det_values(n, 2 * t + 2)
-        params.append(p)
+    params = make_params(size, tensors)
     opt = getattr(torch.optim, cls_name)(params, fused=True, **kwargs)
     grads = [p.grad for p in params]
     saved = [g.clone() for g in grads]
