@@ -52,14 +52,20 @@ def det_values(n, seed):
     return torch.rand(n, generator=g, dtype=torch.float32) * 2 - 1
 
 
-def torch_median_step(cls_name, kwargs, path, size, tensors, steps, warmup):
-    """Median seconds per torch.optim step."""
+def make_params(size, tensors):
+    """`tensors` parameters of `size` elements in all, with deterministic gradients."""
     per = [size // tensors + (1 if t < size % tensors else 0) for t in range(tensors)]
     params = []
     for t, n in enumerate(per):
         p = torch.nn.Parameter(det_values(n, 2 * t + 1))
         p.grad = det_values(n, 2 * t + 2)
         params.append(p)
+    return params
+
+
+def torch_median_step(cls_name, kwargs, path, size, tensors, steps, warmup):
+    """Median seconds per torch.optim step."""
+    params = make_params(size, tensors)
     kw = dict(kwargs)
     if path == "fused":
         kw["fused"] = True
@@ -79,10 +85,45 @@ def torch_median_step(cls_name, kwargs, path, size, tensors, steps, warmup):
     return statistics.median(times)
 
 
-def gradus_run(binary, spec, size, tensors, threads, steps, warmup, nonfinite="error"):
+def torch_guarded_step(cls_name, kwargs, guard, size, tensors, steps, warmup, max_norm):
+    """Median seconds per fused torch.optim step behind `guard`: "check" (GradScaler's
+    finiteness check and unscale by 1, then the step if everything is finite) or "clip"
+    (`clip_grad_norm_(max_norm)`, then the step)."""
+    params = make_params(size, tensors)
+    opt = getattr(torch.optim, cls_name)(params, fused=True, **kwargs)
+    grads = [p.grad for p in params]
+    saved = [g.clone() for g in grads]
+    found_inf = torch.zeros(1)
+    inv_scale = torch.ones(1)
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + steps):
+            if guard == "clip":
+                # clip_grad_norm_ rewrites the gradients: restore them, untimed.
+                for g, s in zip(grads, saved):
+                    g.copy_(s)
+            t0 = time.perf_counter()
+            if guard == "check":
+                found_inf.zero_()
+                torch._amp_foreach_non_finite_check_and_unscale_(grads, found_inf, inv_scale)
+                if found_inf.item() == 0:
+                    opt.step()
+            else:
+                torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+                opt.step()
+            dt = time.perf_counter() - t0
+            if i >= warmup:
+                times.append(dt)
+    return statistics.median(times)
+
+
+def gradus_run(binary, spec, size, tensors, threads, steps, warmup, nonfinite="error",
+               clip_norm=None):
     cmd = [binary, "bench", "--optimizer", spec, "--size", str(size), "--tensors",
            str(tensors), "--dtype", "f32", "--threads", str(threads), "--steps", str(steps),
            "--warmup", str(warmup), "--format", "json", "--nonfinite", nonfinite]
+    if clip_norm is not None:
+        cmd += ["--clip-norm", str(clip_norm)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         return None, r.stderr.strip()
@@ -109,6 +150,14 @@ def main():
                     help="also time torch's single-tensor path on shapes with many tensors "
                          "(slow: a Python loop over the tensors)")
     ap.add_argument("--json", default=None, help="also write the rows to this file")
+    ap.add_argument("--guards", action="store_true",
+                    help="instead: torch fused plain / behind its finiteness check / after "
+                         "clip_grad_norm_, gradus plain / checked / clipped, the bare pass "
+                         "(fused optimizers only)")
+    ap.add_argument("--clip-norm", type=float, default=1.0,
+                    help="max_norm of the --guards clipping (small enough to clip)")
+    ap.add_argument("--gradus-before", default=None,
+                    help="with --guards: also time this (older) gradus binary, plain and checked")
     a = ap.parse_args()
 
     binary = a.gradus
@@ -130,6 +179,9 @@ def main():
         print(f"load average at start: {os.getloadavg()}")
     except OSError:
         pass
+    if a.guards:
+        guard_table(a, binary, shapes, only)
+        return
     rows = []
     for size, tensors in shapes:
         for name, spec, cls, kw, paths in OPTIMIZERS:
@@ -173,6 +225,47 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)
+
+
+def guard_table(a, binary, shapes, only):
+    """The cost of safety: plain, checked and clipped steps of torch fused and gradus,
+    alternating within each repeat."""
+    print("| optimizer | params x tensors | torch fused | torch fused + check | torch clip + fused "
+          "| gradus plain | gradus checked | gradus clip + checked | bare pass "
+          "| clip vs torch clip | clip vs own plain | before: plain / checked |")
+    print("|" + "---|" * 12)
+    for size, tensors in shapes:
+        for name, spec, cls, kw, paths in OPTIMIZERS:
+            if (only and name not in only) or "fused" not in paths:
+                continue
+            m = {k: [] for k in ("tf", "tc", "tk", "gp", "gc", "gk", "bare", "bp", "bc")}
+            for _ in range(a.repeats):
+                m["tf"].append(torch_median_step(cls, kw, "fused", size, tensors, a.steps, a.warmup))
+                m["tc"].append(torch_guarded_step(cls, kw, "check", size, tensors, a.steps,
+                                                  a.warmup, a.clip_norm))
+                m["tk"].append(torch_guarded_step(cls, kw, "clip", size, tensors, a.steps,
+                                                  a.warmup, a.clip_norm))
+                runs = [("gp", binary, "propagate", None), ("gc", binary, "error", None),
+                        ("gk", binary, "error", a.clip_norm)]
+                if a.gradus_before:
+                    runs += [("bp", a.gradus_before, "propagate", None),
+                             ("bc", a.gradus_before, "error", None)]
+                for key, b, policy, clip in runs:
+                    rep, err = gradus_run(b, spec, size, tensors, a.threads, a.steps, a.warmup,
+                                          policy, clip)
+                    if rep is None:
+                        sys.exit(f"gradus bench failed: {err}")
+                    m[key].append(rep["median_step_seconds"])
+                    if key == "gp":
+                        m["bare"].append(rep["roofline_step_seconds"])
+            med = {k: statistics.median(v) if v else None for k, v in m.items()}
+            before = "-"
+            if med["bp"]:
+                before = f"{fmt_ms(med['bp']).strip()} / {fmt_ms(med['bc']).strip()}"
+            print(f"| {name} | {size} x {tensors} | " + " | ".join(
+                fmt_ms(med[k]).strip() for k in ("tf", "tc", "tk", "gp", "gc", "gk", "bare"))
+                + f" | {med['tk'] / med['gk']:.2f}x | {med['gk'] / med['gp']:.2f} | {before} |")
+            sys.stdout.flush()
 
 
 def speedup(row, path):

@@ -101,7 +101,8 @@ fn gerr(e: gradus::Error) -> Error {
 #[serde(rename_all = "snake_case")]
 pub enum Clip {
     /// Scale all gradients together so that their global `norm_type`-norm is at most
-    /// `max_norm` ([`gradus::clip::clip_grad_norm`]).
+    /// `max_norm` ([`gradus::clip::step_clipped`]: the coefficient is applied inside
+    /// the update, the gradients are neither copied nor rewritten).
     Norm {
         /// The largest allowed global norm.
         max_norm: f64,
@@ -185,7 +186,7 @@ pub struct Checkpoint {
     pub schedule: Option<ScheduleState>,
 }
 
-/// The dtype-specific part: a gradus optimizer and scratch buffers for clipping.
+/// The dtype-specific part: a gradus optimizer and scratch buffers for value clipping.
 struct Core<T: Elem> {
     opt: Box<dyn Optimizer<T>>,
     scratch: Vec<Vec<T>>,
@@ -781,9 +782,17 @@ fn step_typed<T: Elem>(
         let r = range(l, v.len(), &format!("the gradient of '{name}'"))?;
         gslices.push(&v[r]);
     }
-    let mut norm = None;
     let Core { opt, scratch } = core;
-    if let Some(c) = clip {
+    // Norm clipping reads the gradients once (the norm, which also finds non-finite
+    // ones) and applies its coefficient inside the update: no copy, no rewrite.
+    let norm_clip = match clip {
+        Some(Clip::Norm {
+            max_norm,
+            norm_type,
+        }) => Some((max_norm, norm_type)),
+        _ => None,
+    };
+    if let Some(Clip::Value(v)) = clip {
         scratch.resize_with(gslices.len(), Vec::new);
         for (buf, g) in scratch.iter_mut().zip(&gslices) {
             buf.clear();
@@ -793,24 +802,16 @@ fn step_typed<T: Elem>(
             .iter_mut()
             .map(|b| &mut b[..])
             .collect();
-        match c {
-            Clip::Norm {
-                max_norm,
-                norm_type,
-            } => {
-                norm = Some(
-                    gradus::clip::clip_grad_norm(&mut bufs, max_norm, norm_type).map_err(gerr)?,
-                )
-            }
-            Clip::Value(v) => gradus::clip::clip_grad_value(&mut bufs, v).map_err(gerr)?,
-        }
+        gradus::clip::clip_grad_value(&mut bufs, v).map_err(gerr)?;
         gslices.clear();
         gslices.extend(scratch[..guards.len()].iter().map(|b| &b[..]));
     }
     // 4. Step, with each variable's shape (per-tensor optimizers such as Muon read it).
     let shapes: Vec<Vec<usize>> = targets.iter().map(|t| t.dims().to_vec()).collect();
-    let outcome = match mode {
-        UpdateMode::InPlace => step_in_place(opt.as_mut(), &names, &shapes, &targets, &gslices)?,
+    let (outcome, norm) = match mode {
+        UpdateMode::InPlace => {
+            step_in_place(opt.as_mut(), &names, &shapes, &targets, &gslices, norm_clip)?
+        }
         UpdateMode::Copy => {
             let mut values: Vec<Vec<T>> = targets
                 .iter()
@@ -822,18 +823,33 @@ fn step_typed<T: Elem>(
                 .zip(gslices.iter().zip(&shapes))
                 .map(|((n, v), (g, s))| Param::with_shape(n, v, g, s))
                 .collect();
-            let outcome = opt.step(&mut params).map_err(gerr)?;
+            let (outcome, norm) =
+                step_maybe_clipped(opt.as_mut(), &mut params, norm_clip).map_err(gerr)?;
             drop(params);
             if outcome == StepOutcome::Applied {
                 for (var, v) in targets.iter().zip(values) {
                     var.set(&Tensor::from_vec(v, var.shape(), var.device())?)?;
                 }
             }
-            outcome
+            (outcome, norm)
         }
     };
     drop(guards);
     Ok((outcome, norm))
+}
+
+/// One step, clipped by global norm (`(max_norm, norm_type)`) if asked: returns the
+/// outcome and the norm before clipping.
+fn step_maybe_clipped<T: Elem>(
+    opt: &mut dyn Optimizer<T>,
+    params: &mut [Param<'_, T>],
+    norm_clip: Option<(f64, f64)>,
+) -> gradus::Result<(StepOutcome, Option<f64>)> {
+    match norm_clip {
+        Some((max_norm, norm_type)) => gradus::clip::step_clipped(opt, params, max_norm, norm_type)
+            .map(|(outcome, norm)| (outcome, Some(norm))),
+        None => opt.step(params).map(|outcome| (outcome, None)),
+    }
 }
 
 /// Variables above this count are stepped on a helper thread with a stack sized for
@@ -904,8 +920,9 @@ fn step_in_place<T: Elem>(
     shapes: &[Vec<usize>],
     targets: &[&Var],
     grads: &[&[T]],
-) -> Result<StepOutcome> {
-    let mut result: Option<gradus::Result<StepOutcome>> = None;
+    norm_clip: Option<(f64, f64)>,
+) -> Result<(StepOutcome, Option<f64>)> {
+    let mut result: Option<gradus::Result<(StepOutcome, Option<f64>)>> = None;
     let mut finish = |values: &mut [&mut [T]]| {
         let mut params: Vec<Param<'_, T>> = names
             .iter()
@@ -913,7 +930,7 @@ fn step_in_place<T: Elem>(
             .zip(grads.iter().zip(shapes))
             .map(|((n, v), (g, s))| Param::with_shape(n, v, g, s))
             .collect();
-        result = Some(opt.step(&mut params));
+        result = Some(step_maybe_clipped(opt, &mut params, norm_clip));
     };
     let run = |finish: &mut Finish<'_, T>| -> Result<()> {
         lock_rest(names, targets, Vec::with_capacity(targets.len()), finish)

@@ -43,6 +43,11 @@ pub struct BenchArgs {
     /// as `run --on-nonfinite` (`--nonfinite` is kept as an alias).
     #[arg(long = "on-nonfinite", alias = "nonfinite", default_value = "error")]
     pub nonfinite: String,
+    /// Clip the gradients' global 2-norm to this before each step, as `run
+    /// --clip-norm` (torch's `clip_grad_norm_` + `step`): the norm pass is timed with
+    /// the step.
+    #[arg(long = "clip-norm", allow_negative_numbers = true)]
+    pub clip_norm: Option<f64>,
 }
 
 /// Largest size accepted (memory, not arithmetic, is the limit).
@@ -79,6 +84,10 @@ pub struct Report {
     pub steps: usize,
     /// Per-element state buffers of the algorithm.
     pub state_slots: usize,
+    /// Bytes of optimizer state per parameter.
+    pub state_bytes_per_param: u64,
+    /// The global-norm clipping limit, if the steps were clipped.
+    pub clip_norm: Option<f64>,
     /// Median seconds per step.
     pub median_step_seconds: f64,
     /// Fastest step, seconds.
@@ -128,6 +137,8 @@ impl Report {
             "threads": self.threads,
             "steps": self.steps,
             "state_slots": self.state_slots,
+            "state_bytes_per_param": self.state_bytes_per_param,
+            "clip_norm": self.clip_norm,
             "median_step_seconds": self.median_step_seconds,
             "min_step_seconds": self.min_step_seconds,
             "params_per_second": self.params_per_second(),
@@ -157,6 +168,13 @@ impl Report {
         );
         row(&mut s, "threads", self.threads.to_string());
         row(&mut s, "non-finite policy", self.nonfinite_policy.clone());
+        if let Some(c) = self.clip_norm {
+            row(
+                &mut s,
+                "clip norm",
+                format!("{c} (global 2-norm, before each step)"),
+            );
+        }
         row(
             &mut s,
             "step (median / min)",
@@ -175,7 +193,10 @@ impl Report {
         row(
             &mut s,
             "bytes per step",
-            format!("{} ({} state slots)", self.bytes_per_step, self.state_slots),
+            format!(
+                "{} ({} state slots, {} state bytes per parameter)",
+                self.bytes_per_step, self.state_slots, self.state_bytes_per_param
+            ),
         );
         row(
             &mut s,
@@ -248,6 +269,11 @@ pub fn measure(args: &BenchArgs) -> Result<Report, String> {
             args.nonfinite
         )
     })?;
+    if let Some(c) = args.clip_norm {
+        if !(c.is_finite() && c >= 0.0) {
+            return Err(format!("--clip-norm {c}: must be a finite number >= 0"));
+        }
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -307,9 +333,14 @@ fn measure_typed<T: Float>(
         .zip(&names)
         .map(|((v, g), name)| Param::new(name, v, g))
         .collect();
+    let clip_norm = args.clip_norm;
     let mut step = |params: &mut [Param<'_, T>]| -> Result<f64, String> {
         let t0 = Instant::now();
-        opt.step(params).map_err(|e| format!("step failed: {e}"))?;
+        match clip_norm {
+            Some(c) => gradus::clip::step_clipped(opt.as_mut(), params, c, 2.0).map(|_| ()),
+            None => opt.step(params).map(|_| ()),
+        }
+        .map_err(|e| format!("step failed: {e}"))?;
         Ok(t0.elapsed().as_secs_f64())
     };
     for _ in 0..args.warmup.max(1) {
@@ -326,6 +357,7 @@ fn measure_typed<T: Float>(
     let elem = std::mem::size_of::<T>() as u64;
     // params read + written, grads read, each state slot read + written.
     let bytes_per_step = n as u64 * elem * (3 + 2 * state_slots as u64);
+    let state_bytes_per_param = elem * state_slots as u64;
     drop(opt);
     let roofline_step_seconds = match state_slots {
         0 => roofline_seconds::<T, 0>(&mut values, &grads, args.steps),
@@ -345,6 +377,8 @@ fn measure_typed<T: Float>(
         threads,
         steps: args.steps,
         state_slots,
+        state_bytes_per_param,
+        clip_norm,
         median_step_seconds,
         min_step_seconds,
         bytes_per_step,
@@ -461,6 +495,7 @@ mod tests {
             warmup: 1,
             format: "json".into(),
             nonfinite: "error".into(),
+            clip_norm: None,
         }
     }
 
@@ -484,6 +519,12 @@ mod tests {
         assert!(e.starts_with("--on-nonfinite x"), "{e}");
         let e = measure(&args("nope", 10, 1)).unwrap_err();
         assert!(e.starts_with("--optimizer nope"), "{e}");
+        let e = measure(&BenchArgs {
+            clip_norm: Some(-1.0),
+            ..args("adam", 10, 1)
+        })
+        .unwrap_err();
+        assert!(e.starts_with("--clip-norm -1"), "{e}");
     }
 
     #[test]
@@ -507,6 +548,14 @@ mod tests {
         assert_eq!(r.bytes_per_step, 10 * 4 * 5);
         let r = measure(&args("adam", 10, 1)).unwrap();
         assert_eq!(r.bytes_per_step, 10 * 4 * 7);
+        assert_eq!(r.state_bytes_per_param, 8);
+        let clipped = measure(&BenchArgs {
+            clip_norm: Some(0.1),
+            ..args("adam", 10, 2)
+        })
+        .unwrap();
+        assert_eq!(clipped.clip_norm, Some(0.1));
+        assert!(clipped.to_text().contains("clip norm"));
         let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
         for key in [
             "optimizer",
@@ -516,6 +565,7 @@ mod tests {
             "threads",
             "steps",
             "median_step_seconds",
+            "state_bytes_per_param",
             "params_per_second",
             "bytes_per_step",
             "memory_bandwidth_gbps",

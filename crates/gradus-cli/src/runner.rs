@@ -478,12 +478,20 @@ impl<T: Float> Runner<T> {
         if let Some(noise) = &mut self.noise {
             noise.add(&mut self.grad);
         }
-        if self.spec.clip_norm.is_some() || self.spec.clip_value.is_some() {
+        // Closure optimizers re-evaluate their gradients: theirs are clipped in place.
+        // The others get clip_grad_norm's coefficient inside the update (one read of
+        // the gradients for the norm, which also finds non-finite ones).
+        let fused_norm = self
+            .spec
+            .clip_norm
+            .filter(|_| self.stepper.kind() != OptimizerKind::Closure);
+        if self.spec.clip_value.is_some() || (self.spec.clip_norm.is_some() && fused_norm.is_none())
+        {
             let mut grads = split(&self.tensors, &mut self.grad);
             if let Some(v) = self.spec.clip_value {
                 gradus::clip::clip_grad_value(&mut grads, v).map_err(CliError::from)?;
             }
-            if let Some(n) = self.spec.clip_norm {
+            if let (Some(n), None) = (self.spec.clip_norm, fused_norm) {
                 gradus::clip::clip_grad_norm(&mut grads, n, 2.0).map_err(CliError::from)?;
             }
         }
@@ -495,9 +503,18 @@ impl<T: Float> Runner<T> {
             calls: 0,
         };
         let mut params = params(&self.tensors, &self.shapes, &mut self.x, &self.grad);
-        let outcome = self.stepper.step_with(&mut params, &mut closure);
-        self.evaluations += closure.calls;
-        let outcome = outcome?;
+        let outcome = match fused_norm {
+            Some(n) => {
+                gradus::clip::step_clipped(self.stepper.as_mut(), &mut params, n, 2.0)
+                    .map_err(CliError::from)?
+                    .0
+            }
+            None => {
+                let outcome = self.stepper.step_with(&mut params, &mut closure);
+                self.evaluations += closure.calls;
+                outcome?
+            }
+        };
         if outcome == StepOutcome::Skipped {
             self.skipped += 1;
         }

@@ -1,7 +1,7 @@
 //! The element-wise engine: runs any [`Rule`] over named tensors in one pass.
 
 use super::table::{check_algorithm, check_slot_names, StateTable, NEW};
-use super::{NonFinitePolicy, Optimizer, Param, StepOutcome};
+use super::{GradScale, NonFinitePolicy, Optimizer, Param, StepOutcome};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::hyper::Hyperparameters;
@@ -222,8 +222,17 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
     }
 
     fn step(&mut self, params: &mut [Param<'_, T>]) -> Result<StepOutcome> {
+        self.step_scaled(params, GradScale::ONE)
+    }
+
+    fn step_scaled(
+        &mut self,
+        params: &mut [Param<'_, T>],
+        scale: GradScale,
+    ) -> Result<StepOutcome> {
         self.resolve(params)?;
-        if !self.table.admit(params, &self.slots_of)? {
+        // Gradients whose global norm is finite are finite: no second scan.
+        if !scale.verified_finite() && !self.table.admit(params, &self.slots_of)? {
             return Ok(StepOutcome::Skipped);
         }
         // Everything is checked: from here on the step cannot fail.
@@ -258,6 +267,7 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
             &self.slots_of,
             &mut self.table.tensors,
             scratch,
+            T::of(scale.factor()),
         );
         Ok(StepOutcome::Applied)
     }

@@ -206,6 +206,9 @@ struct Plan<'a, C, T> {
     coeffs: &'a [C],
     segs: &'a [Seg<T>],
     items: &'a [usize],
+    /// Every gradient is multiplied by this in the update (clipping's coefficient; 1
+    /// otherwise, which changes no bit: multiplying by one is exact in IEEE 754).
+    grad_scale: T,
 }
 
 // SAFETY: each segment views a range of a buffer that no other segment overlaps
@@ -221,6 +224,7 @@ pub(crate) fn run<R: Rule, T: Float>(
     slots_of: &[usize],
     tensors: &mut [TensorState<T>],
     scratch: &mut Scratch<R::Coeffs<T>, T>,
+    grad_scale: T,
 ) {
     let nslots = rule.slot_names().len();
     assert!(
@@ -312,6 +316,7 @@ pub(crate) fn run<R: Rule, T: Float>(
         coeffs,
         segs,
         items,
+        grad_scale,
     };
     match nslots {
         0 => execute::<R, T, 0>(&plan, total),
@@ -435,9 +440,9 @@ unsafe fn item_plain<R: Rule, T: Float, const N: usize>(
         };
         let c = &plan.coeffs[seg.coeff];
         if R::is_fast(c) {
-            sweep_pair::<R, T, N, true>(c, p, g, s);
+            sweep_pair::<R, T, N, true>(c, p, g, s, plan.grad_scale);
         } else {
-            sweep_pair::<R, T, N, false>(c, p, g, s);
+            sweep_pair::<R, T, N, false>(c, p, g, s, plan.grad_scale);
         }
     }
 }
@@ -450,9 +455,10 @@ fn sweep_pair<R: Rule, T: Float, const N: usize, const FAST: bool>(
     p: &mut [T],
     g: &[T],
     s: [&mut [T]; N],
+    scale: T,
 ) {
     if p.len() < PAIR_MIN || N > 2 {
-        return sweep_plain::<R, T, N, FAST>(c, p, g, s);
+        return sweep_plain::<R, T, N, FAST>(c, p, g, s, scale);
     }
     let c = *c;
     let n = p.len();
@@ -476,8 +482,8 @@ fn sweep_pair<R: Rule, T: Float, const N: usize, const FAST: bool>(
             st0[k] = s0[k][i];
             st1[k] = s1[k][i];
         }
-        update::<R, T, FAST>(&c, &mut p0[i], g0[i], &mut st0);
-        update::<R, T, FAST>(&c, &mut p1[i], g1[i], &mut st1);
+        update::<R, T, FAST>(&c, &mut p0[i], g0[i] * scale, &mut st0);
+        update::<R, T, FAST>(&c, &mut p1[i], g1[i] * scale, &mut st1);
         for k in 0..N {
             s0[k][i] = st0[k];
             s1[k][i] = st1[k];
@@ -488,7 +494,7 @@ fn sweep_pair<R: Rule, T: Float, const N: usize, const FAST: bool>(
         for k in 0..N {
             st[k] = s1[k][h];
         }
-        update::<R, T, FAST>(&c, &mut p1[h], g1[h], &mut st);
+        update::<R, T, FAST>(&c, &mut p1[h], g1[h] * scale, &mut st);
         for k in 0..N {
             s1[k][h] = st[k];
         }
@@ -513,6 +519,7 @@ fn sweep_plain<R: Rule, T: Float, const N: usize, const FAST: bool>(
     p: &mut [T],
     g: &[T],
     mut s: [&mut [T]; N],
+    scale: T,
 ) {
     // A local copy: the coefficients (and the flags among them) are visibly loop
     // invariant, so the compiler can hoist and unswitch on them.
@@ -527,7 +534,7 @@ fn sweep_plain<R: Rule, T: Float, const N: usize, const FAST: bool>(
         for k in 0..N {
             st[k] = s[k][i];
         }
-        update::<R, T, FAST>(&c, &mut p[i], g[i], &mut st);
+        update::<R, T, FAST>(&c, &mut p[i], g[i] * scale, &mut st);
         for k in 0..N {
             s[k][i] = st[k];
         }

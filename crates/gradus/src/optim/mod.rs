@@ -316,6 +316,52 @@ pub enum StepOutcome {
     Skipped,
 }
 
+/// A factor the gradients of one step are multiplied by inside the update (the
+/// gradients themselves are left as they are), as [`crate::clip::step_clipped`]
+/// applies `clip_grad_norm`'s coefficient without a pass that rewrites them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GradScale {
+    factor: f64,
+    verified_finite: bool,
+}
+
+impl GradScale {
+    /// Gradients as they are.
+    pub const ONE: GradScale = GradScale {
+        factor: 1.0,
+        verified_finite: false,
+    };
+
+    /// Gradients multiplied by `factor` (converted to the element type once, so an
+    /// `f32` step multiplies by `factor as f32`, as torch multiplies a float32 tensor by
+    /// a float32 coefficient). The optimizer still applies its non-finite policy.
+    pub fn new(factor: f64) -> GradScale {
+        GradScale {
+            factor,
+            verified_finite: false,
+        }
+    }
+
+    /// As [`GradScale::new`], for gradients a pass of this crate has already found
+    /// finite (their global norm is finite): the optimizer skips its own scan.
+    pub(crate) fn verified(factor: f64) -> GradScale {
+        GradScale {
+            factor,
+            verified_finite: true,
+        }
+    }
+
+    /// The factor.
+    pub fn factor(self) -> f64 {
+        self.factor
+    }
+
+    /// Whether every gradient is known to be finite.
+    pub fn verified_finite(self) -> bool {
+        self.verified_finite
+    }
+}
+
 /// A first-order optimizer over named tensors.
 ///
 /// Object safe, so a spec string can be turned into a `Box<dyn Optimizer<T>>` with
@@ -351,6 +397,36 @@ pub trait Optimizer<T: Float>: Send {
     /// duplicate names, a non-finite gradient under [`NonFinitePolicy::Error`]) leave
     /// every parameter and all state unchanged.
     fn step(&mut self, params: &mut [Param<'_, T>]) -> Result<StepOutcome>;
+
+    /// [`Optimizer::step`] on the gradients multiplied by `scale`. The element-wise
+    /// engine multiplies in the update kernel (no extra pass over memory, and no scan
+    /// for non-finite values when `scale` says they were checked); this default,
+    /// for the other optimizers, steps on a scaled copy.
+    fn step_scaled(
+        &mut self,
+        params: &mut [Param<'_, T>],
+        scale: GradScale,
+    ) -> Result<StepOutcome> {
+        if scale.factor() == 1.0 {
+            return self.step(params);
+        }
+        let c = T::of(scale.factor());
+        let scaled: Vec<Vec<T>> = params
+            .iter()
+            .map(|p| p.grad.iter().map(|&g| g * c).collect())
+            .collect();
+        let mut copies: Vec<Param<'_, T>> = params
+            .iter_mut()
+            .zip(&scaled)
+            .map(|(p, g)| Param {
+                name: p.name,
+                value: &mut *p.value,
+                grad: g,
+                shape: p.shape,
+            })
+            .collect();
+        self.step(&mut copies)
+    }
 
     /// The evaluation parameters of tensor `name`, for optimizers that take the
     /// gradient at one point and offer another for evaluation: Schedule-Free's
