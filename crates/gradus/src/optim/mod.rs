@@ -23,6 +23,7 @@
 mod blocks;
 mod engine;
 mod kernel;
+mod kronecker;
 pub mod preset;
 mod registry;
 #[cfg(test)]
