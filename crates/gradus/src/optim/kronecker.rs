@@ -14,7 +14,7 @@
 //! even for `f64` tensors and gradus does too. Non-finite input (possible only under
 //! the `propagate` non-finite policy) gives a NaN matrix, never a panic or a hang.
 
-use nalgebra::{DMatrix, SymmetricEigen, QR, SVD};
+use nalgebra::{DMatrix, SymmetricEigen, QR};
 
 use crate::float::Float;
 
@@ -160,27 +160,31 @@ pub(crate) fn qr_q_f32<T: Float>(a: &[T], d: usize) -> Vec<T> {
         .collect()
 }
 
-/// `m^(−1/root)` of a symmetric positive semi-definite `d × d` matrix through its SVD,
-/// `U diag(σ^(−1/root)) Vᵀ` (the reference's `compute_power_svd`). A zero singular
-/// value gives infinities, as in the reference.
+/// `m^(−1/root)` of a symmetric positive semi-definite `d × d` matrix, as the
+/// reference's `compute_power_svd` defines it: `U diag(σ^(−1/root)) Vᵀ` from the SVD.
+/// For a symmetric matrix the SVD is the eigendecomposition with `σ = |λ|` and
+/// `v = sign(λ)·u`, so this is `Σ sign(λ)·|λ|^(−1/root)·u uᵀ` over the eigenpairs
+/// (rounding can make an eigenvalue of a semi-definite matrix slightly negative; the
+/// SVD keeps its sign in `v`, and so does this). Computed with nalgebra's symmetric
+/// eigensolver, because its SVD loses accuracy on small singular values
+/// (dimforge/nalgebra#1172), exactly where an inverse root is most sensitive. A zero
+/// eigenvalue gives infinities, as in the reference.
 pub(crate) fn inverse_root_svd<T: Float>(m: &[T], d: usize, root: f64) -> Vec<T> {
     if m.iter().any(|x| !x.is_finite()) {
         return nan_matrix(d);
     }
-    let Some(svd) = SVD::try_new(to_f64(m, d), true, true, f64::EPSILON, max_iterations(d))
+    let Some(eig) = SymmetricEigen::try_new(to_f64(m, d), f64::EPSILON, max_iterations(d))
     else {
         return nan_matrix(d);
     };
-    let (Some(u), Some(v_t)) = (svd.u, svd.v_t) else {
-        return nan_matrix(d);
-    };
     let power = -1.0 / root;
-    let mut us = u;
-    for (j, s) in svd.singular_values.iter().enumerate() {
-        let f = s.powf(power);
+    let u = &eig.eigenvectors;
+    let mut us = u.clone();
+    for (j, &l) in eig.eigenvalues.iter().enumerate() {
+        let f = if l < 0.0 { -(-l).powf(power) } else { l.powf(power) };
         us.column_mut(j).iter_mut().for_each(|x| *x *= f);
     }
-    to_rows(&(us * v_t))
+    to_rows(&(us * u.transpose()))
 }
 
 #[cfg(test)]
