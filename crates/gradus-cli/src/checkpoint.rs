@@ -408,9 +408,9 @@ impl RunCheckpoint {
                 tensors: vec![TensorState {
                     name: "newton".into(),
                     step: s.steps,
-                    slots: Vec::new(),
-                    scalars: Vec::new(),
+                    ..Default::default()
                 }],
+                ..Default::default()
             }
         } else {
             OptimizerState::<T>::from_checkpoint("optimizer", c).map_err(|e| err(e.to_string()))?

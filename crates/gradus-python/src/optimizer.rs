@@ -353,6 +353,7 @@ fn state_from_python<T: Float + Element>(
             step: item(v, "step", &what)?.extract()?,
             slots,
             scalars: item(v, "scalars", &what)?.extract()?,
+            ..Default::default()
         });
     }
     Ok(OptimizerState {
@@ -362,6 +363,7 @@ fn state_from_python<T: Float + Element>(
         nonfinite: policy.parse().map_err(errors::core)?,
         skipped: item(d, "skipped", "the state dict")?.extract()?,
         tensors,
+        ..Default::default()
     })
 }
 

@@ -228,6 +228,7 @@ fn merge_states<T: Float + Element>(
             step,
             slots: buffers,
             scalars,
+            ..Default::default()
         };
         match s.tensors.iter_mut().find(|t| t.name == name) {
             Some(t) => *t = fresh,

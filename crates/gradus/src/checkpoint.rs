@@ -69,6 +69,9 @@ pub const MAX_PAYLOAD_BYTES: u64 = 16 << 30;
 /// The most tensors a checkpoint may list.
 pub const MAX_TENSORS: usize = 1 << 20;
 
+/// The deepest nesting of optimizer states (combinators inside combinators) a file may hold.
+pub const MAX_NESTING: usize = 16;
+
 fn bad(message: impl Into<String>) -> Error {
     Error::Checkpoint(message.into())
 }
@@ -506,6 +509,21 @@ struct OptimizerMeta {
     nonfinite: NonFinitePolicy,
     skipped: u64,
     tensors: Vec<TensorMeta>,
+    /// Optimizer-wide scalars (absent in files from before they existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    globals: Vec<f64>,
+    /// How many nested states (a combinator's) are stored under `<prefix>/#inner<i>`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    inner: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Where the `i`-th nested state of the state under `prefix` is stored.
+fn inner_prefix(prefix: &str, i: usize) -> String {
+    format!("{prefix}/#inner{i}")
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -516,6 +534,10 @@ struct TensorMeta {
     /// Elements per state buffer (`None` for a rule without buffers).
     len: Option<usize>,
     scalars: usize,
+    /// Each buffer's own shape, for optimizers whose buffers are not shaped like the
+    /// tensor (absent otherwise, and in older files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    shapes: Vec<Vec<usize>>,
 }
 
 /// Name of a tensor's per-tensor scalars (slot names never start with `#`).
@@ -541,8 +563,11 @@ impl<T: Float> OptimizerState<T> {
                     step: t.step,
                     len: t.slots.first().map(Vec::len),
                     scalars: t.scalars.len(),
+                    shapes: t.shapes.clone(),
                 })
                 .collect(),
+            globals: self.globals.clone(),
+            inner: self.inner.len(),
         };
         // A tensor has every named buffer, or none yet (buffers a rule creates lazily).
         if self
@@ -551,6 +576,18 @@ impl<T: Float> OptimizerState<T> {
             .any(|t| !t.slots.is_empty() && t.slots.len() != self.slot_names.len())
         {
             return Err(bad("optimizer state: buffers do not match the slot names"));
+        }
+        if let Some(t) = self
+            .tensors
+            .iter()
+            .find(|t| !t.shapes.is_empty() && t.shapes.len() != t.slots.len())
+        {
+            return Err(bad(format!(
+                "optimizer state: tensor '{}' has {} buffers but {} shapes",
+                t.name,
+                t.slots.len(),
+                t.shapes.len()
+            )));
         }
         // A set of the names, not `push`'s scan, so many tensors stay linear.
         let mut names: HashSet<String> =
@@ -566,10 +603,12 @@ impl<T: Float> OptimizerState<T> {
             Ok(())
         };
         for t in &self.tensors {
-            for (slot, data) in self.slot_names.iter().zip(&t.slots) {
+            for (k, (slot, data)) in self.slot_names.iter().zip(&t.slots).enumerate() {
+                let flat = [data.len()];
+                let shape = t.shapes.get(k).map_or(&flat[..], Vec::as_slice);
                 add(Tensor::from_slice(
                     &format!("{prefix}/{}/{slot}", t.name),
-                    &[data.len()],
+                    shape,
                     data,
                 )?)?;
             }
@@ -593,6 +632,9 @@ impl<T: Float> OptimizerState<T> {
                 m.insert(prefix.to_string(), value);
             }
             _ => return Err(bad("checkpoint meta must be a JSON object")),
+        }
+        for (i, inner) in self.inner.iter().enumerate() {
+            inner.to_checkpoint(&inner_prefix(prefix, i), checkpoint)?;
         }
         Ok(())
     }
@@ -632,7 +674,23 @@ impl<T: Float> OptimizerState<T> {
         for t in meta.tensors {
             // `len` is absent for a tensor without buffers (none named, or none created
             // yet by a rule that creates them lazily).
+            if !t.shapes.is_empty() && t.shapes.len() != meta.slot_names.len() {
+                return Err(bad(format!(
+                    "optimizer tensor '{}': {} buffer shapes for {} slots",
+                    t.name,
+                    t.shapes.len(),
+                    meta.slot_names.len()
+                )));
+            }
             let slots = match t.len {
+                Some(_) if !t.shapes.is_empty() => meta
+                    .slot_names
+                    .iter()
+                    .zip(&t.shapes)
+                    .map(|(slot, shape)| {
+                        lookup(format!("{prefix}/{}/{slot}", t.name))?.to_vec::<T>(shape)
+                    })
+                    .collect::<Result<Vec<_>>>()?,
                 Some(len) if !meta.slot_names.is_empty() => meta
                     .slot_names
                     .iter()
@@ -656,8 +714,25 @@ impl<T: Float> OptimizerState<T> {
                 step: t.step,
                 slots,
                 scalars,
+                shapes: t.shapes,
             });
         }
+        // Each level's prefix is longer than its parent's, so there is no cycle; the
+        // depth is capped so that a hostile file cannot exhaust the stack.
+        if meta.inner > 0 && prefix.matches("/#inner").count() >= MAX_NESTING {
+            return Err(bad(format!(
+                "optimizer state '{prefix}' nests deeper than {MAX_NESTING} levels"
+            )));
+        }
+        if meta.inner > MAX_TENSORS {
+            return Err(bad(format!(
+                "optimizer state '{prefix}' claims {} nested states",
+                meta.inner
+            )));
+        }
+        let inner = (0..meta.inner)
+            .map(|i| Self::from_checkpoint(&inner_prefix(prefix, i), checkpoint))
+            .collect::<Result<Vec<_>>>()?;
         Ok(OptimizerState {
             algorithm: meta.algorithm,
             spec: meta.spec,
@@ -665,12 +740,19 @@ impl<T: Float> OptimizerState<T> {
             nonfinite: meta.nonfinite,
             skipped: meta.skipped,
             tensors,
+            globals: meta.globals,
+            inner,
         })
     }
 
     /// Checks the state against the tensors it will drive, `(name, length)`: every
-    /// saved tensor must be one of them, with buffers of that length.
+    /// saved tensor must be one of them, with buffers of that length (buffers with
+    /// shapes of their own are checked by the optimizer that reads them). Nested
+    /// states are checked the same way.
     pub fn check_tensors(&self, expected: &[(&str, usize)]) -> Result<()> {
+        for inner in &self.inner {
+            inner.check_tensors(expected)?;
+        }
         for t in &self.tensors {
             let Some(&(_, len)) = expected.iter().find(|(n, _)| *n == t.name) else {
                 let names: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
@@ -680,6 +762,9 @@ impl<T: Float> OptimizerState<T> {
                     names.join(", ")
                 )));
             };
+            if !t.shapes.is_empty() {
+                continue;
+            }
             if let Some(s) = t.slots.iter().find(|s| s.len() != len) {
                 return Err(Error::StateMismatch(format!(
                     "tensor '{}' has {len} elements but its saved state has {}",
@@ -711,8 +796,11 @@ impl<T: Float> OptimizerState<T> {
                         .map(|s| s.iter().map(|x| U::of(x.f64())).collect())
                         .collect(),
                     scalars: t.scalars.clone(),
+                    shapes: t.shapes.clone(),
                 })
                 .collect(),
+            globals: self.globals.clone(),
+            inner: self.inner.iter().map(Self::cast).collect(),
         }
     }
 }
@@ -835,8 +923,10 @@ mod tests {
                     step: 1,
                     slots: vec![vec![]],
                     scalars: vec![],
+                    ..Default::default()
                 })
                 .collect(),
+            ..Default::default()
         };
         let mut c = Checkpoint::new(serde_json::json!({}));
         state.to_checkpoint("o", &mut c).unwrap();
@@ -953,5 +1043,58 @@ mod tests {
             e.to_string().contains("'opt/b/exp_avg_sq' is missing"),
             "{e}"
         );
+    }
+
+    /// A state with buffers of their own shapes, optimizer-wide scalars and nested
+    /// states (as per-tensor optimizers and combinators keep them).
+    fn nested_state(depth: usize) -> OptimizerState<f64> {
+        OptimizerState {
+            algorithm: "outer".into(),
+            spec: "outer".into(),
+            slot_names: vec!["row".into(), "col".into()],
+            tensors: vec![TensorState {
+                name: "w".into(),
+                step: 2,
+                slots: vec![vec![1.0, 2.0], vec![3.0, 4.0, 5.0]],
+                scalars: vec![0.5],
+                shapes: vec![vec![2, 1], vec![1, 3]],
+            }],
+            globals: vec![7.0, -0.0],
+            inner: match depth {
+                0 => Vec::new(),
+                _ => vec![nested_state(depth - 1), stepped::<f64>("adam").state()],
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn shaped_buffers_globals_and_nested_states_round_trip() {
+        let state = nested_state(2);
+        let mut c = Checkpoint::new(serde_json::json!({}));
+        state.to_checkpoint("optimizer", &mut c).unwrap();
+        assert_eq!(c.tensors[0].shape, vec![2, 1]);
+        assert!(c
+            .tensors
+            .iter()
+            .any(|t| t.name == "optimizer/#inner1/w/exp_avg"));
+        let d = Checkpoint::decode(&c.encode().unwrap()).unwrap();
+        let back = OptimizerState::<f64>::from_checkpoint("optimizer", &d).unwrap();
+        assert_eq!(back, state);
+        assert_eq!(back.globals[1].to_bits(), (-0.0f64).to_bits());
+        // Own-shaped buffers are not held to the tensor's length; nested ones are.
+        back.check_tensors(&[("w", 3), ("b", 1)]).unwrap();
+        let e = back.check_tensors(&[("w", 4), ("b", 1)]).unwrap_err();
+        assert!(e.to_string().contains("'w' has 4 elements"), "{e}");
+        assert_eq!(back.slot("b", "exp_avg").map(<[f64]>::len), Some(1));
+        assert_eq!(state.cast::<f32>().cast::<f64>().inner.len(), 2);
+
+        // Nesting beyond the cap is refused, not recursed into.
+        let mut c = Checkpoint::new(serde_json::json!({}));
+        nested_state(MAX_NESTING + 1)
+            .to_checkpoint("optimizer", &mut c)
+            .unwrap();
+        let e = OptimizerState::<f64>::from_checkpoint("optimizer", &c).unwrap_err();
+        assert!(e.to_string().contains("nests deeper"), "{e}");
     }
 }

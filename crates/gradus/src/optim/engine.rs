@@ -1,11 +1,11 @@
 //! The element-wise engine: runs any [`Rule`] over named tensors in one pass.
 
+use super::table::{check_algorithm, check_slot_names, StateTable, NEW};
 use super::{NonFinitePolicy, Optimizer, Param, StepOutcome};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::hyper::Hyperparameters;
 use crate::spec::Call;
-use std::collections::HashMap;
 use std::fmt::Debug;
 
 /// An element-wise optimization algorithm, written once for `f32` and `f64`.
@@ -86,21 +86,27 @@ pub trait Rule: Hyperparameters + Debug + PartialEq + Send + Sync + 'static {
     }
 }
 
-/// The state of one tensor: its step count, per-element buffers and scalars.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// The state of one tensor: its step count, buffers and scalars.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct TensorState<T> {
     /// The tensor's name.
     pub name: String,
     /// Updates applied to this tensor so far.
     pub step: u64,
-    /// Per-element buffers, named by [`Rule::slot_names`], each as long as the tensor.
+    /// State buffers, named by the optimizer's slot names. An element-wise rule's are
+    /// each as long as the tensor; a per-tensor rule's may have shapes of their own
+    /// (see `shapes`).
     pub slots: Vec<Vec<T>>,
     /// Per-tensor scalars (see [`Rule::scalar_init`]).
     pub scalars: Vec<f64>,
+    /// The shape of each buffer in `slots`, row-major; empty when every buffer is a
+    /// flat copy of the tensor's layout (all element-wise rules).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shapes: Vec<Vec<usize>>,
 }
 
 /// The complete state of an optimizer, as saved in a checkpoint.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct OptimizerState<T> {
     /// The algorithm's spec name.
     pub algorithm: String,
@@ -114,16 +120,26 @@ pub struct OptimizerState<T> {
     pub skipped: u64,
     /// One entry per tensor seen, in first-seen order.
     pub tensors: Vec<TensorState<T>>,
+    /// Optimizer-wide scalars (Prodigy's `d`, ...); empty for most.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub globals: Vec<f64>,
+    /// The states of the optimizers a combinator wraps, in order (`partition`'s
+    /// members, `lookahead`'s inner optimizer); empty for the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inner: Vec<OptimizerState<T>>,
 }
 
 impl<T> OptimizerState<T> {
     /// The state buffer `slot` (named as in [`OptimizerState::slot_names`]) of the
     /// tensor called `name`: how a caller holding a `Box<dyn Optimizer>` reads, say,
-    /// ASGD's averaged parameters `ax`.
+    /// ASGD's averaged parameters `ax`. Searches the wrapped optimizers' states too.
     pub fn slot(&self, name: &str, slot: &str) -> Option<&[T]> {
-        let k = self.slot_names.iter().position(|s| s == slot)?;
-        let t = self.tensors.iter().find(|t| t.name == name)?;
-        t.slots.get(k).map(Vec::as_slice)
+        let own = || {
+            let k = self.slot_names.iter().position(|s| s == slot)?;
+            let t = self.tensors.iter().find(|t| t.name == name)?;
+            t.slots.get(k).map(Vec::as_slice)
+        };
+        own().or_else(|| self.inner.iter().find_map(|s| s.slot(name, slot)))
     }
 }
 
@@ -131,10 +147,7 @@ impl<T> OptimizerState<T> {
 #[derive(Debug, Clone)]
 pub struct Elementwise<R: Rule, T: Float> {
     rule: R,
-    policy: NonFinitePolicy,
-    skipped: u64,
-    tensors: Vec<TensorState<T>>,
-    index: HashMap<String, usize>,
+    table: StateTable<T>,
     /// Scratch: state index of each param of the current step (reused, no per-step allocation).
     slots_of: Vec<usize>,
     /// Scratch: the kernel's step plan (reused, no per-step allocation).
@@ -147,10 +160,7 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
         rule.validate()?;
         Ok(Elementwise {
             rule,
-            policy: NonFinitePolicy::default(),
-            skipped: 0,
-            tensors: Vec::new(),
-            index: HashMap::new(),
+            table: StateTable::default(),
             slots_of: Vec::new(),
             scratch: Default::default(),
         })
@@ -163,7 +173,7 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
 
     /// The state of the tensor called `name`, if it has been stepped.
     pub fn tensor_state(&self, name: &str) -> Option<&TensorState<T>> {
-        self.index.get(name).map(|&i| &self.tensors[i])
+        self.table.get(name)
     }
 
     /// The state buffer `slot` (one of [`Rule::slot_names`], torch's state key, e.g.
@@ -174,56 +184,21 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
         self.tensor_state(name)?.slots.get(k).map(Vec::as_slice)
     }
 
-    /// Resolves each param to a state index (`usize::MAX` for a new tensor), checking
-    /// lengths and name uniqueness. Mutates nothing but the scratch buffer.
+    /// Resolves each param to a state index, checking lengths, name uniqueness and
+    /// that existing buffers are as long as the tensor. Mutates nothing but the
+    /// scratch buffer.
     fn resolve(&mut self, params: &[Param<'_, T>]) -> Result<()> {
-        self.slots_of.clear();
-        // Fast path: the same tensors in the same order as they were first seen.
-        let same_order = params.len() <= self.tensors.len()
-            && params
-                .iter()
-                .zip(&self.tensors)
-                .all(|(p, t)| p.name == t.name);
-        for (i, p) in params.iter().enumerate() {
-            p.check_shape()?;
-            if p.value.len() != p.grad.len() {
-                return Err(Error::LengthMismatch {
+        self.table.resolve(params, &mut self.slots_of, |p, t| {
+            let len = t.slots.first().map_or(p.value.len(), Vec::len);
+            if len != p.value.len() {
+                return Err(Error::StateShape {
                     name: p.name.to_string(),
-                    params: p.value.len(),
-                    grads: p.grad.len(),
+                    expected: len,
+                    got: p.value.len(),
                 });
             }
-            let idx = if same_order {
-                i
-            } else {
-                *self.index.get(p.name).unwrap_or(&usize::MAX)
-            };
-            if idx != usize::MAX {
-                let t = &self.tensors[idx];
-                let len = t.slots.first().map_or(p.value.len(), Vec::len);
-                if len != p.value.len() {
-                    return Err(Error::StateShape {
-                        name: p.name.to_string(),
-                        expected: len,
-                        got: p.value.len(),
-                    });
-                }
-            }
-            self.slots_of.push(idx);
-        }
-        if !same_order {
-            // Names must be unique; the fast path guarantees it by construction.
-            let mut seen: Vec<&str> = params.iter().map(|p| p.name).collect();
-            seen.sort_unstable();
-            if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
-                return Err(Error::DuplicateName(w[0].to_string()));
-            }
-        }
-        Ok(())
-    }
-
-    fn first_nonfinite(&self, params: &[Param<'_, T>]) -> Option<(usize, usize)> {
-        super::kernel::first_nonfinite_in(params)
+            Ok(())
+        })
     }
 }
 
@@ -238,39 +213,21 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
 
     fn step(&mut self, params: &mut [Param<'_, T>]) -> Result<StepOutcome> {
         self.resolve(params)?;
-        if self.policy != NonFinitePolicy::Propagate {
-            if let Some((i, j)) = self.first_nonfinite(params) {
-                if self.policy == NonFinitePolicy::Skip {
-                    self.skipped += 1;
-                    return Ok(StepOutcome::Skipped);
-                }
-                let idx = self.slots_of[i];
-                let step = if idx == usize::MAX {
-                    1
-                } else {
-                    self.tensors[idx].step + 1
-                };
-                return Err(Error::NonFiniteGradient {
-                    name: params[i].name.to_string(),
-                    index: j,
-                    step,
-                });
-            }
+        if !self.table.admit(params, &self.slots_of)? {
+            return Ok(StepOutcome::Skipped);
         }
         // Everything is checked: from here on the step cannot fail.
         for (i, p) in params.iter().enumerate() {
-            if self.slots_of[i] == usize::MAX {
+            if self.slots_of[i] == NEW {
                 let n = p.value.len();
                 let slots = (0..self.rule.slot_names().len())
                     .map(|k| vec![T::of(self.rule.slot_init(k)); n])
                     .collect();
-                self.index.insert(p.name.to_string(), self.tensors.len());
-                self.slots_of[i] = self.tensors.len();
-                self.tensors.push(TensorState {
+                self.slots_of[i] = self.table.insert(TensorState {
                     name: p.name.to_string(),
-                    step: 0,
                     slots,
                     scalars: self.rule.scalar_init(),
+                    ..Default::default()
                 });
             }
         }
@@ -278,7 +235,7 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
         // state slots; they start at their initial value, as torch creates them lazily.
         let nslots = self.rule.slot_names().len();
         for (p, &idx) in params.iter().zip(&self.slots_of) {
-            let t = &mut self.tensors[idx];
+            let t = &mut self.table.tensors[idx];
             while t.slots.len() < nslots {
                 let init = T::of(self.rule.slot_init(t.slots.len()));
                 t.slots.push(vec![init; p.value.len()]);
@@ -289,7 +246,7 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
             &self.rule,
             params,
             &self.slots_of,
-            &mut self.tensors,
+            &mut self.table.tensors,
             scratch,
         );
         Ok(StepOutcome::Applied)
@@ -318,15 +275,15 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
     }
 
     fn nonfinite_policy(&self) -> NonFinitePolicy {
-        self.policy
+        self.table.policy
     }
 
     fn set_nonfinite_policy(&mut self, policy: NonFinitePolicy) {
-        self.policy = policy;
+        self.table.policy = policy;
     }
 
     fn skipped_steps(&self) -> u64 {
-        self.skipped
+        self.table.skipped
     }
 
     fn state(&self) -> OptimizerState<T> {
@@ -339,11 +296,12 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            nonfinite: self.policy,
-            skipped: self.skipped,
+            nonfinite: self.table.policy,
+            skipped: self.table.skipped,
             // Only the buffers the rule uses now are state (SGD whose momentum a schedule
             // set to exactly 0 keeps a buffer it no longer reads).
             tensors: self
+                .table
                 .tensors
                 .iter()
                 .map(|t| TensorState {
@@ -351,41 +309,21 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                     ..t.clone()
                 })
                 .collect(),
+            ..Default::default()
         }
     }
 
-    fn load_state(&mut self, state: OptimizerState<T>) -> Result<()> {
-        if state.algorithm != R::NAME {
+    fn load_state(&mut self, mut state: OptimizerState<T>) -> Result<()> {
+        let rule = R::from_call(&check_algorithm(&state, R::NAME)?)?;
+        let names = rule.slot_names();
+        check_slot_names(&state, R::NAME, names)?;
+        if !state.globals.is_empty() || !state.inner.is_empty() {
             return Err(Error::StateMismatch(format!(
-                "state is for '{}' but the optimizer is '{}'",
-                state.algorithm,
+                "{} keeps no optimizer-wide or nested state, but the state has some",
                 R::NAME
             )));
         }
-        let rule = R::from_call(&crate::spec::parse(&state.spec)?)?;
-        let names = rule.slot_names();
-        if state
-            .slot_names
-            .iter()
-            .map(String::as_str)
-            .ne(names.iter().copied())
-        {
-            return Err(Error::StateMismatch(format!(
-                "state slots [{}] do not match {}'s [{}]",
-                state.slot_names.join(", "),
-                R::NAME,
-                names.join(", ")
-            )));
-        }
-        let scalars = rule.scalar_init().len();
-        let mut index = HashMap::new();
-        for (i, t) in state.tensors.iter().enumerate() {
-            if index.insert(t.name.clone(), i).is_some() {
-                return Err(Error::StateMismatch(format!(
-                    "tensor '{}' appears twice in the state",
-                    t.name
-                )));
-            }
+        for t in &state.tensors {
             // A rule whose buffers appear lazily (SGD's momentum buffer, created when a
             // schedule switches momentum on) may have none yet.
             let lazy_ok = rule.lazy_slots() && t.slots.is_empty();
@@ -405,20 +343,17 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                     s.len()
                 )));
             }
-            if t.scalars.len() != scalars {
+            if !t.shapes.is_empty() {
                 return Err(Error::StateMismatch(format!(
-                    "tensor '{}' has {} scalar states, expected {}",
+                    "tensor '{}': {}'s buffers are shaped like the tensor, but the state \
+                     gives them shapes of their own",
                     t.name,
-                    t.scalars.len(),
-                    scalars
+                    R::NAME
                 )));
             }
         }
+        self.table.load(&mut state, rule.scalar_init().len())?;
         self.rule = rule;
-        self.policy = state.nonfinite;
-        self.skipped = state.skipped;
-        self.tensors = state.tensors;
-        self.index = index;
         Ok(())
     }
 }

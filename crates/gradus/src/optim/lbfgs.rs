@@ -645,6 +645,7 @@ impl<T: Float> Optimizer<T> for Lbfgs<T> {
                     h.prev_loss,
                     self.layout.len() as f64,
                 ],
+                ..Default::default()
             });
             for (i, ((y, s), ro)) in h.old_dirs.iter().zip(&h.old_stps).zip(&h.ro).enumerate() {
                 tensors.push(TensorState {
@@ -652,6 +653,7 @@ impl<T: Float> Optimizer<T> for Lbfgs<T> {
                     step: 0,
                     slots: vec![y.clone(), s.clone()],
                     scalars: vec![ro.f64()],
+                    ..Default::default()
                 });
             }
         }
@@ -662,6 +664,7 @@ impl<T: Float> Optimizer<T> for Lbfgs<T> {
             nonfinite: self.policy,
             skipped: self.skipped,
             tensors,
+            ..Default::default()
         }
     }
 

@@ -26,6 +26,8 @@ mod kernel;
 mod kronecker;
 pub mod preset;
 mod registry;
+mod table;
+pub mod tensorwise;
 #[cfg(test)]
 mod test_support;
 mod validate;
@@ -59,6 +61,7 @@ pub use registry::{build, build_from_call, catalog, names};
 pub use rmsprop::{RMSprop, RMSpropConfig};
 pub use rprop::{Rprop, RpropConfig};
 pub use sgd::{Sgd, SgdConfig};
+pub use tensorwise::{PerTensor, TensorRule, TensorStep};
 pub(crate) use validate::*;
 
 use crate::error::Result;

@@ -275,7 +275,9 @@ impl<T: Float> Optimizer<T> for Newton {
                 step: self.steps,
                 slots: Vec::new(),
                 scalars: Vec::new(),
+                ..Default::default()
             }],
+            ..Default::default()
         }
     }
 

@@ -11,6 +11,30 @@ fn boxed<R: Rule, T: Float>(call: &Call) -> Result<Box<dyn Optimizer<T>>> {
     Ok(Box::new(Elementwise::<R, T>::new(R::from_call(call)?)?))
 }
 
+/// Each per-tensor rule once: its config type (see [`elementwise_rules!`]).
+macro_rules! tensor_rules {
+    ($($cfg:ty),* $(,)?) => {
+        fn build_tensor<T: Float>(call: &Call) -> Option<Result<Box<dyn Optimizer<T>>>> {
+            $(if call.name == <$cfg as Hyperparameters>::NAME {
+                return Some(
+                    <$cfg>::from_call(call)
+                        .and_then(super::PerTensor::<$cfg, T>::new)
+                        .map(|o| Box::new(o) as Box<dyn Optimizer<T>>),
+                );
+            })*
+            let _ = call; // unused while the list is empty
+            None
+        }
+
+        fn tensor_catalog() -> Vec<Algorithm> {
+            vec![$(<$cfg as Hyperparameters>::algorithm("tensor")),*]
+        }
+    };
+}
+
+// Per-tensor rules register here, one line each: `tensor_rules!(super::MuonConfig, ...)`.
+tensor_rules!();
+
 /// Each element-wise rule once: its config type. The spec name, summary and table
 /// come from the config's [`Hyperparameters`].
 macro_rules! elementwise_rules {
@@ -46,6 +70,7 @@ elementwise_rules!(
 /// Every optimizer with its hyperparameter table, in the order `gradus list` shows.
 pub fn catalog() -> Vec<Algorithm> {
     let mut all = elementwise_catalog();
+    all.extend(tensor_catalog());
     all.push(super::LbfgsConfig::algorithm("closure"));
     all.push(super::NewtonConfig::algorithm("closure"));
     all
@@ -59,7 +84,7 @@ pub fn names() -> Vec<(&'static str, &'static str)> {
 /// Builds any optimizer from a parsed spec call. Closure optimizers (`lbfgs`,
 /// `newton`) are stepped with [`Optimizer::step_with`].
 pub fn build_from_call<T: Float>(call: &Call) -> Result<Box<dyn Optimizer<T>>> {
-    if let Some(opt) = build_elementwise(call) {
+    if let Some(opt) = build_elementwise(call).or_else(|| build_tensor(call)) {
         return opt;
     }
     match call.name.as_str() {
