@@ -45,6 +45,8 @@ pub mod radam;
 pub mod rmsprop;
 pub mod rprop;
 pub mod sgd;
+pub mod shampoo;
+pub mod soap;
 
 pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adagrad::{Adagrad, AdagradConfig};
@@ -61,6 +63,8 @@ pub use registry::{build, build_from_call, catalog, names};
 pub use rmsprop::{RMSprop, RMSpropConfig};
 pub use rprop::{Rprop, RpropConfig};
 pub use sgd::{Sgd, SgdConfig};
+pub use shampoo::{Shampoo, ShampooConfig};
+pub use soap::{DataFormat, Soap, SoapConfig};
 pub use tensorwise::{PerTensor, TensorRule, TensorStep};
 pub(crate) use validate::*;
 

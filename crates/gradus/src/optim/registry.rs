@@ -33,7 +33,7 @@ macro_rules! tensor_rules {
 }
 
 // Per-tensor rules register here, one line each: `tensor_rules!(super::MuonConfig, ...)`.
-tensor_rules!();
+tensor_rules!(super::SoapConfig, super::ShampooConfig);
 
 /// Each element-wise rule once: its config type. The spec name, summary and table
 /// come from the config's [`Hyperparameters`].
