@@ -52,8 +52,9 @@ const FIXTURES: &[(&str, &str)] = &[
 const NOT_IN_TORCH: &[&str] = &["lion", "newton"];
 
 /// Optimizers whose torch fixtures are replayed by their own test (closure optimizers
-/// re-evaluate the loss): `lbfgs` in `tests/lbfgs_torch.rs`.
-const REPLAYED_ELSEWHERE: &[&str] = &["lbfgs"];
+/// re-evaluate the loss): `lbfgs` in `tests/lbfgs_torch.rs`; `soap` and `shampoo` (their
+/// reference is pytorch-optimizer, on matrices) in `tests/matrix_ref.rs`.
+const REPLAYED_ELSEWHERE: &[&str] = &["lbfgs", "soap", "shampoo"];
 
 /// How close a value must be to torch's.
 ///
