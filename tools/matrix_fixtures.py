@@ -146,6 +146,26 @@ def self_deviation(kind, kwargs, tensors, steps, reference):
     return worst, early
 
 
+def f32_deviation(kind, kwargs, tensors, reference):
+    """How far the reference run in float32 (parameters, gradients, state) ends up from
+    its float64 run: the largest, over steps and tensors, of max|a - b| / max|b|."""
+    torch.set_default_dtype(torch.float32)
+    try:
+        params = [torch.nn.Parameter(torch.tensor(t["start"], dtype=torch.float32).reshape(t["shape"])) for t in tensors]
+        opt = (SOAP if kind == "soap" else Shampoo)(params, **kwargs)
+        worst = 0.0
+        for step in reference["steps"]:
+            for p, t in zip(params, tensors):
+                p.grad = grad_of(p.detach().double(), t).float()
+            opt.step()
+            for p, want in zip(params, step["params"]):
+                y = torch.tensor(want, dtype=torch.float64)
+                worst = max(worst, ((p.detach().double().flatten() - y).abs().max() / y.abs().max()).item())
+        return worst
+    finally:
+        torch.set_default_dtype(torch.float64)
+
+
 def run_case(kind, kwargs, tensors, steps):
     torch.set_default_dtype(torch.float64)
     params = [
@@ -241,6 +261,7 @@ def generate(kind):
         worst, early = self_deviation(kind, kwargs, case["tensors"], STEPS[kind], case)
         case["reference_self_deviation"] = worst
         case["reference_self_deviation_before_refresh"] = early
+        case["reference_f32_deviation"] = f32_deviation(kind, kwargs, case["tensors"], case)
         case["degenerate"] = name in DEGENERATE
         out["cases"].append(case)
     return json.dumps(out, indent=None, separators=(",", ":")) + "\n"

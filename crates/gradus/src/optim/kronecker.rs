@@ -66,7 +66,11 @@ pub(crate) fn mode_product<T: Float>(
         for j in 0..d {
             let row = &mut y[base + j * inner..base + (j + 1) * inner];
             for a in 0..d {
-                let w = if transposed { m[a * d + j] } else { m[j * d + a] };
+                let w = if transposed {
+                    m[a * d + j]
+                } else {
+                    m[j * d + a]
+                };
                 let src = &x[base + a * inner..base + (a + 1) * inner];
                 for (r, s) in row.iter_mut().zip(src) {
                     *r = w.mul_add(*s, *r);
@@ -79,7 +83,12 @@ pub(crate) fn mode_product<T: Float>(
 
 /// Reorders axis `k` of `x`: `y[.., j, ..] = x[.., order[j], ..]` (torch's
 /// `index_select(k, order)`).
-pub(crate) fn select_along<T: Float>(x: &[T], shape: &[usize], k: usize, order: &[usize]) -> Vec<T> {
+pub(crate) fn select_along<T: Float>(
+    x: &[T],
+    shape: &[usize],
+    k: usize,
+    order: &[usize],
+) -> Vec<T> {
     let (outer, d, inner) = split(shape, k);
     let mut y = Vec::with_capacity(x.len());
     for o in 0..outer {
@@ -135,8 +144,7 @@ pub(crate) fn eigenbasis_descending<T: Float>(m: &[T], d: usize) -> Vec<T> {
     if m.iter().any(|x| !x.is_finite()) {
         return nan_matrix(d);
     }
-    let Some(eig) = SymmetricEigen::try_new(to_f64(m, d), f64::EPSILON, max_iterations(d))
-    else {
+    let Some(eig) = SymmetricEigen::try_new(to_f64(m, d), f64::EPSILON, max_iterations(d)) else {
         return nan_matrix(d);
     };
     let mut order: Vec<usize> = (0..d).collect();
@@ -173,15 +181,18 @@ pub(crate) fn inverse_root_svd<T: Float>(m: &[T], d: usize, root: f64) -> Vec<T>
     if m.iter().any(|x| !x.is_finite()) {
         return nan_matrix(d);
     }
-    let Some(eig) = SymmetricEigen::try_new(to_f64(m, d), f64::EPSILON, max_iterations(d))
-    else {
+    let Some(eig) = SymmetricEigen::try_new(to_f64(m, d), f64::EPSILON, max_iterations(d)) else {
         return nan_matrix(d);
     };
     let power = -1.0 / root;
     let u = &eig.eigenvectors;
     let mut us = u.clone();
     for (j, &l) in eig.eigenvalues.iter().enumerate() {
-        let f = if l < 0.0 { -(-l).powf(power) } else { l.powf(power) };
+        let f = if l < 0.0 {
+            -(-l).powf(power)
+        } else {
+            l.powf(power)
+        };
         us.column_mut(j).iter_mut().for_each(|x| *x *= f);
     }
     to_rows(&(us * u.transpose()))

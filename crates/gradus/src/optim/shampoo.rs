@@ -157,7 +157,11 @@ impl TensorRule for ShampooConfig {
             .zip(t.value.iter())
             .map(|((&g, &b), &p)| {
                 let g = if self.maximize { -g } else { g };
-                let g = if self.momentum > 0.0 { lerp(g, b, momentum) } else { g };
+                let g = if self.momentum > 0.0 {
+                    lerp(g, b, momentum)
+                } else {
+                    g
+                };
                 grad_in(g, p, false, l2)
             })
             .collect();

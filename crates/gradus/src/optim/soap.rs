@@ -417,7 +417,10 @@ mod tests {
             merge_small_dims(&[1, 2, 512, 1, 2048, 1, 3, 4], 1024),
             vec![1024, 2048, 12]
         );
-        assert_eq!(merge_small_dims(&[1, 2, 768, 1, 2048], 1024), vec![2, 768, 2048]);
+        assert_eq!(
+            merge_small_dims(&[1, 2, 768, 1, 2048], 1024),
+            vec![2, 768, 2048]
+        );
         assert_eq!(merge_small_dims(&[4, 3], 10000), vec![1]);
         assert_eq!(merge_small_dims(&[8], 6), vec![1, 8]);
     }
