@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Python package's tests: a fresh virtual environment with maturin, numpy, pytest
 # and torch (CPU wheel) from PyPI, the package installed with `pip install
-# ./crates/gradus-python` (a release build through maturin), then pytest. Exits
+# ./crates/gradus-python` (through maturin, in the dev profile), then pytest. Exits
 # non-zero on any failure, and when pytest collects no test (its exit code 5).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,7 +11,11 @@ python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --upgrade pip
 # torch's CPU build is enough (no accelerator here); the default index's wheel works too.
 "$venv/bin/pip" install --quiet maturin numpy pytest torch
-"$venv/bin/pip" install --quiet ./crates/gradus-python
+# The tests need no release build: the dev profile (optimized, see Cargo.toml) reuses
+# what `cargo test --workspace` compiled, which saves CI a second full compile.
+# Users' `pip install ./crates/gradus-python` builds the release profile as usual.
+MATURIN_PEP517_ARGS="${MATURIN_PEP517_ARGS:---profile dev}" \
+    "$venv/bin/pip" install --quiet ./crates/gradus-python
 "$venv/bin/python" -c "import gradus, gradus.torch; print('gradus', len(gradus.optimizers()), 'optimizers')"
 
 status=0
