@@ -32,6 +32,7 @@
 //!   eigenvalues), the trajectory only for staying within 10× the self-deviation.
 
 use gradus::optim::{self, Optimizer, OptimizerState, Param};
+use gradus::Float;
 use serde_json::Value;
 
 const SOAP: &str = include_str!("fixtures/soap.json");
@@ -162,14 +163,19 @@ fn deviation_up_to_column_signs(a: &[f64], b: &[f64], dims: &[usize]) -> f64 {
     worst
 }
 
-fn step_all(opt: &mut dyn Optimizer<f64>, case: &Case, values: &mut [Vec<f64>]) {
-    let grads: Vec<Vec<f64>> = case
+/// One step of every tensor, with the gradient at the current values (computed in f64;
+/// for f64 tensors the conversions are exact).
+fn step_all<T: Float>(opt: &mut dyn Optimizer<T>, case: &Case, values: &mut [Vec<T>]) {
+    let grads: Vec<Vec<T>> = case
         .tensors
         .iter()
         .zip(values.iter())
-        .map(|(t, w)| t.grad(w))
+        .map(|(t, w)| {
+            let w: Vec<f64> = w.iter().map(|x| x.f64()).collect();
+            t.grad(&w).into_iter().map(T::of).collect()
+        })
         .collect();
-    let mut params: Vec<Param<'_, f64>> = case
+    let mut params: Vec<Param<'_, T>> = case
         .tensors
         .iter()
         .zip(values.iter_mut())
@@ -527,9 +533,9 @@ fn soap_steps_do_not_depend_on_eigenvector_signs() {
     }
 }
 
-#[test]
-fn fixtures_cover_every_flag_that_changes_the_math() {
-    let soap_keys: Vec<String> = cases(SOAP)
+/// Every constructor argument some case of the fixture sets.
+fn case_keys(text: &str) -> Vec<String> {
+    cases(text)
         .iter()
         .flat_map(|c| {
             c.kwargs
@@ -539,7 +545,12 @@ fn fixtures_cover_every_flag_that_changes_the_math() {
                 .cloned()
                 .collect::<Vec<_>>()
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn fixtures_cover_every_flag_that_changes_the_math() {
+    let soap_keys = case_keys(SOAP);
     for key in [
         "lr",
         "betas",
@@ -560,17 +571,7 @@ fn fixtures_cover_every_flag_that_changes_the_math() {
             "no soap case sets {key}"
         );
     }
-    let shampoo_keys: Vec<String> = cases(SHAMPOO)
-        .iter()
-        .flat_map(|c| {
-            c.kwargs
-                .as_object()
-                .unwrap()
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let shampoo_keys = case_keys(SHAMPOO);
     for key in [
         "lr",
         "momentum",
@@ -607,23 +608,7 @@ fn f32_ends_up_as_close_to_the_reference_as_its_own_f32_run() {
                 .collect();
             let mut worst = 0.0f64;
             for step in &case.steps {
-                let grads: Vec<Vec<f32>> = case
-                    .tensors
-                    .iter()
-                    .zip(&values)
-                    .map(|(t, w)| {
-                        let w: Vec<f64> = w.iter().map(|&x| x as f64).collect();
-                        t.grad(&w).into_iter().map(|g| g as f32).collect()
-                    })
-                    .collect();
-                let mut params: Vec<Param<'_, f32>> = case
-                    .tensors
-                    .iter()
-                    .zip(values.iter_mut())
-                    .zip(&grads)
-                    .map(|((t, w), g)| Param::with_shape(&t.name, w, g, &t.shape))
-                    .collect();
-                opt.step(&mut params).unwrap();
+                step_all(opt.as_mut(), &case, &mut values);
                 for (i, w) in values.iter().enumerate() {
                     let w: Vec<f64> = w.iter().map(|&x| x as f64).collect();
                     worst = worst.max(deviation(&w, &floats(&step["params"][i])));

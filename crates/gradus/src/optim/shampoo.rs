@@ -166,7 +166,7 @@ impl TensorRule for ShampooConfig {
             })
             .collect();
         let order = shape.len();
-        let recompute = t.step % self.preconditioning_compute_steps == 0;
+        let recompute = t.step.is_multiple_of(self.preconditioning_compute_steps);
         let mut u = g.clone();
         for (k, d, off) in blocks(shape) {
             let stats = mode_gram(&g, shape, k);

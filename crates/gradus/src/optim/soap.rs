@@ -93,7 +93,7 @@ crate::hyperparameters! {
         lr: f64 = 3e-3, NONNEG, log;
         /// Decay rates (β1, β2) of the first and second moments.
         betas: (f64, f64) = (0.95, 0.95), UNIT_OPEN;
-        /// Decay rate of the preconditioner statistics (none: betas[1]).
+        /// Decay rate of the preconditioner statistics (none: the second beta).
         shampoo_beta: Option<f64> = None, NONNEG;
         /// Decoupled weight decay, applied after the update.
         weight_decay: f64 = 1e-2, NONNEG, log;
@@ -401,7 +401,7 @@ impl TensorRule for SoapConfig {
             }
         }
         layout.accumulate(gg, &g, w_stats);
-        if s % self.precondition_frequency == 0 {
+        if s.is_multiple_of(self.precondition_frequency) {
             layout.refresh(gg, q, exp_avg_sq);
         }
     }
