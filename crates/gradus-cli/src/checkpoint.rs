@@ -18,7 +18,7 @@
 //! Temporary files left by a killed writer (`.NAME.tmp-PID` of a process that no longer
 //! runs) are removed by the next write to the same target. Only regular files are
 //! replaced, and only regular files of at most [`MAX_CHECKPOINT_BYTES`] are read;
-//! reading stops at the first line if that is not a gradus checkpoint header.
+//! reading stops after the header if that is not a gradus checkpoint's.
 //!
 //! linreg checkpoints pin their data: `meta.run.data_fingerprint` is the CSV file's
 //! fingerprint, and resuming on a file with another one is refused.
@@ -223,9 +223,9 @@ pub fn check_target(path: &Path) -> Result<(), CliError> {
     crate::output_paths::check_file("--save-state", path)
 }
 
-/// The bytes of the checkpoint file at `path`: a regular file, whose first line is a
-/// gradus checkpoint header giving its exact size, at most [`MAX_CHECKPOINT_BYTES`].
-/// Nothing past the first line is read unless all of that holds.
+/// The bytes of the checkpoint file at `path`: a regular file, whose header gives its
+/// exact size, at most [`MAX_CHECKPOINT_BYTES`]. Nothing past the header is read
+/// unless all of that holds.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let regular = |m: &std::fs::Metadata| -> Result<(), String> {
@@ -251,7 +251,16 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
         .take(gradus::checkpoint::MAX_FIRST_LINE as u64)
         .read_to_end(&mut head)
         .map_err(|e| format!("cannot read it: {e}"))?;
-    let pre = gradus::checkpoint::Preamble::parse(&head).map_err(|e| e.to_string())?;
+    // The header (version 2) or first line (version 1) says how large the file is.
+    use gradus::checkpoint::Preamble;
+    let need = Preamble::prefix_bytes(&head).map_err(|e| e.to_string())?;
+    if need > head.len() {
+        (&mut file)
+            .take((need - head.len()) as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| format!("cannot read it: {e}"))?;
+    }
+    let pre = Preamble::parse(&head).map_err(|e| e.to_string())?;
     let size = pre.file_bytes() as u64;
     if size > MAX_CHECKPOINT_BYTES {
         return Err(format!(
@@ -260,7 +269,7 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     }
     if meta.len() != size {
         return Err(format!(
-            "the file has {} bytes but its first line announces {size}: it is {}",
+            "the file has {} bytes but its header announces {size}: it is {}",
             meta.len(),
             if meta.len() < size {
                 "truncated"

@@ -25,7 +25,12 @@ pub fn num<T: Float>(x: T) -> Value {
 pub fn summary<T: Float>(runner: &mut Runner<T>, wall_seconds: f64) -> Map<String, Value> {
     let mut m = Map::new();
     let spec = runner.spec().clone();
-    let loss = runner.loss();
+    // The runner's own tensors always fit the optimizer's state, so the read-out of
+    // the evaluation point cannot fail.
+    let eval = runner.eval_params().ok().flatten();
+    let params_loss = runner.loss();
+    let loss = runner.reported_loss().unwrap_or(params_loss);
+    let point = eval.clone().unwrap_or_else(|| runner.x.clone());
     m.insert("problem".into(), Value::String(spec.problem.clone()));
     m.insert(
         "optimizer".into(),
@@ -38,11 +43,23 @@ pub fn summary<T: Float>(runner: &mut Runner<T>, wall_seconds: f64) -> Map<Strin
     m.insert("seed".into(), Value::from(spec.seed));
     m.insert("steps".into(), Value::from(runner.step));
     m.insert("loss".into(), num(loss));
+    if eval.is_some() {
+        // Schedule-Free and the like: losses, test metrics and the answer are those of
+        // the evaluation point; the gradient point's loss is given too.
+        m.insert("loss_at".into(), Value::String("eval_params".into()));
+        m.insert("params_loss".into(), num(params_loss));
+    }
     if runner.x.len() <= crate::runner::MAX_PRINTED_PARAMS {
         m.insert(
             "params".into(),
             Value::Array(runner.x.iter().map(|&v| num(v)).collect()),
         );
+        if let Some(e) = &eval {
+            m.insert(
+                "eval_params".into(),
+                Value::Array(e.iter().map(|&v| num(v)).collect()),
+            );
+        }
     }
     m.insert("lr".into(), num(runner.lr()));
     if runner.skipped > 0 || spec.nonfinite != gradus::optim::NonFinitePolicy::Error {
@@ -53,8 +70,8 @@ pub fn summary<T: Float>(runner: &mut Runner<T>, wall_seconds: f64) -> Map<Strin
     }
     if let Some(data) = runner.problem.as_data() {
         m.insert("train_loss".into(), num(loss));
-        m.insert("test_loss".into(), num(data.test_loss(&runner.x)));
-        if let Some(acc) = data.test_accuracy(&runner.x) {
+        m.insert("test_loss".into(), num(data.test_loss(&point)));
+        if let Some(acc) = data.test_accuracy(&point) {
             m.insert("test_accuracy".into(), num(acc));
         }
         if let Some(opt) = data.optimum_loss() {

@@ -69,7 +69,18 @@ impl Printer {
                 .and_then(|_| self.out.write_all(b"\n")),
             Format::Text => {
                 if r.step.is_multiple_of(self.log_every) || last {
-                    writeln!(self.out, "Step: {}, Loss: {}", r.step, human(r.loss.f64()))
+                    // Say where the loss is taken when it is not at the parameters.
+                    let at = if r.loss_at_eval {
+                        " at eval_params"
+                    } else {
+                        ""
+                    };
+                    writeln!(
+                        self.out,
+                        "Step: {}, Loss{at}: {}",
+                        r.step,
+                        human(r.loss.f64())
+                    )
                 } else {
                     Ok(())
                 }

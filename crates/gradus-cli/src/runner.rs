@@ -49,13 +49,23 @@ pub struct RunSpec {
 pub struct Record<T> {
     /// Updates applied so far (0: the start).
     pub step: u64,
-    /// The (full, training) loss at the current parameters.
+    /// The (full, training) loss at the evaluation parameters: the parameters
+    /// themselves, or the optimizer's evaluation point when it has one
+    /// (Schedule-Free's average, see [`Optimizer::eval_params`]).
     pub loss: T,
     /// The learning rate the next update uses.
     pub lr: f64,
-    /// The parameters (for problems with at most 100 of them).
+    /// The parameters (for problems with at most 100 of them): where the next
+    /// gradient is taken (the reference's train mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub params: Option<Vec<T>>,
+    /// The evaluation parameters, for optimizers that have them (what the reference's
+    /// `eval()` puts in the tensors), for problems with at most 100 parameters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_params: Option<Vec<T>>,
+    /// Whether `loss` is taken at the evaluation parameters rather than `params`.
+    #[serde(skip)]
+    pub loss_at_eval: bool,
 }
 
 /// Params with at most this many entries are printed in every record.
@@ -83,6 +93,9 @@ pub struct Runner<T: Float> {
     spec: RunSpec,
     /// The loss at the current parameters, once evaluated.
     current_loss: Option<T>,
+    /// The loss at the evaluation parameters, once evaluated (optimizers with
+    /// [`Optimizer::eval_params`]).
+    current_eval_loss: Option<T>,
     /// Steps the optimizer skipped (non-finite gradients under `skip`).
     pub skipped: u64,
     /// The fingerprint of the `--data` file (linreg), which checkpoints store.
@@ -263,6 +276,7 @@ impl<T: Float> Runner<T> {
             step: 0,
             spec: spec.clone(),
             current_loss: None,
+            current_eval_loss: None,
             skipped: 0,
             data_fingerprint: match &spec.problem_options.data {
                 Some(path) => Some(gradus_problems::data_fingerprint(
@@ -328,6 +342,7 @@ impl<T: Float> Runner<T> {
     /// Drops the cached loss (after the parameters were replaced).
     pub(crate) fn forget_loss(&mut self) {
         self.current_loss = None;
+        self.current_eval_loss = None;
     }
 
     /// Whether gradients come from minibatches (so the loss is a separate evaluation).
@@ -363,28 +378,67 @@ impl<T: Float> Runner<T> {
         l
     }
 
+    /// The optimizer's evaluation parameters (Schedule-Free's average `x`), or `None`
+    /// when the parameters are the evaluation point.
+    pub fn eval_params(&self) -> Result<Option<Vec<T>>, Halt> {
+        let mut out = vec![T::zero(); self.x.len()];
+        for (name, r) in &self.tensors {
+            let has = self
+                .stepper
+                .eval_params(name, &self.x[r.clone()], &mut out[r.clone()])?;
+            if !has {
+                return Ok(None);
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The loss to report: at the evaluation parameters when the optimizer has them
+    /// (evaluated once per step), else [`Runner::loss`].
+    pub fn reported_loss(&mut self) -> Result<T, Halt> {
+        if let Some(l) = self.current_eval_loss {
+            return Ok(l);
+        }
+        match self.eval_params()? {
+            Some(x) => {
+                let l = self.problem.value(&x);
+                self.current_eval_loss = Some(l);
+                Ok(l)
+            }
+            None => Ok(self.loss()),
+        }
+    }
+
     /// The record of the current state; `Err` if the loss or parameters are not finite.
     pub fn record(&mut self) -> Result<Record<T>, Halt> {
-        let loss = self.loss();
-        if !loss.is_finite() {
+        // The training point's loss comes first: full-batch runs take the next
+        // gradient in the same evaluation.
+        let train_loss = self.loss();
+        let loss = self.reported_loss()?;
+        if !loss.is_finite() || !train_loss.is_finite() {
             return Err(Halt::NonFiniteLoss { step: self.step });
         }
         if self.x.iter().any(|v| !v.is_finite()) {
             return Err(Halt::NonFiniteParams { step: self.step });
         }
         self.check_schedule()?;
-        Ok(self.record_unchecked())
+        self.record_unchecked()
     }
 
     /// The record of the current state, finite or not.
-    pub fn record_unchecked(&mut self) -> Record<T> {
-        let loss = self.loss();
-        Record {
+    pub fn record_unchecked(&mut self) -> Result<Record<T>, Halt> {
+        self.loss();
+        let loss = self.reported_loss()?;
+        let eval_params = self.eval_params()?;
+        let printed = self.x.len() <= MAX_PRINTED_PARAMS;
+        Ok(Record {
             step: self.step,
             loss,
             lr: self.lr(),
-            params: (self.x.len() <= MAX_PRINTED_PARAMS).then(|| self.x.clone()),
-        }
+            params: printed.then(|| self.x.clone()),
+            loss_at_eval: eval_params.is_some(),
+            eval_params: eval_params.filter(|_| printed),
+        })
     }
 
     /// Applies one update: gradient (minibatch, noise, clipping), optimizer step,
@@ -423,7 +477,7 @@ impl<T: Float> Runner<T> {
             self.skipped += 1;
         }
         self.step += 1;
-        self.current_loss = None;
+        self.forget_loss();
         if let Some(s) = &mut self.schedule {
             s.step(metric.f64());
         }

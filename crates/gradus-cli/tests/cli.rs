@@ -510,8 +510,12 @@ fn bad_checkpoints_are_refused_with_the_reason() {
     let n = corrupt.len();
     corrupt[n - 5] ^= 0x40;
     std::fs::write(p("corrupt.ck"), &corrupt).unwrap();
-    let v9 = String::from_utf8_lossy(&bytes).replacen("checkpoint 1 ", "checkpoint 9 ", 1);
-    std::fs::write(p("v9.ck"), v9.as_bytes()).unwrap();
+    // The format version inside gradus' safetensors metadata, 2 → 9 (same length).
+    let mut v9 = bytes.clone();
+    let key = br#"{\"version\":2"#;
+    let at = v9.windows(key.len()).position(|w| w == key).unwrap();
+    v9[at + key.len() - 1] = b'9';
+    std::fs::write(p("v9.ck"), &v9).unwrap();
     tamper(&good, &p("dim.ck"), |h| {
         h["meta"]["run"]["problem_options"]["dim"] = 3.into()
     });

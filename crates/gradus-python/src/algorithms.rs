@@ -17,9 +17,9 @@ pub fn catalog_json() -> PyResult<String> {
     serde_json::to_string(&all).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
-/// The kinds of optimizer that step named tensors (and so get a Python class); closure
-/// optimizers need a loss closure the bindings do not drive yet.
-pub const STEPPABLE_KINDS: &[&str] = &["elementwise", "tensor"];
+/// The kinds of optimizer that get a Python class: all of them (closure optimizers
+/// are stepped with a Python closure, see [`crate::closure`]).
+pub const STEPPABLE_KINDS: &[&str] = &["elementwise", "tensor", "closure", "combinator"];
 
 /// [`STEPPABLE_KINDS`], for the Python package.
 #[pyfunction]

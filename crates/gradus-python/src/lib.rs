@@ -13,6 +13,7 @@
 
 pub mod algorithms;
 pub mod clipping;
+pub mod closure;
 pub mod errors;
 pub mod optimizer;
 pub mod problem;
@@ -45,6 +46,7 @@ fn _gradus(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(algorithms::catalog_json, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms::steppable_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(tensors::step_tensors, m)?)?;
+    m.add_function(wrap_pyfunction!(tensors::step_group, m)?)?;
     m.add_function(wrap_pyfunction!(tensors::tensor_states, m)?)?;
     m.add_function(wrap_pyfunction!(tensors::load_tensor_states, m)?)?;
     Ok(())

@@ -6,6 +6,7 @@
 //! sees float32 arrays. From then on it steps that dtype only, as a Rust
 //! `Optimizer<T>` does.
 
+use crate::closure;
 use crate::errors;
 use crate::values;
 use gradus::optim::{
@@ -46,6 +47,8 @@ pub(crate) struct Inner {
     dtype_fixed: bool,
     /// The shape each tensor had at its last step, so state arrays come back shaped.
     shapes: HashMap<String, Vec<usize>>,
+    /// What the last `gradus.torch` step of this optimizer's group knew of its tensors.
+    pub(crate) group: crate::tensors::GroupCache,
 }
 
 /// A gradus optimizer over named NumPy arrays (`gradus.build(spec)`, or one of the
@@ -86,6 +89,13 @@ fn build_typed(call: &Call, dtype: gradus::DType, policy: NonFinitePolicy) -> Py
 }
 
 impl Inner {
+    /// Keeps `shape` as the shape of tensor `name` (state arrays come back in it).
+    fn remember_shape(&mut self, name: &str, shape: &[usize]) {
+        if self.shapes.get(name).map(Vec::as_slice) != Some(shape) {
+            self.shapes.insert(name.to_string(), shape.to_vec());
+        }
+    }
+
     pub(crate) fn dtype(&self) -> gradus::DType {
         match self.typed {
             Typed::F32(_) => gradus::DType::F32,
@@ -102,7 +112,7 @@ impl Inner {
     }
 
     /// Settles the element type for a step over `dtype` arrays.
-    fn settle(&mut self, dtype: gradus::DType, culprit: &str) -> PyResult<()> {
+    pub(crate) fn settle(&mut self, dtype: gradus::DType, culprit: &str) -> PyResult<()> {
         if self.dtype() != dtype {
             if self.dtype_fixed {
                 return Err(PyTypeError::new_err(format!(
@@ -253,7 +263,12 @@ fn step_arrays<T: Float + Element>(
     }
     let mut ps: Vec<Param<'_, T>> = Vec::with_capacity(entries.len());
     for ((e, p), g) in entries.iter().zip(params.iter_mut()).zip(grads.iter()) {
-        ps.push(Param::new(&e.name, p.as_slice_mut()?, g.as_slice()?));
+        ps.push(Param::with_shape(
+            &e.name,
+            p.as_slice_mut()?,
+            g.as_slice()?,
+            e.param.shape(),
+        ));
     }
     py.detach(|| opt.step(&mut ps)).map_err(errors::core)
 }
@@ -289,13 +304,24 @@ fn state_to_python<'py, T: Float + Element>(
     for t in &s.tensors {
         let e = PyDict::new(py);
         e.set_item("step", t.step)?;
-        for (name, slot) in s.slot_names.iter().zip(&t.slots) {
-            e.set_item(name, state_array(py, slot, shapes.get(&t.name))?)?;
+        for (k, (name, slot)) in s.slot_names.iter().zip(&t.slots).enumerate() {
+            // A per-tensor rule's buffer has its own shape; the others the tensor's.
+            let shape = t.shapes.get(k).or_else(|| shapes.get(&t.name));
+            e.set_item(name, state_array(py, slot, shape)?)?;
         }
         e.set_item("scalars", &t.scalars)?;
+        if !t.shapes.is_empty() {
+            e.set_item("shapes", &t.shapes)?;
+        }
         tensors.set_item(&t.name, e)?;
     }
     d.set_item("state", tensors)?;
+    d.set_item("globals", &s.globals)?;
+    let inner = PyList::empty(py);
+    for i in &s.inner {
+        inner.append(state_to_python(py, i, shapes)?)?;
+    }
+    d.set_item("inner", inner)?;
     Ok(d)
 }
 
@@ -341,11 +367,17 @@ fn state_from_python<T: Float + Element>(
         let v = v
             .cast::<PyDict>()
             .map_err(|_| PyTypeError::new_err(format!("{what} must be a dict")))?;
+        let own_shapes: Vec<Vec<usize>> = match v.get_item("shapes")? {
+            Some(x) => x.extract()?,
+            None => Vec::new(),
+        };
         let mut slots = Vec::new();
         for slot in &slot_names {
             let (values, shape) =
                 flat_values::<T>(&item(v, slot, &what)?, &format!("{what}: '{slot}'"))?;
-            shapes.insert(name.clone(), shape);
+            if own_shapes.is_empty() {
+                shapes.insert(name.clone(), shape);
+            }
             slots.push(values);
         }
         tensors.push(TensorState {
@@ -353,8 +385,23 @@ fn state_from_python<T: Float + Element>(
             step: item(v, "step", &what)?.extract()?,
             slots,
             scalars: item(v, "scalars", &what)?.extract()?,
-            ..Default::default()
+            shapes: own_shapes,
         });
+    }
+    // Dicts saved before optimizer-wide scalars and wrapped optimizers have neither.
+    let globals: Vec<f64> = match d.get_item("globals")? {
+        Some(x) => x.extract()?,
+        None => Vec::new(),
+    };
+    let mut inner = Vec::new();
+    if let Some(list) = d.get_item("inner")? {
+        for (i, x) in list.try_iter()?.enumerate() {
+            let x = x?;
+            let sub = x.cast::<PyDict>().map_err(|_| {
+                PyTypeError::new_err(format!("state dict: 'inner'[{i}] must be a state dict"))
+            })?;
+            inner.push(state_from_python::<T>(sub, shapes)?);
+        }
     }
     Ok(OptimizerState {
         algorithm: item(d, "algorithm", "the state dict")?.extract()?,
@@ -363,7 +410,8 @@ fn state_from_python<T: Float + Element>(
         nonfinite: policy.parse().map_err(errors::core)?,
         skipped: item(d, "skipped", "the state dict")?.extract()?,
         tensors,
-        ..Default::default()
+        globals,
+        inner,
     })
 }
 
@@ -375,7 +423,108 @@ pub(crate) fn policy_name(p: NonFinitePolicy) -> &'static str {
         .unwrap_or("error")
 }
 
+/// A closure step's tensor: its name, the parameter array, and its gradient if given.
+type ClosureItem<'py> = (String, Bound<'py, PyAny>, Option<Bound<'py, PyAny>>);
+
+/// One closure step over `(name, param, grad)` items of element type `T`.
+fn closure_step_typed<T: Float + Element>(
+    opt: &mut Box<dyn Optimizer<T>>,
+    items: &[ClosureItem<'_>],
+    closure: Option<Bound<'_, PyAny>>,
+    hessian: Option<Bound<'_, PyAny>>,
+) -> PyResult<(StepOutcome, Option<Py<PyAny>>)> {
+    let targets = items
+        .iter()
+        .map(|(name, p, _)| closure::check_target::<T>(p, name))
+        .collect::<PyResult<Vec<_>>>()?;
+    let mut grads = Vec::with_capacity(items.len());
+    for ((name, _, g), t) in items.iter().zip(&targets) {
+        let Some(g) = g else { break };
+        let (values, shape) = flat_values::<T>(g, &format!("tensor '{name}': the gradient"))?;
+        if shape != t.array.shape() {
+            return Err(PyValueError::new_err(format!(
+                "tensor '{name}': parameter shape {:?} differs from gradient shape {shape:?}",
+                t.array.shape()
+            )));
+        }
+        grads.push(values);
+    }
+    let grads = (grads.len() == items.len()).then_some(grads);
+    closure::step_closure(opt, &targets, grads, closure, hessian)
+}
+
 impl PyOptimizer {
+    /// [`PyOptimizer::step`] without a closure.
+    fn step_pairs(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let entries = entries(params)?;
+        let mut inner = self.lock();
+        let Some(first) = entries.first() else {
+            return Ok(true);
+        };
+        for e in &entries {
+            inner.settle(float_dtype(&e.param).expect("checked by entries"), &e.name)?;
+        }
+        let _ = first;
+        let outcome = match &mut inner.typed {
+            Typed::F32(o) => step_arrays(py, o, &entries)?,
+            Typed::F64(o) => step_arrays(py, o, &entries)?,
+        };
+        for e in &entries {
+            inner.remember_shape(&e.name, e.param.shape());
+        }
+        Ok(outcome == StepOutcome::Applied)
+    }
+
+    /// [`PyOptimizer::step`] with a closure or a Hessian (see there).
+    fn step_closure(
+        &self,
+        py: Python<'_>,
+        params: &Bound<'_, PyAny>,
+        closure: Option<Bound<'_, PyAny>>,
+        hessian: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let d = params.cast::<PyDict>().map_err(|_| {
+            PyTypeError::new_err("step() takes a dict {name: param} or {name: (param, grad)}")
+        })?;
+        let mut items = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let name: String = k.extract().map_err(|_| {
+                PyTypeError::new_err(format!("step(): tensor names must be strings, got {k}"))
+            })?;
+            let (p, g) = match v.cast::<PyTuple>() {
+                Ok(t) if t.len() == 2 => (t.get_item(0)?, Some(t.get_item(1)?)),
+                _ => (v, None),
+            };
+            items.push((name, p, g));
+        }
+        let Some((first, p0, _)) = items.first() else {
+            return Ok(py.None());
+        };
+        let dtype = float_dtype(as_array(p0, first, "parameter")?).ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "tensor '{first}': parameter dtype is not supported; valid: float32, float64"
+            ))
+        })?;
+        let mut inner = self.lock();
+        inner.settle(dtype, first)?;
+        let (outcome, loss) = match &mut inner.typed {
+            Typed::F32(o) => closure_step_typed(o, &items, closure, hessian)?,
+            Typed::F64(o) => closure_step_typed(o, &items, closure, hessian)?,
+        };
+        for (name, p, _) in &items {
+            if let Ok(a) = p.cast::<PyUntypedArray>() {
+                inner.remember_shape(name, a.shape());
+            }
+        }
+        Ok(match loss {
+            Some(l) => l,
+            None => pyo3::types::PyBool::new(py, outcome == StepOutcome::Applied)
+                .to_owned()
+                .into_any()
+                .unbind(),
+        })
+    }
+
     pub(crate) fn from_call(call: &Call, dtype: Option<&str>, nonfinite: &str) -> PyResult<Self> {
         let policy: NonFinitePolicy = nonfinite.parse().map_err(errors::core)?;
         let dt = dtype.map(parse_dtype).transpose()?;
@@ -384,6 +533,7 @@ impl PyOptimizer {
                 typed: build_typed(call, dt.unwrap_or(gradus::DType::F64), policy)?,
                 dtype_fixed: dt.is_some(),
                 shapes: HashMap::new(),
+                group: Default::default(),
             }),
         })
     }
@@ -422,28 +572,33 @@ impl PyOptimizer {
     /// Updates every `(param, grad)` of `{name: (param, grad)}` in place. Returns
     /// `True` if the update was applied, `False` if it was skipped (a non-finite
     /// gradient under `nonfinite="skip"`).
-    fn step(&self, py: Python<'_>, params: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let entries = entries(params)?;
-        let mut inner = self.lock();
-        let Some(first) = entries.first() else {
-            return Ok(true);
-        };
-        for e in &entries {
-            inner.settle(float_dtype(&e.param).expect("checked by entries"), &e.name)?;
+    ///
+    /// With a `closure` (torch's `step(closure)`), `params` may map names to the
+    /// parameters alone: `closure()` reads the arrays (the optimizer writes its trial
+    /// points into them) and returns `(loss, grads)`, `grads` a dict `{name: array}`
+    /// or a list in `params`' order. Closure optimizers (`lbfgs`) call it as often as
+    /// they need; the others call it once for the gradients. `hessian()` returns the
+    /// Hessian of all parameters flattened in order (`newton`, which takes the
+    /// gradients from `(param, grad)` pairs). A step with a closure returns the
+    /// closure's first loss.
+    #[pyo3(signature = (params, closure=None, *, hessian=None))]
+    fn step(
+        &self,
+        py: Python<'_>,
+        params: &Bound<'_, PyAny>,
+        closure: Option<Bound<'_, PyAny>>,
+        hessian: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let closure_kind =
+            with_typed!(&self.lock().typed, o => o.kind()) == optim::OptimizerKind::Closure;
+        if closure.is_some() || hessian.is_some() || closure_kind {
+            return self.step_closure(py, params, closure, hessian);
         }
-        let _ = first;
-        let outcome = match &mut inner.typed {
-            Typed::F32(o) => step_arrays(py, o, &entries)?,
-            Typed::F64(o) => step_arrays(py, o, &entries)?,
-        };
-        for e in &entries {
-            if inner.shapes.get(&e.name).map(Vec::as_slice) != Some(e.param.shape()) {
-                inner
-                    .shapes
-                    .insert(e.name.clone(), e.param.shape().to_vec());
-            }
-        }
-        Ok(outcome == StepOutcome::Applied)
+        let applied = self.step_pairs(py, params)?;
+        Ok(pyo3::types::PyBool::new(py, applied)
+            .to_owned()
+            .into_any()
+            .unbind())
     }
 
     /// The spec name (`"adam"`, ...).
@@ -596,8 +751,9 @@ pub(crate) fn tensor_state_tuple<'py, T: Float + Element>(
     t: &TensorState<T>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let slots = PyDict::new(py);
-    for (n, s) in slot_names.iter().zip(&t.slots) {
-        slots.set_item(n, PyArray1::<T>::from_vec(py, s.clone()))?;
+    for (k, (n, s)) in slot_names.iter().zip(&t.slots).enumerate() {
+        // A per-tensor rule's buffer comes in its own shape, the others flat.
+        slots.set_item(n, state_array(py, s, t.shapes.get(k))?)?;
     }
     PyTuple::new(
         py,

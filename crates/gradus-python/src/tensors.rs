@@ -5,12 +5,13 @@
 
 use crate::errors;
 use crate::optimizer::{tensor_state_tuple, with_typed, PyOptimizer, Typed};
-use gradus::optim::{OptimizerState, Param, StepOutcome, TensorState};
+use gradus::optim::{OptimizerKind, OptimizerState, Param, StepOutcome, TensorState};
 use gradus::Float;
 use numpy::{Element, PyArrayDyn, PyArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyWeakrefReference};
 
 /// Where one tensor's elements live.
 #[derive(Clone, Copy)]
@@ -107,23 +108,7 @@ fn step_views<T: Float>(
         // SAFETY: each view is a live, contiguous CPU tensor of `T` (checked by `view`;
         // the caller holds the tensors), parameters are pairwise disjoint and disjoint
         // from every gradient (`check_disjoint`), so the mutable slices alias nothing.
-        // An empty tensor may have a null data pointer, hence the dangling one.
-        let (value, grad) = unsafe {
-            let pp = if p.len == 0 {
-                std::ptr::NonNull::<T>::dangling().as_ptr()
-            } else {
-                p.ptr as *mut T
-            };
-            let gp = if g.len == 0 {
-                std::ptr::NonNull::<T>::dangling().as_ptr()
-            } else {
-                g.ptr as *const T
-            };
-            (
-                std::slice::from_raw_parts_mut(pp, p.len),
-                std::slice::from_raw_parts(gp, g.len),
-            )
-        };
+        let (value, grad) = unsafe { slices::<T>(*p, *g) };
         ps.push(Param::new(name, value, grad));
     }
     py.detach(|| opt.step(&mut ps)).map_err(errors::core)
@@ -151,16 +136,7 @@ pub fn step_tensors(
             grads.len()
         )));
     }
-    let dtype_text: String = dtype.str()?.extract()?;
-    let elem = match dtype_text.as_str() {
-        "torch.float32" => gradus::DType::F32,
-        "torch.float64" => gradus::DType::F64,
-        other => {
-            return Err(PyTypeError::new_err(format!(
-                "gradus.torch steps float32 and float64 parameters, not {other}"
-            )))
-        }
-    };
+    let elem = torch_dtype(dtype)?;
     let mut pv = Vec::with_capacity(keys.len());
     let mut gv = Vec::with_capacity(keys.len());
     for ((k, p), g) in keys.iter().zip(params.iter()).zip(grads.iter()) {
@@ -184,6 +160,202 @@ pub fn step_tensors(
     Ok(outcome == StepOutcome::Applied)
 }
 
+/// What a step of a parameter group found about parameter `i` of the group, kept
+/// for the next step so that a tensor seen before costs two `data_ptr()` calls and a
+/// `grad` lookup instead of a dozen attribute reads.
+pub(crate) struct CachedTensor {
+    /// The parameter (the group holds it anyway).
+    param: Py<PyAny>,
+    /// The element type the tensor (and its gradient) was checked to hold.
+    elem: gradus::DType,
+    view: View,
+    shape: Vec<usize>,
+    /// The gradient last stepped with, weakly: a gradient replaced by `zero_grad()`
+    /// is freed as without gradus, and a dead one is never mistaken for a new one.
+    grad: Option<Py<PyWeakrefReference>>,
+    grad_view: View,
+}
+
+/// The parameter group [`step_group`] stepped last: one entry per parameter.
+#[derive(Default)]
+pub(crate) struct GroupCache {
+    tensors: Vec<Option<CachedTensor>>,
+    /// `names[i]` is `str(i)`, the name tensor `i`'s state is kept under.
+    names: Vec<String>,
+    /// The parameters with a gradient at the last step, if their memory was checked
+    /// for overlaps and nothing changed since.
+    checked: Vec<usize>,
+}
+
+/// Steps every parameter of `params` (a torch parameter group's list, all of `dtype`)
+/// that has a gradient, in place, as [`step_tensors`] does, reusing what the last
+/// step of the group learnt about each tensor while it is the same tensor object at
+/// the same address. Returns whether the update was applied.
+#[pyfunction]
+pub fn step_group(
+    py: Python<'_>,
+    optimizer: &Bound<'_, PyOptimizer>,
+    params: &Bound<'_, PyList>,
+    dtype: &Bound<'_, PyAny>,
+    strided: &Bound<'_, PyAny>,
+) -> PyResult<bool> {
+    let elem = torch_dtype(dtype)?;
+    let opt = optimizer.borrow();
+    let mut guard = opt.lock();
+    let inner = &mut *guard;
+    let cache = &mut inner.group;
+    let (grad_attr, data_ptr) = (intern!(py, "grad"), intern!(py, "data_ptr"));
+    let n = params.len();
+    cache.tensors.resize_with(n, || None);
+    cache.tensors.truncate(n);
+    while cache.names.len() < n {
+        cache.names.push(cache.names.len().to_string());
+    }
+    let mut active = Vec::with_capacity(n);
+    let mut changed = false;
+    for (i, p) in params.iter().enumerate() {
+        let g = p.getattr(grad_attr)?;
+        if g.is_none() {
+            continue;
+        }
+        active.push(i);
+        // A tensor without storage (sparse) has no data_ptr: `view` says what it is.
+        let ptr = address(&p, data_ptr);
+        let slot = &mut cache.tensors[i];
+        let known = slot
+            .as_ref()
+            .is_some_and(|c| c.param.bind(py).is(&p) && c.elem == elem && Some(c.view.ptr) == ptr);
+        if !known {
+            changed = true;
+            let view = view(&p, dtype, strided, &format!("parameter {i}"))?;
+            *slot = Some(CachedTensor {
+                param: p.clone().unbind(),
+                elem,
+                view,
+                shape: p.getattr(intern!(py, "shape"))?.extract()?,
+                grad: None,
+                grad_view: View { ptr: 0, len: 0 },
+            });
+        }
+        let c = slot.as_mut().expect("filled above");
+        let same_grad = Some(c.grad_view.ptr) == address(&g, data_ptr)
+            && c.grad
+                .as_ref()
+                .and_then(|w| w.bind(py).upgrade())
+                .is_some_and(|old| old.is(&g));
+        if !same_grad {
+            changed = true;
+            let gv = view(
+                &g,
+                dtype,
+                strided,
+                &format!("the gradient of parameter {i}"),
+            )?;
+            if gv.len != c.view.len {
+                return Err(PyValueError::new_err(format!(
+                    "parameter {i} has {} elements but its gradient has {}",
+                    c.view.len, gv.len
+                )));
+            }
+            c.grad = PyWeakrefReference::new(&g).ok().map(Bound::unbind);
+            c.grad_view = gv;
+        }
+    }
+    if changed || active != cache.checked {
+        cache.checked.clear();
+        let pv: Vec<View> = active.iter().map(|&i| cached(cache, i).view).collect();
+        let gv: Vec<View> = active.iter().map(|&i| cached(cache, i).grad_view).collect();
+        check_disjoint(&pv, &gv, &active)?;
+        cache.checked = active.clone();
+    }
+    let Some(&first) = active.first() else {
+        return Ok(true);
+    };
+    let first = cache.names[first].clone();
+    inner.settle(elem, &first)?;
+    let cache = &inner.group;
+    let views: Vec<(&str, View, View, &[usize])> = active
+        .iter()
+        .map(|&i| {
+            let c = cached(cache, i);
+            (
+                cache.names[i].as_str(),
+                c.view,
+                c.grad_view,
+                c.shape.as_slice(),
+            )
+        })
+        .collect();
+    let outcome = match &mut inner.typed {
+        Typed::F32(o) => step_cached(py, o, &views)?,
+        Typed::F64(o) => step_cached(py, o, &views)?,
+    };
+    Ok(outcome == StepOutcome::Applied)
+}
+
+/// `t.data_ptr()`, or `None` if torch refuses it.
+fn address(t: &Bound<'_, PyAny>, data_ptr: &Bound<'_, pyo3::types::PyString>) -> Option<usize> {
+    t.call_method0(data_ptr).ok()?.extract().ok()
+}
+
+fn cached(cache: &GroupCache, i: usize) -> &CachedTensor {
+    cache.tensors[i]
+        .as_ref()
+        .expect("every active tensor is cached")
+}
+
+/// `torch.float32` / `torch.float64` as a gradus element type.
+fn torch_dtype(dtype: &Bound<'_, PyAny>) -> PyResult<gradus::DType> {
+    let dtype_text: String = dtype.str()?.extract()?;
+    match dtype_text.as_str() {
+        "torch.float32" => Ok(gradus::DType::F32),
+        "torch.float64" => Ok(gradus::DType::F64),
+        other => Err(PyTypeError::new_err(format!(
+            "gradus.torch steps float32 and float64 parameters, not {other}"
+        ))),
+    }
+}
+
+/// Steps checked, disjoint views `(name, param, grad, shape)` with the GIL released.
+fn step_cached<T: Float>(
+    py: Python<'_>,
+    opt: &mut Box<dyn gradus::optim::Optimizer<T>>,
+    views: &[(&str, View, View, &[usize])],
+) -> PyResult<StepOutcome> {
+    let mut ps: Vec<Param<'_, T>> = Vec::with_capacity(views.len());
+    for &(name, p, g, shape) in views {
+        // SAFETY: as in `step_views`: live contiguous CPU tensors of `T` of these
+        // lengths (checked when first seen; the same objects at the same addresses
+        // since), pairwise disjoint and disjoint from every gradient.
+        let (value, grad) = unsafe { slices::<T>(p, g) };
+        ps.push(Param::with_shape(name, value, grad, shape));
+    }
+    py.detach(|| opt.step(&mut ps)).map_err(errors::core)
+}
+
+/// The memory of a parameter and its gradient as slices.
+///
+/// # Safety
+/// `p` and `g` must describe live, contiguous memory of `T` that nothing else reads
+/// or writes while the slices live, and `p` must not overlap `g`.
+unsafe fn slices<'a, T>(p: View, g: View) -> (&'a mut [T], &'a [T]) {
+    // An empty tensor may have a null data pointer, hence the dangling one.
+    let pp = if p.len == 0 {
+        std::ptr::NonNull::<T>::dangling().as_ptr()
+    } else {
+        p.ptr as *mut T
+    };
+    let gp = if g.len == 0 {
+        std::ptr::NonNull::<T>::dangling().as_ptr()
+    } else {
+        g.ptr as *const T
+    };
+    (
+        std::slice::from_raw_parts_mut(pp, p.len),
+        std::slice::from_raw_parts(gp, g.len),
+    )
+}
+
 /// The per-tensor state as a list of `(name, step, {slot: flat array}, scalars)`.
 #[pyfunction]
 pub fn tensor_states<'py>(
@@ -205,12 +377,17 @@ pub fn tensor_states<'py>(
 fn merge_states<T: Float + Element>(
     opt: &mut Box<dyn gradus::optim::Optimizer<T>>,
     states: &Bound<'_, PyList>,
+    replace: bool,
 ) -> PyResult<()> {
     let mut s: OptimizerState<T> = opt.state();
+    if replace {
+        s.tensors.clear();
+    }
     for entry in states.iter() {
         let (name, step, slots, scalars): (String, u64, Bound<'_, PyDict>, Vec<f64>) =
             entry.extract()?;
         let mut buffers = Vec::with_capacity(s.slot_names.len());
+        let mut shapes = Vec::with_capacity(s.slot_names.len());
         for slot in &s.slot_names {
             let a = slots.get_item(slot)?.ok_or_else(|| {
                 PyValueError::new_err(format!("the state of parameter {name} has no '{slot}'"))
@@ -221,14 +398,20 @@ fn merge_states<T: Float + Element>(
                     crate::optimizer::dtype_name(T::DTYPE)
                 ))
             })?;
-            buffers.push(arr.readonly().as_array().iter().copied().collect());
+            let ro = arr.readonly();
+            shapes.push(ro.as_array().shape().to_vec());
+            buffers.push(ro.as_array().iter().copied().collect());
+        }
+        // Only a per-tensor rule's buffers have shapes of their own.
+        if opt.kind() != OptimizerKind::Tensor {
+            shapes.clear();
         }
         let fresh = TensorState {
             name: name.clone(),
             step,
             slots: buffers,
             scalars,
-            ..Default::default()
+            shapes,
         };
         match s.tensors.iter_mut().find(|t| t.name == name) {
             Some(t) => *t = fresh,
@@ -239,12 +422,15 @@ fn merge_states<T: Float + Element>(
 }
 
 /// Replaces (or adds) the state of the tensors in `states`, a list of
-/// `(name, step, {slot: array}, scalars)`, keeping every other tensor's.
+/// `(name, step, {slot: array}, scalars)`, keeping every other tensor's, or, with
+/// `replace=True` (a closure optimizer's global state), none of them.
 #[pyfunction]
+#[pyo3(signature = (optimizer, dtype, states, *, replace=false))]
 pub fn load_tensor_states(
     optimizer: &Bound<'_, PyOptimizer>,
     dtype: &str,
     states: &Bound<'_, PyList>,
+    replace: bool,
 ) -> PyResult<()> {
     let elem = match dtype {
         "float32" => gradus::DType::F32,
@@ -254,7 +440,7 @@ pub fn load_tensor_states(
     opt.settle(elem, "state")?;
     let mut inner = opt.lock();
     match &mut inner.typed {
-        Typed::F32(o) => merge_states(o, states),
-        Typed::F64(o) => merge_states(o, states),
+        Typed::F32(o) => merge_states(o, states, replace),
+        Typed::F64(o) => merge_states(o, states, replace),
     }
 }

@@ -167,3 +167,19 @@ def test_float32_problem_runs_in_float32():
     np.testing.assert_array_equal(t, t.astype(np.float32).astype(np.float64))
     t64 = gradus.run(gradus.problems.sphere(), "sgd(lr=0.1)", 3)["trajectory"]
     assert (t != t64).any()
+
+
+def test_state_dict_has_globals_and_inner_and_old_dicts_still_load():
+    opt = gradus.build("adam(lr=0.1)")
+    w = np.array([1.0, -2.0])
+    opt.step({"w": (w, np.array([0.5, 0.5]))})
+    saved = opt.state_dict()
+    assert saved["globals"] == [] and saved["inner"] == []
+    # A dict written before optimizer-wide scalars and nested states existed.
+    old = {k: v for k, v in saved.items() if k not in ("globals", "inner")}
+    again = gradus.build("adam(lr=0.1)")
+    again.load_state_dict(old)
+    assert again.state_dict()["state"]["w"]["exp_avg"].tolist() == saved["state"]["w"]["exp_avg"].tolist()
+    bad = dict(saved, inner=[1])
+    with pytest.raises(TypeError, match=r"'inner'\[0\]"):
+        again.load_state_dict(bad)

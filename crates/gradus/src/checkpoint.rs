@@ -4,18 +4,25 @@
 //! This module only turns a [`Checkpoint`] into bytes and back; writing the bytes to a
 //! file (atomically) is the caller's business, so the core stays free of I/O.
 //!
-//! # Format (version 1)
+//! # Format (version 2): a safetensors file
+//! A checkpoint is a [safetensors](https://huggingface.co/docs/safetensors) file,
+//! written and read through the `safetensors` crate, so candle, PyTorch
+//! (`safetensors.torch.load_file`) and NumPy tools open it directly: every tensor under
+//! its name, `F32` or `F64`, with its shape. gradus' own part is one metadata entry,
+//! key `gradus-checkpoint`, whose value is JSON:
+//! `{"version": 2, "crc32": "<8 hex digits>", "order": [names...], "meta": ...}`;
+//! `meta` is whatever the writer stores (optimizer and schedule state, run settings),
+//! `order` the tensors' order (safetensors sorts them), and the CRC-32 (IEEE) covers
+//! `meta`, `order` and every tensor's dtype, shape and bytes, so that no flipped bit
+//! goes unnoticed. Tensors are raw little-endian bits, so NaN, ±inf, −0.0 and
+//! subnormals survive exactly.
+//!
+//! # Format version 1 (still read)
 //! ```text
 //! gradus-checkpoint 1 <header bytes> <payload bytes> <crc32, 8 hex digits>\n
-//! <header: UTF-8 JSON>
+//! <header: UTF-8 JSON {"tensors": [{"name", "dtype", "shape"}...], "meta": ...}>
 //! <payload: the tensors' elements, little-endian, one tensor after another>
 //! ```
-//! The header is readable JSON:
-//! `{"tensors": [{"name": ..., "dtype": "f32"|"f64", "shape": [...]}, ...], "meta": ...}`,
-//! listing the tensors in payload order; `meta` is whatever the writer stores
-//! (optimizer and schedule state, run settings). The CRC-32 (IEEE) covers the header
-//! and the payload. Tensors are raw bits, so NaN, ±inf, −0.0 and subnormals survive
-//! exactly, and large states stay compact.
 //!
 //! [`Checkpoint::decode`] refuses a file whose first line is not a gradus checkpoint
 //! header, a version it does not know, a truncated or overlong file, a checksum
@@ -23,11 +30,13 @@
 //! size does not match the tensors' shapes, each with a message that says which.
 //!
 //! # Limits
-//! Every size in a file is checked before anything of that size is allocated: the first
-//! line is at most 128 bytes, the header at most [`MAX_HEADER_BYTES`], the payload at
-//! most [`MAX_PAYLOAD_BYTES`], and a file lists at most [`MAX_TENSORS`] tensors.
-//! A reader of files can call [`Preamble::parse`] on the first bytes alone and learn the
-//! file's total size (checked against these limits) before reading the rest. Decoding
+//! Every size in a file is checked before anything of that size is allocated: the
+//! header is at most [`MAX_V2_HEADER_BYTES`] (version 1: a first line of at most 128
+//! bytes and a header of at most [`MAX_HEADER_BYTES`]), the payload at most
+//! [`MAX_PAYLOAD_BYTES`], and a file lists at most [`MAX_TENSORS`] tensors. A reader
+//! of files reads the first [`MAX_FIRST_LINE`] bytes, asks [`Preamble::prefix_bytes`]
+//! how much of the start it needs, and learns from [`Preamble::parse`] the file's
+//! exact size (checked against these limits) before reading the rest. Decoding
 //! takes time linear in the size of the file and the number of tensors.
 //!
 //! Optimizer state goes in with [`OptimizerState::to_checkpoint`] (tensors named
@@ -58,14 +67,70 @@ use std::collections::HashSet;
 
 /// The first word of every checkpoint.
 pub const MAGIC: &str = "gradus-checkpoint";
-/// The format version this library writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this library writes (it also reads version 1).
+pub const VERSION: u32 = 2;
+
+/// What a version-2 file keeps in its safetensors metadata, under the one key
+/// [`MAGIC`] (one key, so that the file's bytes do not depend on a map's order).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct V2Info {
+    /// The format version.
+    version: u32,
+    /// [`v2_checksum`] as 8 hex digits.
+    crc32: String,
+    /// The tensors' names in the writer's order (safetensors sorts them).
+    order: Vec<String>,
+    /// The free-form metadata.
+    meta: serde_json::Value,
+}
+
+/// The version-2 header length from a file's first 8 bytes, checked against the limit.
+fn v2_header_len(head: &[u8]) -> Result<usize> {
+    let Some(len) = head.get(..8) else {
+        return Err(not_gradus());
+    };
+    let n = u64::from_le_bytes(len.try_into().expect("8 bytes"));
+    // A safetensors header is JSON, so it starts with '{'; anything else is not ours.
+    if n > MAX_V2_HEADER_BYTES as u64 || head.get(8).is_some_and(|&b| b != b'{') {
+        return Err(not_gradus());
+    }
+    Ok(n as usize)
+}
+
+fn not_gradus() -> Error {
+    bad(format!(
+        "not a gradus checkpoint (neither a safetensors file with '{MAGIC}' metadata nor \
+         a file starting with '{MAGIC}')"
+    ))
+}
+
+/// The version-2 checksum: CRC-32 of the metadata text, the order text, and each
+/// tensor's dtype, shape and bytes in that order, so that no part of the file (names,
+/// shapes, values, metadata) can change unnoticed.
+fn v2_checksum<'a>(
+    meta: &serde_json::Value,
+    order: &[String],
+    tensors: impl Iterator<Item = (DType, &'a [usize], &'a [u8])>,
+) -> Result<u32> {
+    let encode = |e: serde_json::Error| bad(format!("cannot encode the metadata: {e}"));
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(serde_json::to_string(meta).map_err(encode)?.as_bytes());
+    crc.update(serde_json::to_string(order).map_err(encode)?.as_bytes());
+    for (dtype, shape, data) in tensors {
+        crc.update(format!("{dtype}{shape:?}").as_bytes());
+        crc.update(data);
+    }
+    Ok(crc.finalize())
+}
 /// The longest first line accepted (it holds four numbers).
 pub const MAX_FIRST_LINE: usize = 128;
 /// The largest JSON header accepted, in bytes (256 MiB).
 pub const MAX_HEADER_BYTES: usize = 256 << 20;
 /// The largest payload accepted, in bytes (16 GiB: two billion f64 elements).
 pub const MAX_PAYLOAD_BYTES: u64 = 16 << 30;
+/// The largest safetensors header accepted (the `safetensors` crate's own limit).
+pub const MAX_V2_HEADER_BYTES: usize = 100_000_000;
 /// The most tensors a checkpoint may list.
 pub const MAX_TENSORS: usize = 1 << 20;
 
@@ -105,7 +170,33 @@ fn fmt_shape(shape: &[usize]) -> String {
     format!("[{}]", s.join(", "))
 }
 
+impl TensorData {
+    /// Elements of `dtype` from little-endian bytes (a whole number of elements).
+    fn from_le_bytes(dtype: DType, raw: &[u8]) -> TensorData {
+        match dtype {
+            DType::F32 => TensorData::F32(
+                raw.chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+            ),
+            DType::F64 => TensorData::F64(
+                raw.chunks_exact(8)
+                    .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 impl Tensor {
+    /// The elements as little-endian bytes.
+    fn le_bytes(&self) -> Vec<u8> {
+        match &self.data {
+            TensorData::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            TensorData::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
+    }
+
     /// A tensor of `T` (`f32` or `f64`) holding `data` with `shape`; refused if the
     /// shape does not fit the data.
     pub fn from_slice<T: Float>(name: &str, shape: &[usize], data: &[T]) -> Result<Self> {
@@ -233,8 +324,50 @@ impl Checkpoint {
             .to_vec(shape)
     }
 
-    /// The bytes of the checkpoint (see the [module docs](self)).
+    /// The bytes of the checkpoint: a safetensors file (see the [module docs](self)).
     pub fn encode(&self) -> Result<Vec<u8>> {
+        self.check_names_and_shapes()?;
+        let order: Vec<String> = self.tensors.iter().map(|t| t.name.clone()).collect();
+        let raw: Vec<Vec<u8>> = self.tensors.iter().map(Tensor::le_bytes).collect();
+        let crc = v2_checksum(
+            &self.meta,
+            &order,
+            self.tensors
+                .iter()
+                .zip(&raw)
+                .map(|(t, b)| (t.dtype(), t.shape.as_slice(), b.as_slice())),
+        )?;
+        let views = self
+            .tensors
+            .iter()
+            .zip(&raw)
+            .map(|(t, b)| {
+                let dtype = match t.dtype() {
+                    DType::F32 => safetensors::Dtype::F32,
+                    DType::F64 => safetensors::Dtype::F64,
+                };
+                safetensors::tensor::TensorView::new(dtype, t.shape.clone(), b)
+                    .map(|v| (t.name.as_str(), v))
+                    .map_err(|e| bad(format!("tensor '{}': {e}", t.name)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let info = V2Info {
+            version: VERSION,
+            crc32: format!("{crc:08x}"),
+            order,
+            meta: self.meta.clone(),
+        };
+        let info = serde_json::to_string(&info)
+            .map_err(|e| bad(format!("cannot encode the metadata: {e}")))?;
+        safetensors::tensor::serialize(
+            views,
+            Some(std::collections::HashMap::from([(MAGIC.to_string(), info)])),
+        )
+        .map_err(|e| bad(format!("cannot encode the checkpoint: {e}")))
+    }
+
+    /// Names unique, shapes filling the data: what both formats require.
+    fn check_names_and_shapes(&self) -> Result<()> {
         let mut names = HashSet::new();
         for t in &self.tensors {
             if !names.insert(t.name.as_str()) {
@@ -252,6 +385,13 @@ impl Checkpoint {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// The bytes in the version-1 format (kept to test that such files still load).
+    #[cfg(test)]
+    fn encode_v1(&self) -> Result<Vec<u8>> {
+        self.check_names_and_shapes()?;
         let header = Header {
             tensors: self
                 .tensors
@@ -267,22 +407,12 @@ impl Checkpoint {
         let mut header = serde_json::to_vec_pretty(&header)
             .map_err(|e| bad(format!("cannot encode the header: {e}")))?;
         header.push(b'\n');
-        let mut payload = Vec::new();
-        for t in &self.tensors {
-            match &t.data {
-                TensorData::F32(v) => v
-                    .iter()
-                    .for_each(|x| payload.extend_from_slice(&x.to_le_bytes())),
-                TensorData::F64(v) => v
-                    .iter()
-                    .for_each(|x| payload.extend_from_slice(&x.to_le_bytes())),
-            }
-        }
+        let payload: Vec<u8> = self.tensors.iter().flat_map(Tensor::le_bytes).collect();
         let mut crc = crc32fast::Hasher::new();
         crc.update(&header);
         crc.update(&payload);
         let mut out = format!(
-            "{MAGIC} {VERSION} {} {} {:08x}\n",
+            "{MAGIC} 1 {} {} {:08x}\n",
             header.len(),
             payload.len(),
             crc.finalize()
@@ -293,9 +423,92 @@ impl Checkpoint {
         Ok(out)
     }
 
-    /// Reads bytes written by [`Checkpoint::encode`], refusing anything truncated,
-    /// corrupt, of another version, or beyond the [limits](self#limits).
+    /// Reads bytes written by [`Checkpoint::encode`] (or by a gradus of format
+    /// version 1), refusing anything truncated, corrupt, of another version, or beyond
+    /// the [limits](self#limits).
     pub fn decode(bytes: &[u8]) -> Result<Checkpoint> {
+        if bytes.starts_with(MAGIC.as_bytes()) {
+            return Self::decode_v1(bytes);
+        }
+        let pre = Preamble::parse(bytes)?;
+        if bytes.len() != pre.file_bytes() {
+            return Err(bad(format!(
+                "the checkpoint has {} bytes but its header describes {}: it is {}",
+                bytes.len(),
+                pre.file_bytes(),
+                if bytes.len() < pre.file_bytes() {
+                    "truncated"
+                } else {
+                    "longer than written"
+                }
+            )));
+        }
+        let st = safetensors::SafeTensors::deserialize(bytes)
+            .map_err(|e| bad(format!("the safetensors file does not parse: {e}")))?;
+        let (_, info) = safetensors::SafeTensors::read_metadata(bytes)
+            .map_err(|e| bad(format!("the safetensors file does not parse: {e}")))?;
+        let info = info
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(MAGIC))
+            .ok_or_else(not_gradus)?;
+        let info: V2Info = serde_json::from_str(info)
+            .map_err(|e| bad(format!("the checkpoint's metadata does not parse: {e}")))?;
+        let order = &info.order;
+        if order.len() != st.len() {
+            return Err(bad(format!(
+                "the checkpoint lists {} tensors in its order but holds {}",
+                order.len(),
+                st.len()
+            )));
+        }
+        let mut out = Checkpoint::new(serde_json::Value::Null);
+        out.tensors.reserve(order.len());
+        let mut names: HashSet<&str> = HashSet::with_capacity(order.len());
+        let mut views = Vec::with_capacity(order.len());
+        for name in order {
+            if !names.insert(name) {
+                return Err(bad(format!(
+                    "tensor name '{name}' appears twice; names must be unique"
+                )));
+            }
+            let view = st
+                .tensor(name)
+                .map_err(|_| bad(format!("tensor '{name}' is listed but missing")))?;
+            let dtype = match view.dtype() {
+                safetensors::Dtype::F32 => DType::F32,
+                safetensors::Dtype::F64 => DType::F64,
+                other => {
+                    return Err(bad(format!(
+                        "tensor '{name}' has dtype {other:?}; gradus stores f32 and f64"
+                    )))
+                }
+            };
+            views.push((dtype, view));
+        }
+        let got = v2_checksum(
+            &info.meta,
+            order,
+            views.iter().map(|(d, v)| (*d, v.shape(), v.data())),
+        )?;
+        if format!("{got:08x}") != info.crc32 {
+            return Err(bad(format!(
+                "checksum mismatch (stored {}, computed {got:08x}): the file is corrupt",
+                info.crc32.escape_debug()
+            )));
+        }
+        out.meta = info.meta;
+        for (name, (dtype, view)) in info.order.into_iter().zip(views) {
+            out.tensors.push(Tensor {
+                name,
+                shape: view.shape().to_vec(),
+                data: TensorData::from_le_bytes(dtype, view.data()),
+            });
+        }
+        Ok(out)
+    }
+
+    fn decode_v1(bytes: &[u8]) -> Result<Checkpoint> {
         let pre = Preamble::parse(bytes)?;
         let body = &bytes[pre.first_line_bytes..];
         let (hlen, plen) = (pre.header_bytes, pre.payload_bytes);
@@ -356,20 +569,7 @@ impl Checkpoint {
                 })?;
             let (raw, rest) = payload.split_at(nbytes);
             payload = rest;
-            let data = match e.dtype {
-                DType::F32 => TensorData::F32(
-                    raw.chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect(),
-                ),
-                DType::F64 => TensorData::F64(
-                    raw.chunks_exact(8)
-                        .map(|b| {
-                            f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-                        })
-                        .collect(),
-                ),
-            };
+            let data = TensorData::from_le_bytes(e.dtype, raw);
             if !names.insert(e.name.clone()) {
                 return Err(bad(format!(
                     "tensor name '{}' appears twice; names must be unique",
@@ -392,25 +592,111 @@ impl Checkpoint {
     }
 }
 
-/// The first line of a checkpoint: sizes and checksum of what follows, each checked
-/// against the [limits](self#limits).
+/// The start of a checkpoint file, enough to know the file's exact size before
+/// reading the rest, each size checked against the [limits](self#limits).
+///
+/// For version 2 (safetensors) that is the 8-byte header length and the JSON header;
+/// for version 1 the first line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Preamble {
-    /// Bytes of the first line, its newline included.
+    /// The format version.
+    pub version: u32,
+    /// Bytes before the header: the first line (its newline included) in version 1,
+    /// the 8-byte length in version 2.
     pub first_line_bytes: usize,
     /// Bytes of the JSON header.
     pub header_bytes: usize,
     /// Bytes of the payload.
     pub payload_bytes: usize,
-    /// The CRC-32 of header and payload.
+    /// The CRC-32 of header and payload (version 1; version 2 keeps its checksum in
+    /// the header's metadata, and this is 0).
     pub crc: u32,
 }
 
 impl Preamble {
-    /// Parses the first line from the start of a file (the first [`MAX_FIRST_LINE`]
-    /// bytes suffice), refusing anything that is not a gradus checkpoint of this
-    /// version or whose sizes exceed the limits.
+    /// How many bytes from the start of a file [`Preamble::parse`] needs, judged from
+    /// its first [`MAX_FIRST_LINE`] bytes (or all of a shorter file): at most
+    /// `MAX_FIRST_LINE` for version 1, the length prefix plus the header for version 2
+    /// (refused if that header is larger than [`MAX_HEADER_BYTES`]).
+    pub fn prefix_bytes(head: &[u8]) -> Result<usize> {
+        if head.starts_with(MAGIC.as_bytes()) {
+            return Ok(MAX_FIRST_LINE);
+        }
+        let n = v2_header_len(head)?;
+        Ok(8 + n)
+    }
+
+    /// Parses the start of a file ([`Preamble::prefix_bytes`] of it suffice), refusing
+    /// anything that is not a gradus checkpoint of a version this gradus reads, or
+    /// whose sizes exceed the limits.
     pub fn parse(bytes: &[u8]) -> Result<Preamble> {
+        if bytes.starts_with(MAGIC.as_bytes()) {
+            return Self::parse_v1(bytes);
+        }
+        let n = v2_header_len(bytes)?;
+        let header = bytes
+            .get(8..8 + n)
+            .ok_or_else(|| bad("the checkpoint is truncated inside its header"))?;
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(header).map_err(|_| not_gradus())?;
+        let info = header
+            .get("__metadata__")
+            .and_then(|m| m.get(MAGIC))
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(not_gradus)?;
+        // Only the version is read here; the rest is checked by `decode`.
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let version = serde_json::from_str::<Version>(info)
+            .map_err(|e| bad(format!("the checkpoint's metadata does not parse: {e}")))?
+            .version;
+        if version != VERSION {
+            return Err(bad(format!(
+                "checkpoint format version {version} is not supported (this gradus reads versions 1 and {VERSION})"
+            )));
+        }
+        if header.len() > MAX_TENSORS + 1 {
+            return Err(bad(format!(
+                "the header lists {} tensors; at most {MAX_TENSORS} are accepted",
+                header.len() - 1
+            )));
+        }
+        let mut payload = 0u64;
+        for (name, entry) in header.iter().filter(|(k, _)| *k != "__metadata__") {
+            let end = entry
+                .get("data_offsets")
+                .and_then(|o| o.get(1))
+                .and_then(serde_json::Value::as_u64)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "tensor '{}' has no valid data_offsets",
+                        name.escape_debug()
+                    ))
+                })?;
+            payload = payload.max(end);
+        }
+        if payload > MAX_PAYLOAD_BYTES {
+            return Err(bad(format!(
+                "the header describes a payload of {payload} bytes; at most {MAX_PAYLOAD_BYTES} are accepted"
+            )));
+        }
+        let payload_bytes = usize::try_from(payload).map_err(|_| {
+            bad(format!(
+                "the payload of {payload} bytes does not fit in this machine's memory"
+            ))
+        })?;
+        Ok(Preamble {
+            version: VERSION,
+            first_line_bytes: 8,
+            header_bytes: n,
+            payload_bytes,
+            crc: 0,
+        })
+    }
+
+    fn parse_v1(bytes: &[u8]) -> Result<Preamble> {
         let not_ours = || {
             bad(format!(
                 "not a gradus checkpoint (it does not start with '{MAGIC}')"
@@ -440,14 +726,14 @@ impl Preamble {
             .get(1)
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| bad("the checkpoint's first line has no version number"))?;
-        if version != VERSION {
+        if version != 1 {
             return Err(bad(format!(
-                "checkpoint format version {version} is not supported (this gradus reads version {VERSION})"
+                "checkpoint format version {version} is not supported (this gradus reads versions 1 and {VERSION})"
             )));
         }
         let [_, _, h, p, c] = fields[..] else {
             return Err(bad(format!(
-                "the first line '{}' should be '{MAGIC} {VERSION} <header bytes> <payload bytes> <crc32>'",
+                "the first line '{}' should be '{MAGIC} 1 <header bytes> <payload bytes> <crc32>'",
                 line.escape_debug()
             )));
         };
@@ -485,6 +771,7 @@ impl Preamble {
             .and_then(|n| n.checked_add(nl + 1))
             .ok_or_else(|| bad("sizes overflow"))?;
         Ok(Preamble {
+            version: 1,
             first_line_bytes: nl + 1,
             header_bytes,
             payload_bytes,
@@ -492,7 +779,7 @@ impl Preamble {
         })
     }
 
-    /// The size of the whole file this first line describes.
+    /// The size of the whole file this preamble describes.
     pub fn file_bytes(&self) -> usize {
         self.first_line_bytes + self.header_bytes + self.payload_bytes
     }
@@ -825,15 +1112,21 @@ mod tests {
     fn round_trips_bit_for_bit() {
         let c = sample();
         let bytes = c.encode().unwrap();
-        assert!(bytes.starts_with(b"gradus-checkpoint 1 "));
-        let d = Checkpoint::decode(&bytes).unwrap();
-        assert_eq!(d.meta, c.meta);
-        let a: Vec<f64> = d.tensor("a", &[3]).unwrap();
-        assert_eq!(a[1], f64::INFINITY);
-        assert_eq!(a[2].to_bits(), (-0.0f64).to_bits());
-        let b: Vec<f32> = d.tensor("b/c", &[1, 2]).unwrap();
-        assert_eq!(b[0].to_bits(), (f32::MIN_POSITIVE / 4.0).to_bits());
-        assert_eq!(d.encode().unwrap(), bytes);
+        // A safetensors file that the reference crate reads as such.
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        assert_eq!(st.len(), 3);
+        assert_eq!(st.tensor("b/c").unwrap().shape(), &[1, 2]);
+        for bytes in [bytes.clone(), c.encode_v1().unwrap()] {
+            let d = Checkpoint::decode(&bytes).unwrap();
+            assert_eq!(d, c);
+            let a: Vec<f64> = d.tensor("a", &[3]).unwrap();
+            assert_eq!(a[1], f64::INFINITY);
+            assert_eq!(a[2].to_bits(), (-0.0f64).to_bits());
+            let b: Vec<f32> = d.tensor("b/c", &[1, 2]).unwrap();
+            assert_eq!(b[0].to_bits(), (f32::MIN_POSITIVE / 4.0).to_bits());
+        }
+        assert_eq!(Checkpoint::decode(&bytes).unwrap().encode().unwrap(), bytes);
+        assert!(c.encode_v1().unwrap().starts_with(b"gradus-checkpoint 1 "));
     }
 
     #[test]
@@ -854,7 +1147,40 @@ mod tests {
 
     #[test]
     fn refuses_truncated_corrupt_and_foreign_bytes() {
+        // Version 2: every flipped bit anywhere is refused; in the tensors' bytes and
+        // the metadata, by the checksum.
         let bytes = sample().encode().unwrap();
+        for cut in [0, 5, 30, bytes.len() / 2, bytes.len() - 1] {
+            let e = Checkpoint::decode(&bytes[..cut]).unwrap_err();
+            assert!(matches!(e, Error::Checkpoint(_)), "{cut}: {e}");
+        }
+        let header_end = 8 + Preamble::parse(&bytes).unwrap().header_bytes;
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x10;
+            let e = Checkpoint::decode(&b).unwrap_err().to_string();
+            if i >= header_end {
+                assert!(e.contains("checksum"), "{i}: {e}");
+            }
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        let e = Checkpoint::decode(&longer).unwrap_err().to_string();
+        assert!(e.contains("longer than written"), "{e}");
+        let other = safetensors::tensor::serialize(
+            [(
+                "w",
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1], &[0; 4])
+                    .unwrap(),
+            )],
+            None,
+        )
+        .unwrap();
+        let e = Checkpoint::decode(&other).unwrap_err().to_string();
+        assert!(e.contains("not a gradus checkpoint"), "{e}");
+
+        // Version 1.
+        let bytes = sample().encode_v1().unwrap();
         for cut in [0, 5, 30, bytes.len() / 2, bytes.len() - 1] {
             let e = Checkpoint::decode(&bytes[..cut]).unwrap_err();
             assert!(matches!(e, Error::Checkpoint(_)), "{cut}: {e}");
@@ -881,21 +1207,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a gradus checkpoint"), "{e}");
-        let v2 = String::from_utf8_lossy(&bytes).replacen("checkpoint 1 ", "checkpoint 2 ", 1);
-        let e = Checkpoint::decode(v2.as_bytes()).unwrap_err().to_string();
-        assert!(e.contains("version 2 is not supported"), "{e}");
+        let v3 = String::from_utf8_lossy(&bytes).replacen("checkpoint 1 ", "checkpoint 3 ", 1);
+        let e = Checkpoint::decode(v3.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("version 3 is not supported"), "{e}");
     }
 
     /// A file with `header` and no payload, with a valid checksum.
     fn with_header(header: &serde_json::Value) -> Vec<u8> {
         let mut h = serde_json::to_vec(header).unwrap();
         h.push(b'\n');
-        let mut out = format!(
-            "{MAGIC} {VERSION} {} 0 {:08x}\n",
-            h.len(),
-            crc32fast::hash(&h)
-        )
-        .into_bytes();
+        let mut out = format!("{MAGIC} 1 {} 0 {:08x}\n", h.len(), crc32fast::hash(&h)).into_bytes();
         out.extend_from_slice(&h);
         out
     }
@@ -954,21 +1275,21 @@ mod tests {
     #[test]
     fn sizes_beyond_the_limits_are_refused_from_the_first_line_alone() {
         // Only the first line is given: the sizes are refused before any body is read.
-        let huge = format!("{MAGIC} {VERSION} {} 0 00000000\n", MAX_HEADER_BYTES + 1);
+        let huge = format!("{MAGIC} 1 {} 0 00000000\n", MAX_HEADER_BYTES + 1);
         let e = Preamble::parse(huge.as_bytes()).unwrap_err().to_string();
         assert!(
             e.contains("header size") && e.contains("larger than"),
             "{e}"
         );
-        let huge = format!("{MAGIC} {VERSION} 10 {} 00000000\n", MAX_PAYLOAD_BYTES + 1);
+        let huge = format!("{MAGIC} 1 10 {} 00000000\n", MAX_PAYLOAD_BYTES + 1);
         let e = Preamble::parse(huge.as_bytes()).unwrap_err().to_string();
         assert!(
             e.contains("payload size") && e.contains("larger than"),
             "{e}"
         );
-        let over = format!("{MAGIC} {VERSION} 99999999999999999999999 0 00000000\n");
+        let over = format!("{MAGIC} 1 99999999999999999999999 0 00000000\n");
         assert!(Preamble::parse(over.as_bytes()).is_err());
-        let ok = format!("{MAGIC} {VERSION} 10 16 0000abcd\nrest");
+        let ok = format!("{MAGIC} 1 10 16 0000abcd\nrest");
         let p = Preamble::parse(ok.as_bytes()).unwrap();
         assert_eq!((p.header_bytes, p.payload_bytes, p.crc), (10, 16, 0xabcd));
         assert_eq!(p.file_bytes(), ok.find('\n').unwrap() + 1 + 26);
@@ -992,6 +1313,23 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("tensors; at most"), "{e}");
+        // Version 2: the header length is judged from the first 8 bytes, the payload
+        // size from the header, before anything else is read.
+        let mut big = ((MAX_V2_HEADER_BYTES + 1) as u64).to_le_bytes().to_vec();
+        big.push(b'{');
+        let e = Preamble::prefix_bytes(&big).unwrap_err().to_string();
+        assert!(e.contains("not a gradus checkpoint"), "{e}");
+        let header = format!(
+            "{{\"__metadata__\":{{\"{MAGIC}\":\"{{\\\"version\\\":2}}\"}},\"w\":{{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,{}]}}}}",
+            MAX_PAYLOAD_BYTES + 8
+        );
+        let mut head = (header.len() as u64).to_le_bytes().to_vec();
+        head.extend_from_slice(header.as_bytes());
+        assert_eq!(Preamble::prefix_bytes(&head[..20]).unwrap(), head.len());
+        let e = Preamble::parse(&head).unwrap_err().to_string();
+        assert!(e.contains("payload of"), "{e}");
+        let p = Preamble::parse(&sample().encode().unwrap()).unwrap();
+        assert_eq!((p.version, p.payload_bytes), (2, 3 * 8 + 2 * 4));
     }
 
     fn stepped<T: Float>(spec: &str) -> Box<dyn optim::Optimizer<T>> {

@@ -7,7 +7,7 @@
 //! Cases: spec text 20 000, hostile checkpoint headers 10 000, optimizer state from
 //! hostile metadata 5000 (about a second in the debug test profile).
 
-use gradus::checkpoint::{Checkpoint, Preamble, MAGIC, MAX_TENSORS, VERSION};
+use gradus::checkpoint::{Checkpoint, Preamble, Tensor, MAGIC, MAX_TENSORS};
 use gradus::optim::OptimizerState;
 use gradus::spec;
 use proptest::prelude::*;
@@ -103,7 +103,7 @@ fn framed(header: &[u8], payload: &[u8]) -> Vec<u8> {
     crc.update(header);
     crc.update(payload);
     let mut out = format!(
-        "{MAGIC} {VERSION} {} {} {:08x}\n",
+        "{MAGIC} 1 {} {} {:08x}\n",
         header.len(),
         payload.len(),
         crc.finalize()
@@ -211,4 +211,40 @@ fn optimizer_state_from_hostile_metadata_fuzz() {
         })
         .unwrap();
     assert_eq!(ran.get(), 5000);
+}
+
+/// Version 2 (safetensors): any byte of a valid file changed, or the file cut short,
+/// never panics; a changed file is refused, or (a change inside the JSON header's
+/// padding) decodes to exactly the original.
+#[test]
+fn safetensors_checkpoint_damage_fuzz() {
+    let mut c = Checkpoint::new(serde_json::json!({"step": 3, "spec": "adam(lr=0.01)"}));
+    c.push(
+        Tensor::from_slice(
+            "optimizer/w/exp_avg",
+            &[2, 3],
+            &[1.5f64, -0.0, 2.0, 3.0, f64::NAN, 1e-300],
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    c.push(Tensor::from_slice("w", &[3], &[1.0f32, 2.0, -3.0]).unwrap())
+        .unwrap();
+    let good = c.encode().unwrap();
+    let len = good.len();
+    let strategy = (0..len, any::<u8>(), 0..=len);
+    runner(5_000)
+        .run(&strategy, |(at, byte, cut)| {
+            let mut bad = good.clone();
+            bad[at] = byte;
+            bad.truncate(if cut < len / 4 { cut } else { len });
+            match Checkpoint::decode(&bad) {
+                Ok(d) => {
+                    prop_assert_eq!(d.encode().unwrap(), good.clone());
+                }
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
+            Ok(())
+        })
+        .unwrap();
 }

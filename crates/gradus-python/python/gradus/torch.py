@@ -38,7 +38,7 @@ from . import _gradus
 from . import optimizers as _optimizers
 from ._names import class_name as _class_name
 
-__all__ = ["GradusOptimizer"]
+__all__ = ["GradusOptimizer", "ClosureOptimizer", "SecondOrderOptimizer"]
 
 # torch's implementation switches: accepted and ignored (gradus has one CPU kernel).
 _IGNORED = {"foreach": None, "fused": None}
@@ -98,6 +98,7 @@ class GradusOptimizer(_torch.optim.Optimizer):
         self._nonfinite = nonfinite
         self._natives = {}  # (group index, torch dtype) -> (gradus.Optimizer, last hyperparameters)
         self._pending = {}  # param -> torch-format state waiting to be loaded
+        self._dtype_mix = {}  # group index -> ((id, len) of its params list, mixed?)
         # Check the policy name before any work.
         _gradus.build(self.spec_name, nonfinite=nonfinite)
         super().__init__(params, defaults)
@@ -153,6 +154,13 @@ class GradusOptimizer(_torch.optim.Optimizer):
         strided = _torch.strided
         for index, group in enumerate(self.param_groups):
             params = group["params"]
+            if not params:
+                continue
+            if not self._mixed(index, params):
+                # One dtype: the Rust side reads the gradients and remembers the tensors.
+                dtype = params[0].dtype
+                _gradus.step_group(self._native(index, group, dtype), params, dtype, strided)
+                continue
             keys = [i for i, p in enumerate(params) if p.grad is not None]
             if not keys:
                 continue
@@ -175,6 +183,16 @@ class GradusOptimizer(_torch.optim.Optimizer):
                     )
         return loss
 
+    def _mixed(self, index, params):
+        """Whether group ``index`` mixes float32 and float64 parameters (cached while
+        its parameter list is the same list of the same length)."""
+        key = (id(params), len(params))
+        known = self._dtype_mix.get(index)
+        if known is None or known[0] != key:
+            known = (key, len({p.dtype for p in params}) > 1)
+            self._dtype_mix[index] = known
+        return known[1]
+
     # -- state ---------------------------------------------------------------------------
 
     def _where(self, param):
@@ -193,7 +211,10 @@ class GradusOptimizer(_torch.optim.Optimizer):
                 p = params[int(name)]
                 entry = {"step": _torch.tensor(float(step))}
                 for slot, values in slots.items():
-                    entry[slot] = _torch.from_numpy(values).view_as(p)
+                    tensor = _torch.from_numpy(values)
+                    # Buffers of the parameter's size take its shape (per-tensor rules
+                    # may keep others, such as Adafactor's row and column moments).
+                    entry[slot] = tensor.view_as(p) if tensor.numel() == p.numel() else tensor
                 if scalars:
                     entry["scalars"] = list(scalars)
                 out[p] = entry
@@ -243,6 +264,7 @@ class GradusOptimizer(_torch.optim.Optimizer):
         loaded = state.pop("state", {})
         super().__setstate__(state)
         self._natives = {}
+        self._dtype_mix = {}
         self._pending = {p: v for p, v in loaded.items() if isinstance(p, _torch.Tensor) and len(v) > 0}
         self.state = _State(self)
 
@@ -250,6 +272,191 @@ class GradusOptimizer(_torch.optim.Optimizer):
         state = super().__getstate__()
         state["state"] = dict(self.state.items())
         return state
+
+
+def _array(p):
+    """The memory of parameter ``p`` as a NumPy array (zero-copy)."""
+    if not p.is_cpu:
+        raise ValueError(f"a parameter is on {p.device}; gradus.torch steps CPU tensors only")
+    if p.layout is not _torch.strided or not p.is_contiguous():
+        raise ValueError("a parameter is not a dense contiguous tensor; gradus.torch steps those only")
+    return p.detach().numpy()
+
+
+def _flat_grad(p, g):
+    """Gradient ``g`` of ``p`` as a flat NumPy array (zeros for ``None``, dense for sparse)."""
+    if g is None:
+        return _torch.zeros(p.numel(), dtype=p.dtype).numpy()
+    if g.layout is not _torch.strided:
+        g = g.to_dense()
+    return g.detach().reshape(-1).numpy()
+
+
+class ClosureOptimizer(GradusOptimizer):
+    """The base of the ``gradus.torch`` optimizers that re-evaluate the loss
+    (``LBFGS``): ``step(closure)`` is required, one parameter group, and the state is
+    global, kept (as torch keeps it) under the first parameter."""
+
+    def add_param_group(self, param_group):
+        if self.param_groups:
+            raise ValueError(f"{type(self).__name__} doesn't support per-parameter options (parameter groups)")
+        super().add_param_group(param_group)
+        group = self.param_groups[0]
+        if group.get("max_eval", 0) is None:
+            # As torch.optim.LBFGS stores it, so its state dicts load into torch's.
+            group["max_eval"] = group["max_iter"] * 5 // 4
+        dtypes = {p.dtype for p in group["params"]}
+        if len(dtypes) > 1:
+            raise TypeError(f"{type(self).__name__} keeps one state for all parameters: they must share one dtype")
+
+    def _begin(self, closure):
+        if closure is None:
+            raise ValueError(f"{type(self).__name__}.step needs a closure that re-evaluates the model and returns the loss")
+        if self._pending:
+            self._load_pending()
+        params = self.param_groups[0]["params"]
+        native = self._native(0, self.param_groups[0], params[0].dtype) if params else None
+        return params, native
+
+    @_torch.no_grad()
+    def step(self, closure=None):
+        """One torch ``step(closure)``: the closure is called as often as the
+        algorithm needs (with gradients enabled); returns its first loss."""
+        params, native = self._begin(closure)
+        if not params:
+            with _torch.enable_grad():
+                return closure()
+        first = []
+
+        def evaluate():
+            with _torch.enable_grad():
+                loss = closure()
+            if not first:
+                first.append(loss)
+            return float(loss), [_flat_grad(p, p.grad) for p in params]
+
+        native.step({str(i): _array(p) for i, p in enumerate(params)}, evaluate)
+        return first[0] if first else None
+
+    # The global state as torch's LBFGS keeps it under the first parameter.
+    def _exported(self):
+        params = self.param_groups[0]["params"] if self.param_groups else []
+        entry = None
+        for (_, _dtype), (native, _) in self._natives.items():
+            states = _gradus.tensor_states(native)
+            if states:
+                entry = self._to_torch(states, params[0])
+        return {params[0]: entry} if entry else {}
+
+    def _load_pending(self):
+        params = self.param_groups[0]["params"]
+        for param, entry in self._pending.items():
+            if param is not params[0]:
+                raise ValueError(f"{type(self).__name__} keeps its state under the first parameter only")
+            native = self._native(0, self.param_groups[0], param.dtype)
+            _gradus.load_tensor_states(native, _dtype_name(param.dtype), self._from_torch(entry, param), replace=True)
+        self._pending = {}
+
+    def _to_torch(self, states, p0):
+        (_, n_iter, slots, scalars), history = states[0], states[1:]
+        func_evals, t, h_diag, prev_loss, _ = scalars
+        like = dict(dtype=p0.dtype)
+        return {
+            "func_evals": int(func_evals),
+            "n_iter": int(n_iter),
+            "d": _torch.from_numpy(slots["a"]),
+            "t": t,
+            "old_dirs": [_torch.from_numpy(h[2]["a"]) for h in history],
+            "old_stps": [_torch.from_numpy(h[2]["b"]) for h in history],
+            "ro": [_torch.tensor(h[3][0], **like) for h in history],
+            "H_diag": _torch.tensor(h_diag, **like),
+            "prev_flat_grad": _torch.from_numpy(slots["b"]),
+            "prev_loss": prev_loss,
+        }
+
+    def _from_torch(self, entry, p0):
+        def arr(v):
+            return v.detach().to(device="cpu", dtype=p0.dtype).reshape(-1).numpy()
+
+        if "d" not in entry:
+            return []
+        scalars = [
+            float(entry["func_evals"]),
+            float(entry["t"]),
+            float(entry["H_diag"]),
+            float(entry["prev_loss"]),
+            float(len(self.param_groups[0]["params"])),
+        ]
+        states = [(str(0), int(entry["n_iter"]), {"a": arr(entry["d"]), "b": arr(entry["prev_flat_grad"])}, scalars)]
+        for i, (y, s, ro) in enumerate(zip(entry["old_dirs"], entry["old_stps"], entry["ro"])):
+            states.append((f"history/{i}", 0, {"a": arr(y), "b": arr(s)}, [float(ro)]))
+        return states
+
+
+class SecondOrderOptimizer(ClosureOptimizer):
+    """The base of the ``gradus.torch`` optimizers that need the Hessian (``Newton``).
+
+    ``step(closure)``: the closure returns the loss and either leaves it
+    undifferentiated or calls ``loss.backward(create_graph=True)``; the optimizer
+    differentiates the gradient once more (one backward pass per parameter element,
+    so this is for small models). ``step(closure, hessian=h)`` takes the Hessian of all
+    parameters flattened in order from ``h()`` instead, as a tensor or array
+    (``torch.autograd.functional.hessian`` gives one)."""
+
+    @_torch.no_grad()
+    def step(self, closure=None, hessian=None):
+        params, native = self._begin(closure)
+        if not params:
+            with _torch.enable_grad():
+                return closure()
+        with _torch.enable_grad():
+            loss = closure()
+            grads = [p.grad for p in params]
+            if hessian is None and not all(g is not None and g.requires_grad for g in grads):
+                if not (isinstance(loss, _torch.Tensor) and loss.requires_grad):
+                    raise ValueError(
+                        f"{type(self).__name__} differentiates the gradient: the closure must return the loss "
+                        "tensor, and call loss.backward(create_graph=True) or not call backward at all"
+                    )
+                try:
+                    grads = list(_torch.autograd.grad(loss, params, create_graph=True, allow_unused=True))
+                except RuntimeError as e:
+                    raise ValueError(
+                        f"{type(self).__name__} differentiates the gradient: call loss.backward(create_graph=True) "
+                        "in the closure (a plain backward() frees the graph), or do not call backward at all"
+                    ) from e
+            grads = [g if g is not None else _torch.zeros_like(p) for g, p in zip(grads, params)]
+            if hessian is None:
+                matrix = self._hessian(grads, params)
+            else:
+                matrix = hessian()
+        if isinstance(matrix, _torch.Tensor):
+            matrix = matrix.detach().to(device="cpu", dtype=params[0].dtype).contiguous().numpy()
+        pairs = {str(i): (_array(p), g.detach().reshape(p.shape).contiguous().numpy()) for i, (p, g) in enumerate(zip(params, grads))}
+        native.step(pairs, hessian=lambda: matrix)
+        return loss
+
+    @staticmethod
+    def _hessian(grads, params):
+        flat = _torch.cat([g.reshape(-1) for g in grads])
+        n = flat.numel()
+        if not flat.requires_grad:
+            return _torch.zeros(n, n, dtype=flat.dtype)
+        rows = []
+        for i in range(n):
+            row = _torch.autograd.grad(flat[i], params, retain_graph=True, allow_unused=True)
+            rows.append(_torch.cat([(r if r is not None else _torch.zeros_like(p)).reshape(-1) for r, p in zip(row, params)]))
+        return _torch.stack(rows)
+
+    def _to_torch(self, states, p0):
+        return {"step": _torch.tensor(float(states[0][1]))}
+
+    def _from_torch(self, entry, p0):
+        return [("newton", int(round(float(entry["step"]))), {}, [])]
+
+
+# The algorithms that need the Hessian as well as the loss.
+_SECOND_ORDER = {"newton"}
 
 
 def _torch_signature(name):
@@ -300,9 +507,12 @@ def _optimizer_class(algorithm):
         GradusOptimizer.__init__(self, params_arg, given, nonfinite=nonfinite)
 
     doc = f"{algorithm['summary']}\n\ngradus' ``{spec_name}`` as a torch.optim.Optimizer (see gradus.torch)."
+    base = GradusOptimizer
+    if algorithm["kind"] == "closure":
+        base = SecondOrderOptimizer if spec_name in _SECOND_ORDER else ClosureOptimizer
     cls = type(
         name,
-        (GradusOptimizer,),
+        (base,),
         {"__init__": __init__, "__module__": __name__, "__doc__": doc, "spec_name": spec_name, "_keys": tuple(keys)},
     )
     cls.__signature__ = signature

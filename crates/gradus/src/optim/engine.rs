@@ -84,6 +84,16 @@ pub trait Rule: Hyperparameters + Debug + PartialEq + Send + Sync + 'static {
     fn update_fast<T: Float>(c: &Self::Coeffs<T>, p: &mut T, g: T, s: &mut [T]) {
         Self::update(c, p, g, s)
     }
+
+    /// For a rule whose gradient is taken at another point than the one to evaluate
+    /// (Schedule-Free): writes the evaluation point of a tensor with parameters
+    /// `value` and state `slots` (empty for a tensor not stepped yet) into `out` (as
+    /// long as `value`) and returns `true`. The default, `false`, means the
+    /// parameters are the evaluation point. See [`Optimizer::eval_params`].
+    fn eval_params<T: Float>(&self, value: &[T], slots: &[Vec<T>], out: &mut [T]) -> bool {
+        let _ = (value, slots, out);
+        false
+    }
 }
 
 /// The state of one tensor: its step count, buffers and scalars.
@@ -250,6 +260,12 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
             scratch,
         );
         Ok(StepOutcome::Applied)
+    }
+
+    fn eval_params(&self, name: &str, value: &[T], out: &mut [T]) -> Result<bool> {
+        let slots = self.tensor_state(name).map_or(&[][..], |t| &t.slots[..]);
+        super::check_eval_lengths(name, value, out, slots)?;
+        Ok(self.rule.eval_params(value, slots, out))
     }
 
     fn lr(&self) -> f64 {

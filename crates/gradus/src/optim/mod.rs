@@ -41,9 +41,13 @@ pub mod lbfgs;
 pub mod lion;
 pub mod nadam;
 pub mod newton;
+pub mod prodigy;
 pub mod radam;
 pub mod rmsprop;
 pub mod rprop;
+pub mod schedule_free;
+pub mod schedule_free_adamw;
+pub mod schedule_free_sgd;
 pub mod sgd;
 pub mod shampoo;
 pub mod soap;
@@ -58,10 +62,13 @@ pub use lbfgs::{Lbfgs, LbfgsConfig, LineSearch};
 pub use lion::{Lion, LionConfig};
 pub use nadam::{NAdam, NAdamConfig};
 pub use newton::{Newton, NewtonConfig, MAX_NEWTON_DIM};
+pub use prodigy::{Prodigy, ProdigyConfig};
 pub use radam::{RAdam, RAdamConfig};
 pub use registry::{build, build_from_call, catalog, names};
 pub use rmsprop::{RMSprop, RMSpropConfig};
 pub use rprop::{Rprop, RpropConfig};
+pub use schedule_free_adamw::{ScheduleFreeAdamW, ScheduleFreeAdamWConfig};
+pub use schedule_free_sgd::{ScheduleFreeSgd, ScheduleFreeSgdConfig};
 pub use sgd::{Sgd, SgdConfig};
 pub use shampoo::{Shampoo, ShampooConfig};
 pub use soap::{DataFormat, Soap, SoapConfig};
@@ -334,6 +341,23 @@ pub trait Optimizer<T: Float>: Send {
     /// every parameter and all state unchanged.
     fn step(&mut self, params: &mut [Param<'_, T>]) -> Result<StepOutcome>;
 
+    /// The evaluation parameters of tensor `name`, for optimizers that take the
+    /// gradient at one point and offer another for evaluation: Schedule-Free's
+    /// parameters hold the interpolated point `y` where gradients are taken, and its
+    /// evaluation point is the average `x` (what the reference's `eval()` swaps into
+    /// the tensors). Writes them into `out` and returns `true`; `false` (the default)
+    /// means the parameters themselves are the evaluation point and `out` is left
+    /// alone. `value` is the tensor's current parameters (as passed to the last step).
+    ///
+    /// A read-out, not a mode: nothing changes, so the next step continues from `y`
+    /// exactly, and since `x` follows from the parameters and the state, a checkpoint
+    /// of both holds it. Errors when `out`, `value` and the tensor's state differ in
+    /// length.
+    fn eval_params(&self, name: &str, value: &[T], out: &mut [T]) -> Result<bool> {
+        let _ = (name, value, out);
+        Ok(false)
+    }
+
     /// The learning rate the next step will use.
     fn lr(&self) -> f64;
 
@@ -369,6 +393,31 @@ pub trait Optimizer<T: Float>: Send {
     /// Replaces the state with `state`, after checking that it belongs to this
     /// algorithm and that every tensor's buffers are consistent.
     fn load_state(&mut self, state: OptimizerState<T>) -> Result<()>;
+}
+
+/// The lengths [`Optimizer::eval_params`] needs to agree: the output, the parameters
+/// and each state buffer of the tensor.
+pub(crate) fn check_eval_lengths<T>(
+    name: &str,
+    value: &[T],
+    out: &[T],
+    slots: &[Vec<T>],
+) -> Result<()> {
+    if out.len() != value.len() {
+        return Err(crate::Error::StateMismatch(format!(
+            "the evaluation parameters of tensor '{name}' need an output of {} values, got {}",
+            value.len(),
+            out.len()
+        )));
+    }
+    match slots.iter().find(|s| s.len() != value.len()) {
+        None => Ok(()),
+        Some(s) => Err(crate::Error::StateShape {
+            name: name.to_string(),
+            expected: s.len(),
+            got: value.len(),
+        }),
+    }
 }
 
 impl<T: Float> std::fmt::Debug for dyn Optimizer<T> {

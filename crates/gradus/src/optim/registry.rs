@@ -33,7 +33,7 @@ macro_rules! tensor_rules {
 }
 
 // Per-tensor rules register here, one line each: `tensor_rules!(super::MuonConfig, ...)`.
-tensor_rules!(super::SoapConfig, super::ShampooConfig);
+tensor_rules!(super::ProdigyConfig, super::SoapConfig, super::ShampooConfig);
 
 /// Each element-wise rule once: its config type. The spec name, summary and table
 /// come from the config's [`Hyperparameters`].
@@ -65,6 +65,8 @@ elementwise_rules!(
     super::LionConfig,
     super::RpropConfig,
     super::AsgdConfig,
+    super::ScheduleFreeSgdConfig,
+    super::ScheduleFreeAdamWConfig,
 );
 
 /// Every optimizer with its hyperparameter table, in the order `gradus list` shows.
