@@ -98,4 +98,6 @@ run "An MLP on the digits data, per optimizer" compare --problem digits --batch-
 run "Himmelblau's four minima" compare --problem himmelblau --start=0,0 --steps 200 --optimizer 'sgd(lr=0.01)' --optimizer 'sgd(lr=0.01, momentum=0.9)' --optimizer 'rmsprop(lr=0.05)' --optimizer 'adam(lr=0.1)' --tol 1e-4 --plot himmelblau.png
 run "n-dimensional Rosenbrock (10-D)" run --problem rosenbrock --dim 10 --optimizer 'adam(lr=0.01)' --steps 5000
 run "Linear regression on your own CSV (here: the Boston file, three features)" run --problem linreg --data data/boston_house_prices.csv --target MEDV --features LSTAT,RM,PTRATIO --optimizer 'adam(lr=0.01)' --steps 2000
+run "Newton vs L-BFGS vs gradient descent on Rosenbrock, in steps and in evaluations" compare --problem rosenbrock --steps 30 --optimizer newton --optimizer lbfgs --optimizer 'lbfgs(line_search_fn=strong_wolfe)' --optimizer 'sgd(lr=0.001)' --tol 1e-8 --plot-loss second_rosenbrock.png --plot-evals second_rosenbrock_evals.png
+run "Learning-rate sensitivity: each optimizer over a log-spaced grid of learning rates" sweep --problem rosenbrock --optimizer sgd --optimizer 'sgd(momentum=0.9)' --optimizer adam --optimizer lbfgs --lr 1e-4..1 --points 5 --steps 500 --tol 1e-4 --plot lr_rosenbrock.png
 echo "wrote $out"

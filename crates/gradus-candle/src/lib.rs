@@ -807,9 +807,10 @@ fn step_typed<T: Elem>(
         gslices.clear();
         gslices.extend(scratch[..guards.len()].iter().map(|b| &b[..]));
     }
-    // 4. Step.
+    // 4. Step, with each variable's shape (per-tensor optimizers such as Muon read it).
+    let shapes: Vec<Vec<usize>> = targets.iter().map(|t| t.dims().to_vec()).collect();
     let outcome = match mode {
-        UpdateMode::InPlace => step_in_place(opt.as_mut(), &names, &targets, &gslices)?,
+        UpdateMode::InPlace => step_in_place(opt.as_mut(), &names, &shapes, &targets, &gslices)?,
         UpdateMode::Copy => {
             let mut values: Vec<Vec<T>> = targets
                 .iter()
@@ -818,8 +819,8 @@ fn step_typed<T: Elem>(
             let mut params: Vec<Param<'_, T>> = names
                 .iter()
                 .zip(values.iter_mut())
-                .zip(&gslices)
-                .map(|((n, v), g)| Param::new(n, v, g))
+                .zip(gslices.iter().zip(&shapes))
+                .map(|((n, v), (g, s))| Param::with_shape(n, v, g, s))
                 .collect();
             let outcome = opt.step(&mut params).map_err(gerr)?;
             drop(params);
@@ -900,6 +901,7 @@ fn lock_rest<'c, T: Elem>(
 fn step_in_place<T: Elem>(
     opt: &mut dyn Optimizer<T>,
     names: &[&str],
+    shapes: &[Vec<usize>],
     targets: &[&Var],
     grads: &[&[T]],
 ) -> Result<StepOutcome> {
@@ -908,8 +910,8 @@ fn step_in_place<T: Elem>(
         let mut params: Vec<Param<'_, T>> = names
             .iter()
             .zip(values.iter_mut())
-            .zip(grads)
-            .map(|((n, v), g)| Param::new(n, v, g))
+            .zip(grads.iter().zip(shapes))
+            .map(|((n, v), (g, s))| Param::with_shape(n, v, g, s))
             .collect();
         result = Some(opt.step(&mut params));
     };

@@ -27,3 +27,12 @@ fn nadam_reaches_95_percent() {
 fn a_bad_spec_is_an_error() {
     assert!(candle_mlp::train("adam(lr=", 1, false).is_err());
 }
+
+/// The adapter passes each variable's shape, so a partition trains the MLP's weight
+/// matrices with Muon and its biases with AdamW.
+#[test]
+fn muon_via_partition_reaches_95_percent() {
+    let spec = "partition(matrices=muon(lr=0.02), rest=adamw(lr=0.002))";
+    let acc = candle_mlp::train(spec, 50, false).unwrap();
+    assert!(acc >= 0.95, "muon + adamw: {acc}");
+}

@@ -18,6 +18,11 @@ pub struct ProblemArgs {
     /// Dimension of n-dimensional problems (rosenbrock, sphere, rastrigin).
     #[arg(long, allow_negative_numbers = true)]
     pub dim: Option<usize>,
+    /// Shape of the parameter of n-dimensional problems, e.g. `4,5`: one 4×5 matrix
+    /// (row-major) instead of a vector of 20, for optimizers that read shapes (muon).
+    /// `--dim`, if given too, must be the product.
+    #[arg(long, value_name = "R,C", value_delimiter = ',')]
+    pub shape: Option<Vec<usize>>,
     /// Start point, comma-separated (must match the problem's dimension). `compare`
     /// takes several.
     #[arg(long, allow_hyphen_values = true, value_name = "V1,V2,...")]
@@ -132,6 +137,13 @@ impl ProblemArgs {
     /// The one run of `gradus run`: `--start`, `--schedule`, `--steps` and
     /// `--batch-size` may be given at most once.
     pub fn single<'a>(&'a self, optimizer: &'a str) -> Result<RunPick<'a>, CliError> {
+        self.once("run")?;
+        Ok(self.pick(optimizer, 0))
+    }
+
+    /// Checks that `--start`, `--schedule`, `--steps` and `--batch-size` were given at
+    /// most once, as `gradus COMMAND` takes them.
+    pub fn once(&self, command: &str) -> Result<(), CliError> {
         let counts = [
             ("--start", self.start.len()),
             ("--schedule", self.schedule.len()),
@@ -141,11 +153,11 @@ impl ProblemArgs {
         for (flag, n) in counts {
             if n > 1 {
                 return Err(CliError::usage(format!(
-                    "{flag} was given {n} times; `gradus run` takes one (use `gradus compare` for several)"
+                    "{flag} was given {n} times; `gradus {command}` takes one (use `gradus compare` for several)"
                 )));
             }
         }
-        Ok(self.pick(optimizer, 0))
+        Ok(())
     }
 
     /// Run `i`'s share of the repeatable flags: a flag given once applies to every run.
@@ -201,6 +213,7 @@ impl ProblemArgs {
         let start = start.map(parse_start).transpose()?;
         let opts = ProblemOptions {
             dim: self.dim,
+            shape: self.shape.clone(),
             seed: self.seed,
             data: self.data.clone(),
             target: self.target.clone(),

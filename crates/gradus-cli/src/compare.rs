@@ -234,6 +234,43 @@ fn write_history(
     std::fs::write(&path, out).map_err(|e| CliError::io(format!("writing {}", path.display()), e))
 }
 
+/// Rows as aligned text: the first row a header underlined with dashes, the first
+/// column left-aligned and the others right-aligned; one line per row.
+pub fn text_table(rows: &[Vec<String>]) -> String {
+    let Some(first) = rows.first() else {
+        return String::new();
+    };
+    let widths: Vec<usize> = (0..first.len())
+        .map(|j| {
+            rows.iter()
+                .map(|r| r.get(j).map_or(0, |c| c.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut text = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(j, c)| {
+                if j == 0 {
+                    format!("{c:<w$}", w = widths[j])
+                } else {
+                    format!("{c:>w$}", w = widths[j])
+                }
+            })
+            .collect();
+        text.push_str(&line.join("  "));
+        text.push('\n');
+        if i == 0 {
+            text.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+            text.push('\n');
+        }
+    }
+    text
+}
+
 /// The comparison as a table: a header row, then one row per run. `final_x` adds the
 /// final parameters (for problems with at most two).
 pub fn table(results: &[RunResult], tol: Option<f64>, final_x: bool) -> Vec<Vec<String>> {
@@ -305,34 +342,9 @@ pub fn table(results: &[RunResult], tol: Option<f64>, final_x: bool) -> Vec<Vec<
 }
 
 fn print_table(results: &[RunResult], tol: Option<f64>) -> Result<(), CliError> {
-    let rows = table(results, tol, false);
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|j| rows.iter().map(|r| r[j].chars().count()).max().unwrap_or(0))
-        .collect();
     let io = |e: std::io::Error| CliError::io("writing to stdout", e);
     let mut out = std::io::stdout().lock();
-    for (i, row) in rows.iter().enumerate() {
-        let line: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(j, c)| {
-                if j == 0 {
-                    format!("{c:<w$}", w = widths[j])
-                } else {
-                    format!("{c:>w$}", w = widths[j])
-                }
-            })
-            .collect();
-        writeln!(out, "{}", line.join("  ")).map_err(io)?;
-        if i == 0 {
-            writeln!(
-                out,
-                "{}",
-                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
-            )
-            .map_err(io)?;
-        }
-    }
+    write!(out, "{}", text_table(&table(results, tol, false))).map_err(io)?;
     for r in results {
         if let Some(s) = &r.stopped {
             writeln!(out, "note: {} stopped: {s}", r.label).map_err(io)?;

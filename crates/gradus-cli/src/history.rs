@@ -93,6 +93,9 @@ pub struct RunResult {
     pub optimizer: String,
     /// `(step, loss, lr, params)` for every step reached.
     pub history: Vec<(u64, f64, f64, Option<Vec<f64>>)>,
+    /// The runner's evaluations (see `Runner::evaluations`) at each record of `history`,
+    /// counting the one that record's loss took (empty where they are not counted).
+    pub evaluations: Vec<u64>,
     /// The run summary.
     pub summary: Map<String, Value>,
     /// Why the run stopped early, if it did.
@@ -126,6 +129,7 @@ fn run_history_typed<T: Float>(spec: &RunSpec, every: u64) -> Result<RunResult, 
     let mut runner = Runner::<T>::new(spec)?;
     let started = Instant::now();
     let mut history = Vec::with_capacity((steps / every) as usize + 2);
+    let mut evaluations = Vec::with_capacity(history.capacity());
     let mut stopped = None;
     loop {
         if runner.step % every != 0 && runner.step != steps {
@@ -136,12 +140,15 @@ fn run_history_typed<T: Float>(spec: &RunSpec, every: u64) -> Result<RunResult, 
             continue;
         }
         match runner.record() {
-            Ok(r) => history.push((
-                r.step,
-                r.loss.f64(),
-                r.lr,
-                r.params.map(|p| p.iter().map(|v| v.f64()).collect()),
-            )),
+            Ok(r) => {
+                history.push((
+                    r.step,
+                    r.loss.f64(),
+                    r.lr,
+                    r.params.map(|p| p.iter().map(|v| v.f64()).collect()),
+                ));
+                evaluations.push(runner.evaluations);
+            }
             Err(h) => {
                 stopped = Some(h.into_error().message);
                 break;
@@ -165,6 +172,7 @@ fn run_history_typed<T: Float>(spec: &RunSpec, every: u64) -> Result<RunResult, 
     Ok(RunResult {
         optimizer: spec.optimizer.to_string(),
         history,
+        evaluations,
         summary,
         stopped,
         reference,

@@ -15,6 +15,7 @@ mod run;
 mod runner;
 mod schedules;
 mod serve;
+mod sweep;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -45,6 +46,8 @@ enum Command {
     Schedules(schedules::SchedulesArgs),
     /// Run every experiment of the tutorials and write an HTML report with plots and animations.
     Report(report::ReportArgs),
+    /// Sweep each optimizer over a log-spaced grid of learning rates and plot the result.
+    Sweep(sweep::SweepArgs),
     /// Serve the optimizer playground (and its JSON API) on this machine.
     Serve(serve::ServeArgs),
 }
@@ -65,6 +68,14 @@ impl ReportCli {
         match Self::parse(argv)? {
             Command::Compare(a) => Ok(a),
             _ => Err(CliError::usage("internal report command is not `compare`")),
+        }
+    }
+
+    /// Parses `gradus sweep ...`.
+    pub fn parse_sweep(argv: &[String]) -> Result<sweep::SweepArgs, CliError> {
+        match Self::parse(argv)? {
+            Command::Sweep(a) => Ok(a),
+            _ => Err(CliError::usage("internal report command is not `sweep`")),
         }
     }
 
@@ -123,6 +134,7 @@ fn main() -> ExitCode {
         Command::Schedules(args) => schedules::main(args),
         Command::Report(args) => report::main(args),
         Command::Serve(args) => serve::main(args),
+        Command::Sweep(args) => sweep::main(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,6 +25,11 @@ pub struct PlotArgs {
     /// regressions: boston, linreg with one feature).
     #[arg(long, value_name = "FILE")]
     pub plot_fit: Option<PathBuf>,
+    /// Draw the loss against evaluations of the loss, gradient and Hessian (.png or
+    /// .svg): what a step of L-BFGS (several evaluations) or Newton (a Hessian too) costs.
+    /// Full-batch runs only.
+    #[arg(long, value_name = "FILE")]
+    pub plot_evals: Option<PathBuf>,
     /// Animate the trajectories over the contours (.gif; 2-D functions).
     #[arg(long, value_name = "FILE.gif")]
     pub animate: Option<PathBuf>,
@@ -36,32 +41,40 @@ impl PlotArgs {
         self.plot.is_some()
             || self.plot_loss.is_some()
             || self.plot_fit.is_some()
+            || self.plot_evals.is_some()
             || self.animate.is_some()
     }
+}
+
+/// Checks that `path` (given with `flag`) names a still image (.png or .svg) that can be
+/// written.
+pub fn check_still(flag: &str, path: &std::path::Path) -> Result<(), CliError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if !matches!(ext.as_deref(), Some("png" | "svg")) {
+        return Err(CliError::usage(format!(
+            "{flag} {}: unsupported format; expected a .png or .svg file name",
+            path.display()
+        )));
+    }
+    crate::output_paths::check_file(flag, path)
 }
 
 impl PlotArgs {
     /// Checks every plot path and format, and that the problem can be drawn that way,
     /// before the run (`dim` parameters; `is_data` for problems fitted to data).
     pub fn check(&self, problem: &str, dim: usize, is_data: bool) -> Result<(), CliError> {
-        let still = |flag: &str, path: &std::path::Path| -> Result<(), CliError> {
-            let ext = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase);
-            if !matches!(ext.as_deref(), Some("png" | "svg")) {
-                return Err(CliError::usage(format!(
-                    "{flag} {}: unsupported format; expected a .png or .svg file name",
-                    path.display()
-                )));
-            }
-            crate::output_paths::check_file(flag, path)
-        };
+        let still = check_still;
         if let Some(p) = &self.plot {
             still("--plot", p)?;
         }
         if let Some(p) = &self.plot_loss {
             still("--plot-loss", p)?;
+        }
+        if let Some(p) = &self.plot_evals {
+            still("--plot-evals", p)?;
         }
         if let Some(p) = &self.plot_fit {
             still("--plot-fit", p)?;
@@ -132,6 +145,17 @@ pub fn draw(
         drawn.push((
             path.clone(),
             loss_chart(path, spec, problem.as_ref(), results)?,
+        ));
+    }
+    if let Some(path) = &args.plot_evals {
+        if specs.iter().any(|s| s.batch_size.is_some()) {
+            return Err(CliError::usage(
+                "--plot-evals counts full-batch evaluations: drop --batch-size",
+            ));
+        }
+        drawn.push((
+            path.clone(),
+            loss_chart_by(path, problem.as_ref(), results, XOf::Evaluations)?,
         ));
     }
     if let Some(path) = &args.animate {
@@ -208,20 +232,45 @@ fn loss_chart(
     problem: &dyn Objective<f64>,
     results: &[RunResult],
 ) -> Result<Drawing, CliError> {
+    let _ = spec;
+    loss_chart_by(path, problem, results, XOf::Steps)
+}
+
+/// What a loss chart's x axis counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum XOf {
+    Steps,
+    /// Evaluations of the loss, gradient and Hessian ([`RunResult::evaluations`]).
+    Evaluations,
+}
+
+fn loss_chart_by(
+    path: &PathBuf,
+    problem: &dyn Objective<f64>,
+    results: &[RunResult],
+    x_of: XOf,
+) -> Result<Drawing, CliError> {
     let all: Vec<f64> = results
         .iter()
         .flat_map(|r| r.history.iter().map(|h| h.1))
         .filter(|v| v.is_finite())
         .collect();
-    let log = !all.is_empty() && all.iter().all(|&v| v > 0.0);
+    // A loss that reaches exactly 0 (Newton on a quadratic) still reads on a log axis:
+    // it drops to the axis' floor.
+    let log = all.iter().all(|&v| v >= 0.0) && all.iter().any(|&v| v > 0.0);
     let series: Vec<Series> = results
         .iter()
         .map(|r| {
-            Series::new(
-                legend(r),
-                r.history.iter().map(|h| (h.0 as f64, h.1)).collect(),
-            )
-            .with_diverged(r.stopped.is_some())
+            let points = match x_of {
+                XOf::Steps => r.history.iter().map(|h| (h.0 as f64, h.1)).collect(),
+                XOf::Evaluations => r
+                    .history
+                    .iter()
+                    .zip(&r.evaluations)
+                    .map(|(h, &e)| (e as f64, h.1))
+                    .collect(),
+            };
+            Series::new(legend(r), points).with_diverged(r.stopped.is_some())
         })
         .collect();
     let y = if problem.as_data().is_some() {
@@ -234,8 +283,11 @@ fn loss_chart(
     } else {
         y.to_string()
     };
-    let _ = spec;
-    let chart = Chart::new(title(problem), "step", y);
+    let x = match x_of {
+        XOf::Steps => "step",
+        XOf::Evaluations => "evaluations of loss and gradient (a Hessian counts one)",
+    };
+    let chart = Chart::new(title(problem), x, y);
     line_chart(
         path,
         &chart,

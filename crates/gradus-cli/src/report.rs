@@ -26,7 +26,13 @@ mod figures;
 use figures::{FigureRow, FIGURES, SECTIONS};
 
 /// The plot flags whose file argument is written into the report's directory.
-const PLOT_FLAGS: &[&str] = &["--plot", "--plot-loss", "--plot-fit", "--animate"];
+const PLOT_FLAGS: &[&str] = &[
+    "--plot",
+    "--plot-loss",
+    "--plot-fit",
+    "--plot-evals",
+    "--animate",
+];
 
 /// Splits a figure's command into arguments as a POSIX shell would (words separated by
 /// blanks, single quotes keeping blanks), choosing `{full|quick}` numbers by `quick`.
@@ -151,6 +157,45 @@ fn run_figure(fig: &FigureRow, out: &Path, quick: bool) -> Result<Made, CliError
                 methods,
             }
         }
+        Some("sweep") => {
+            let parsed = crate::ReportCli::parse_sweep(&real)?;
+            let sweep = crate::sweep::execute(&parsed)?;
+            let measure = crate::sweep::measure(&sweep.curves);
+            let mut drawings = Vec::new();
+            if let Some(path) = &parsed.plot {
+                let d = crate::sweep::draw(path, fig.title, &sweep.curves, measure)?;
+                drawings.push((file_name(path), d));
+            }
+            let mut table = html_table(&crate::sweep::best_table(
+                &sweep.curves,
+                measure,
+                parsed.tol,
+            ));
+            table.push_str(&html_table(&crate::sweep::grid_table(
+                &sweep.curves,
+                measure,
+            )));
+            if !sweep.skipped.is_empty() {
+                table.push_str("<p>Not applicable here:</p><ul>");
+                for (name, why) in &sweep.skipped {
+                    let _ = write!(
+                        table,
+                        "<li><code>{}</code>: {}</li>",
+                        html_escape(name),
+                        html_escape(why)
+                    );
+                }
+                table.push_str("</ul>");
+            }
+            Made {
+                command,
+                table,
+                images,
+                drawings,
+                claims: Vec::new(),
+                methods,
+            }
+        }
         _ => {
             let parsed: CompareArgs = crate::ReportCli::parse_compare(&real)?;
             let (specs, results) = crate::compare::execute(&parsed)?;
@@ -194,7 +239,11 @@ fn schedule_table(all: &[(String, Vec<f64>)]) -> String {
 }
 
 fn results_table(results: &[RunResult], tol: Option<f64>) -> String {
-    let rows = crate::compare::table(results, tol, true);
+    html_table(&crate::compare::table(results, tol, true))
+}
+
+/// Rows as an HTML table: the first row the header, the first column code.
+fn html_table(rows: &[Vec<String>]) -> String {
     let mut t = String::from("<table>");
     for (i, row) in rows.iter().enumerate() {
         t.push_str("<tr>");

@@ -53,6 +53,7 @@ const RUN_FLAGS: &[(&str, &str)] = &[
     ("dim", "--dim"),
     ("start", "--start"),
     ("schedule", "--schedule"),
+    ("shape", "--shape"),
     ("dtype", "--dtype"),
     ("seed", "--seed"),
     ("batch_size", "--batch-size"),
@@ -123,6 +124,20 @@ fn check_resume_flags(args: &RunArgs, ck: &RunCheckpoint) -> Result<(), CliError
                 opt(saved.problem_options.dim.map(|d| d.to_string())),
                 opt(user.problem_options.dim.map(|d| d.to_string())),
             ),
+            "shape" => {
+                let shape = |s: &Option<Vec<usize>>| {
+                    s.as_ref().map(|s| {
+                        s.iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                };
+                (
+                    opt(shape(&saved.problem_options.shape)),
+                    opt(shape(&user.problem_options.shape)),
+                )
+            }
             "start" => (opt(list(&saved.start)), opt(list(&user.start))),
             "schedule" => (
                 opt(schedule(&saved.schedule)),
@@ -353,6 +368,7 @@ fn run_typed<T: Float>(
             optimizer: spec.optimizer.to_string(),
             label: spec.optimizer.to_string(),
             history,
+            evaluations: Vec::new(),
             summary,
             stopped: None,
             reference: None,

@@ -80,6 +80,8 @@ pub struct Runner<T: Float> {
     grad: Vec<T>,
     /// The problem's named tensors and their ranges in `x`.
     pub(crate) tensors: Vec<(String, Range<usize>)>,
+    /// Each tensor's shape (per-tensor optimizers such as Muon read it).
+    shapes: Vec<Vec<usize>>,
     /// The optimizer (element-wise, per-tensor or closure: all stepped with `step_with`).
     pub stepper: Box<dyn Optimizer<T>>,
     /// The schedule.
@@ -98,6 +100,9 @@ pub struct Runner<T: Float> {
     current_eval_loss: Option<T>,
     /// Steps the optimizer skipped (non-finite gradients under `skip`).
     pub skipped: u64,
+    /// Evaluations of the loss (with or without its gradient) and of the Hessian so far,
+    /// including those a closure optimizer made: the cost that steps alone hide.
+    pub evaluations: u64,
     /// The fingerprint of the `--data` file (linreg), which checkpoints store.
     pub data_fingerprint: Option<String>,
 }
@@ -182,15 +187,16 @@ impl<T: Float> Runner<T> {
             None => problem.start(),
         };
         let mut offset = 0;
-        let tensors = problem
-            .tensors()
+        let (tensors, shapes) = problem
+            .tensor_shapes()
             .into_iter()
-            .map(|(name, len)| {
+            .map(|(name, shape)| {
+                let len: usize = shape.iter().product();
                 let r = offset..offset + len;
                 offset += len;
-                (name, r)
+                ((name, r), shape)
             })
-            .collect();
+            .unzip();
         let mut stepper = optim::build_from_call::<T>(&spec.optimizer)?;
         stepper.set_nonfinite_policy(spec.nonfinite);
         if stepper.kind() == OptimizerKind::Closure {
@@ -269,6 +275,7 @@ impl<T: Float> Runner<T> {
             problem,
             x,
             tensors,
+            shapes,
             stepper: optim::build::<T>("sgd")?,
             schedule,
             sampler,
@@ -278,6 +285,7 @@ impl<T: Float> Runner<T> {
             current_loss: None,
             current_eval_loss: None,
             skipped: 0,
+            evaluations: 0,
             data_fingerprint: match &spec.problem_options.data {
                 Some(path) => Some(gradus_problems::data_fingerprint(
                     &gradus_problems::read_data_file(path)?,
@@ -374,6 +382,7 @@ impl<T: Float> Runner<T> {
         } else {
             self.problem.value(&self.x)
         };
+        self.evaluations += 1;
         self.current_loss = Some(l);
         l
     }
@@ -470,9 +479,12 @@ impl<T: Float> Runner<T> {
             problem: &*self.problem,
             x: Vec::new(),
             g: Vec::new(),
+            calls: 0,
         };
-        let mut params = params(&self.tensors, &mut self.x, &self.grad);
-        let outcome = self.stepper.step_with(&mut params, &mut closure)?;
+        let mut params = params(&self.tensors, &self.shapes, &mut self.x, &self.grad);
+        let outcome = self.stepper.step_with(&mut params, &mut closure);
+        self.evaluations += closure.calls;
+        let outcome = outcome?;
         if outcome == StepOutcome::Skipped {
             self.skipped += 1;
         }
@@ -491,6 +503,8 @@ struct ProblemClosure<'a, T: Float> {
     problem: &'a dyn Objective<T>,
     x: Vec<T>,
     g: Vec<T>,
+    /// Loss-and-gradient and Hessian evaluations made through this closure.
+    calls: u64,
 }
 
 impl<T: Float> ProblemClosure<'_, T> {
@@ -505,6 +519,7 @@ impl<T: Float> ProblemClosure<'_, T> {
 impl<T: Float> Closure<T> for ProblemClosure<'_, T> {
     fn evaluate(&mut self, values: &[&[T]], grads: &mut [&mut [T]]) -> gradus::Result<f64> {
         self.gather(values);
+        self.calls += 1;
         self.g.resize(self.x.len(), T::zero());
         let loss = self.problem.gradient(&self.x, &mut self.g);
         let mut k = 0;
@@ -521,6 +536,7 @@ impl<T: Float> Closure<T> for ProblemClosure<'_, T> {
             return Ok(false);
         };
         self.gather(values);
+        self.calls += 1;
         h.hessian(&self.x, out);
         Ok(true)
     }
@@ -537,15 +553,16 @@ fn split<'a, T>(tensors: &[(String, Range<usize>)], mut rest: &'a mut [T]) -> Ve
     out
 }
 
-/// Pairs each named tensor of `x` with its gradient.
+/// Pairs each named tensor of `x`, with its shape, with its gradient.
 fn params<'a, T>(
     tensors: &'a [(String, Range<usize>)],
+    shapes: &'a [Vec<usize>],
     x: &'a mut [T],
     grad: &'a [T],
 ) -> Vec<Param<'a, T>> {
     split(tensors, x)
         .into_iter()
-        .zip(tensors)
-        .map(|(v, (name, r))| Param::new(name, v, &grad[r.clone()]))
+        .zip(tensors.iter().zip(shapes))
+        .map(|(v, ((name, r), shape))| Param::with_shape(name, v, &grad[r.clone()], shape))
         .collect()
 }

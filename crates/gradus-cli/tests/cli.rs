@@ -691,3 +691,99 @@ fn help_documents_resume() {
     );
     assert!(help.contains("120 to 300"), "{help}");
 }
+
+/// `--shape 4,5` makes rosenbrock's parameter one 4 × 5 matrix, so Muon can step it;
+/// the records match torch.optim.Muon on the same matrix (tests/fixtures/muon.json of
+/// the core crate, made by tools/muon_fixtures.py): default Muon (bfloat16
+/// Newton–Schulz, bit-identical at this size) and `ns_dtype=float64` (1e-12 relative).
+#[test]
+fn muon_on_a_shaped_rosenbrock_matches_torch() {
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("../../gradus/tests/fixtures/muon.json")).unwrap();
+    let problems = fixture["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2);
+    for case in problems {
+        let spec = case["spec"].as_str().unwrap();
+        let want = case["params"].as_array().unwrap();
+        let steps = want.len().to_string();
+        let records = run(&[
+            "--problem",
+            "rosenbrock",
+            "--shape",
+            "4,5",
+            "--optimizer",
+            spec,
+            "--dtype",
+            "f64",
+            "--steps",
+            &steps,
+        ]);
+        assert_eq!(records.len(), want.len() + 1, "{spec}");
+        for (k, (line, w)) in records[1..].iter().zip(want).enumerate() {
+            let rec: serde_json::Value = serde_json::from_str(line).unwrap();
+            let got = rec["params"].as_array().unwrap();
+            assert_eq!(got.len(), 20);
+            for (g, w) in got.iter().zip(w.as_array().unwrap()) {
+                let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
+                let tol = if case["ns_dtype"] == "bfloat16" {
+                    0.0
+                } else {
+                    1e-12
+                };
+                assert!(
+                    (g - w).abs() <= tol * w.abs().max(1e-3),
+                    "{spec} step {}: {g} vs {w}",
+                    k + 1
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn muon_needs_a_matrix_and_shape_must_fit_dim() {
+    expect_error(
+        &["run", "--problem", "rosenbrock", "--optimizer", "muon"],
+        2,
+        "'x' has shape [2]",
+    );
+    expect_error(
+        &[
+            "run",
+            "--problem",
+            "rosenbrock",
+            "--shape",
+            "4,5",
+            "--dim",
+            "21",
+            "--optimizer",
+            "adam",
+        ],
+        2,
+        "--dim",
+    );
+    for bad in [["beale", "1,2"], ["sphere", "0,3"]] {
+        let args = [
+            "run",
+            "--problem",
+            bad[0],
+            "--shape",
+            bad[1],
+            "--optimizer",
+            "adam",
+        ];
+        expect_error(&args, 2, "--shape");
+    }
+    // A partition steps the digits MLP: w1 and w2 with muon, the biases with adamw.
+    let records = run(&[
+        "--problem",
+        "digits",
+        "--hidden",
+        "8",
+        "--steps",
+        "3",
+        "--optimizer",
+        "partition(matrices=muon(lr=0.02), rest=adamw(lr=0.01))",
+    ]);
+    assert_eq!(records.len(), 4);
+}

@@ -508,7 +508,7 @@ pub(crate) fn draw_map<'a, DB: DrawingBackend + 'a>(
 
 /// Draws the colour bar right of `plot`: the filled levels from lowest (bottom) to
 /// highest, with the function values at five of them. Returns its box (backend pixels).
-fn draw_color_bar<DB: DrawingBackend>(
+pub(crate) fn draw_color_bar<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     look: &Look,
     plot: Rect,

@@ -3,7 +3,8 @@
 //! Charts for the gradus experiments: data in, image file out.
 //!
 //! * [`line_chart`]: named series on one chart, optionally on a log-scaled y axis (loss
-//!   histories, learning-rate schedules via [`schedule_chart`]).
+//!   histories, learning-rate schedules via [`schedule_chart`]); [`lr_sweep_chart`] for
+//!   a result against the learning rate on a log axis, diverged runs marked.
 //! * [`contour_trajectories`]: a filled contour map of a 2-D function with optimizer
 //!   trajectories, their start points and the known minima.
 //! * [`contour_animation`]: the same map as a GIF, trajectories drawn step by step.
@@ -76,7 +77,7 @@ pub use contour::{contour_trajectories, ContourScale, Surface};
 pub use drawing::{Drawing, DrawnSeries, EdgeMarker, Rect};
 pub use error::PlotError;
 pub use function_1d::{function_1d, Iterates};
-pub use line_chart::{line_chart, schedule_chart};
+pub use line_chart::{line_chart, lr_sweep_chart, schedule_chart};
 pub use palette::PALETTE;
 pub use scatter::{scatter_with_lines, FittedLine};
 pub use small_multiples::contour_small_multiples;

@@ -38,8 +38,59 @@ pub fn line_chart(
 ) -> Result<Drawing, PlotError> {
     let path = path.as_ref();
     output::still_format(path)?;
-    let figure = LineFigure::new(path, chart, series, y_scale)?;
+    let figure = LineFigure::new(path, chart, series, y_scale, XAxis::Linear)?;
     output::save(path, chart.size, &figure)
+}
+
+/// A learning-rate sensitivity chart: one series per optimizer, each point one run of
+/// its learning-rate grid, `x` the learning rate (on a log axis) and `y` what the run
+/// ended with (final loss, or test accuracy). Written to `path` (`.png` or `.svg`).
+///
+/// A point whose `y` is not finite is a run that diverged: it breaks its line and is
+/// marked with a cross at the top of the frame above its learning rate, recorded in
+/// [`Drawing::edge_markers`] with the label "diverged". Points are marked, so a grid's
+/// spacing is visible, and no series is treated as a diverged history. Otherwise as
+/// [`line_chart`] (palette, legend placement, robust frame).
+///
+/// # Errors
+/// As [`line_chart`], and [`PlotError::InvalidInput`] if a learning rate is not positive.
+pub fn lr_sweep_chart(
+    path: impl AsRef<Path>,
+    chart: &Chart,
+    series: &[Series],
+    y_scale: YScale,
+) -> Result<Drawing, PlotError> {
+    let path = path.as_ref();
+    output::still_format(path)?;
+    if let Some(x) = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .map(|p| p.0)
+        .find(|&x| !(x.is_finite() && x > 0.0))
+    {
+        return Err(PlotError::invalid(
+            path,
+            format!("learning rate {x} cannot be drawn on a log axis (expected > 0)"),
+        ));
+    }
+    let marked: Vec<Series> = series
+        .iter()
+        .map(|s| Series {
+            style: LineStyle::LineMarkers,
+            ..s.clone()
+        })
+        .collect();
+    let figure = LineFigure::new(path, chart, &marked, y_scale, XAxis::LearningRate)?;
+    output::save(path, chart.size, &figure)
+}
+
+/// How a line chart's x axis reads its values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum XAxis {
+    /// Steps or any linear quantity; a series can be a diverging history.
+    Linear,
+    /// Learning rates of a sweep, on a log axis; non-finite `y` marks a diverged run.
+    LearningRate,
 }
 
 /// Learning-rate schedules, one series per schedule with `values[t]` the rate at step
@@ -79,6 +130,7 @@ pub(crate) struct PlotSeries {
 
 struct LineFigure<'a> {
     chart: &'a Chart,
+    x_axis: XAxis,
     x: Axis,
     y: Axis,
     series: Vec<PlotSeries>,
@@ -105,6 +157,7 @@ impl<'a> LineFigure<'a> {
         chart: &'a Chart,
         series: &[Series],
         y_scale: YScale,
+        x_axis: XAxis,
     ) -> Result<Self, PlotError> {
         if series.is_empty() {
             return Err(PlotError::invalid(path, "no series to draw"));
@@ -143,14 +196,22 @@ impl<'a> LineFigure<'a> {
             .enumerate()
             .map(|(i, s)| {
                 let (color, style, marker) = s.line_look(i);
+                let x_of = |x: f64| match x_axis {
+                    XAxis::Linear => x,
+                    XAxis::LearningRate => x.log10(),
+                };
                 PlotSeries {
                     name: s.name.clone(),
-                    points: s.points.iter().map(|&(x, y)| (x, transform(y))).collect(),
+                    points: s
+                        .points
+                        .iter()
+                        .map(|&(x, y)| (x_of(x), transform(y)))
+                        .collect(),
                     style,
                     marker,
                     color: palette::color(color),
                     last_value: s.points.iter().rev().find(|p| finite(p)).map(|p| p.1),
-                    diverged: s.diverged || diverges(&s.points),
+                    diverged: s.diverged || (x_axis == XAxis::Linear && diverges(&s.points)),
                 }
             })
             .collect();
@@ -168,12 +229,17 @@ impl<'a> LineFigure<'a> {
                 }
             })
             .collect();
+        // A sweep's diverged runs are marked above their lr, so their lr is in frame.
         let all_x = prepared
             .iter()
             .flat_map(|s| s.points.iter())
-            .filter(|p| finite(p))
+            .filter(|p| finite(p) || (x_axis == XAxis::LearningRate && p.0.is_finite()))
             .map(|p| p.0);
-        let (x0, x1) = axes::padded_range(all_x, 0.0).unwrap_or((0.0, 1.0));
+        let pad = match x_axis {
+            XAxis::Linear => 0.0,
+            XAxis::LearningRate => 0.04,
+        };
+        let (x0, x1) = axes::padded_range(all_x, pad).unwrap_or((0.0, 1.0));
         let ys = framed.iter().map(|p| p.1);
         let (lo, hi) = ys
             .clone()
@@ -195,7 +261,11 @@ impl<'a> LineFigure<'a> {
         };
         Ok(LineFigure {
             chart,
-            x: Axis::linear(x0, x1),
+            x_axis,
+            x: match x_axis {
+                XAxis::Linear => Axis::linear(x0, x1),
+                XAxis::LearningRate => Axis::log10(x0, x1),
+            },
             y,
             series: prepared,
         })
@@ -208,11 +278,21 @@ impl Figure for LineFigure<'_> {
         root: &'r DrawingArea<DB, Shift>,
         look: Look,
     ) -> Result<Drawing, String> {
-        let entries = self
+        let mut entries: Vec<Entry> = self
             .series
             .iter()
             .map(|s| Entry::new(s.name.clone(), legend_sample(s)))
             .collect();
+        if !self.diverged_runs().is_empty() {
+            entries.push(Entry::new(
+                "diverged (cross above its lr)",
+                Sample::Line {
+                    color: RGBColor(90, 90, 90),
+                    style: LineStyle::Markers,
+                    marker: Some(Marker::Cross),
+                },
+            ));
+        }
         let mut legend = Legend::new(root, &look, entries, None);
         let image_w = root.dim_in_pixel().0 as i32;
         let ctx = axes::build(
@@ -231,6 +311,14 @@ impl Figure for LineFigure<'_> {
             |p| ctx.backend_coord(p),
             &look,
         ));
+        let top = plot_rect(&ctx).top;
+        let stacked = look.px(9.0);
+        points.extend(self.diverged_runs().into_iter().map(|(_, x, k)| {
+            (
+                f64::from(ctx.backend_coord(&(x, self.y.hi)).0),
+                top + f64::from(stacked * k),
+            )
+        }));
         let (placement, reserve) =
             legend.choose(plot_rect(&ctx), image_w, &lines, &points, &look, 0);
         let mut ctx = if reserve == Reserve::default() {
@@ -301,6 +389,18 @@ impl Figure for LineFigure<'_> {
                 None => {}
             }
         }
+        for (i, x, k) in self.diverged_runs() {
+            let c = (
+                ctx.backend_coord(&(x, self.y.hi)).0,
+                plot.top as i32 + stacked * k,
+            );
+            draw_marker(root, &look, Marker::Cross, c, self.series[i].color)?;
+            edge_markers.push(EdgeMarker {
+                series: i,
+                at: look.image_px(c),
+                label: "diverged".to_string(),
+            });
+        }
         let at = legend.origin(placement, plot, &look, 0);
         let legend_rect = legend.draw(root, &look, at, None)?;
         Ok(Drawing {
@@ -317,6 +417,27 @@ impl Figure for LineFigure<'_> {
 }
 
 impl LineFigure<'_> {
+    /// The runs of a learning-rate sweep that diverged: (series, plot x, k) of every point
+    /// with a finite learning rate and a non-finite result, `k` counting the earlier
+    /// series that diverged at the same lr (their crosses stack downwards).
+    fn diverged_runs(&self) -> Vec<(usize, f64, i32)> {
+        let mut out: Vec<(usize, f64, i32)> = Vec::new();
+        if self.x_axis != XAxis::LearningRate {
+            return out;
+        }
+        for (i, s) in self.series.iter().enumerate() {
+            for p in s
+                .points
+                .iter()
+                .filter(|p| p.0.is_finite() && !p.1.is_finite())
+            {
+                let k = out.iter().filter(|d| d.1 == p.0).count() as i32;
+                out.push((i, p.0, k));
+            }
+        }
+        out
+    }
+
     /// The visible polylines and marker points of every series, in backend pixels.
     #[allow(clippy::type_complexity)]
     fn pixels<DB: DrawingBackend>(

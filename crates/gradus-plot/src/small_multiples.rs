@@ -8,8 +8,8 @@ use plotters::prelude::*;
 
 use crate::axes::{self, plot_rect, Axis, Look, Reserve};
 use crate::clip::{stroke_pieces, visible_runs};
-use crate::contour::{draw_map, Surface, Trajectory};
-use crate::drawing::{Drawing, DrawnSeries, EdgeMarker};
+use crate::contour::{draw_color_bar, draw_map, Grid, Surface, Trajectory};
+use crate::drawing::{Drawing, DrawnSeries, EdgeMarker, Rect};
 use crate::font::FAMILY;
 use crate::line_chart::{bounds, to_image};
 use crate::marks::{self, draw_marker, star_shape};
@@ -21,7 +21,8 @@ use crate::{Chart, LineStyle, PlotError, Series};
 /// trajectories in faint grey with its own in colour, its start square, the minima and,
 /// if it leaves the panel, an edge marker with its final point. Each panel is titled
 /// with its trajectory's name, so no legend is needed. Returns what was drawn, one
-/// [`Drawing::panels`] entry per trajectory.
+/// [`Drawing::panels`] entry per trajectory. One colour bar right of the panels, as tall
+/// as they are, reads the levels of all of them (they share the surface and the axes).
 ///
 /// # Errors
 /// As [`contour_trajectories`](crate::contour_trajectories), and
@@ -85,7 +86,9 @@ impl Figure for Panels<'_> {
             ))
             .map_err(|e| e.to_string())?;
         }
-        let body = root.margin(title_h, 0, 0, 0);
+        // Room for the shared colour bar and its labels on the right.
+        let bar_room = look.px(92.0).max(0) as u32;
+        let body = root.margin(title_h, 0, 0, bar_room);
         let rows = self.trajectories.len().div_ceil(self.columns);
         let cells = body.split_evenly((rows, self.columns));
         let zoom = look.zoom.round().max(1.0) as u32;
@@ -98,6 +101,8 @@ impl Figure for Panels<'_> {
         let y = Axis::linear(self.surface.y_range.0, self.surface.y_range.1);
         let b = bounds(&x, &y);
         let mut panels = Vec::new();
+        let mut levels: Option<Grid> = None;
+        let mut span: Option<Rect> = None;
         for (k, (cell, own)) in cells.iter().zip(&self.trajectories).enumerate() {
             // A long name gets a smaller title rather than running into its neighbours.
             let mut plook = base;
@@ -110,7 +115,7 @@ impl Figure for Panels<'_> {
                 size: self.chart.size,
             };
             let mut ctx = axes::build(cell, &chart, &plook, &x, &y, Reserve::default())?;
-            draw_map(
+            let grid = draw_map(
                 &mut ctx,
                 &plook,
                 &chart,
@@ -175,6 +180,16 @@ impl Figure for Panels<'_> {
                 area.draw(&star).map_err(|e| e.to_string())?;
             }
             let plot = plot_rect(&ctx);
+            levels.get_or_insert(grid);
+            span = Some(match span {
+                None => plot,
+                Some(s) => Rect::new(
+                    s.left.min(plot.left),
+                    s.top.min(plot.top),
+                    s.right.max(plot.right),
+                    s.bottom.max(plot.bottom),
+                ),
+            });
             let mut edges = Vec::new();
             if let Some(e) = marks::exit(&own.points, b) {
                 drawn.leaves_frame = true;
@@ -205,10 +220,20 @@ impl Figure for Panels<'_> {
                 panels: Vec::new(),
             });
         }
+        let color_bar = match (levels, span) {
+            (Some(grid), Some(span)) => {
+                // The bar's left edge sits a gap right of `plot.right`: the panels' edge.
+                let panels_right = f64::from(w) - f64::from(bar_room);
+                let edge = Rect::new(span.left, span.top, panels_right, span.bottom);
+                Some(look.image_rect(draw_color_bar(root, &look, edge, &grid, self.surface)?))
+            }
+            _ => None,
+        };
         Ok(Drawing {
             width: (f64::from(w) / look.zoom) as u32,
             height: (f64::from(h) / look.zoom) as u32,
             panels,
+            color_bar,
             ..Drawing::default()
         })
     }

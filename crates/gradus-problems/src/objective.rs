@@ -13,10 +13,20 @@ pub trait Objective<T: Float>: Send + Sync {
     /// Number of parameters.
     fn dim(&self) -> usize;
 
+    /// The named tensors, in order, with their shapes (row-major; the element counts
+    /// sum to [`Objective::dim`]). Analytic functions have one tensor, `x`, a vector or
+    /// (`--shape R,C`) an R × C matrix; models have their weight matrices and bias
+    /// vectors.
+    fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        vec![("x".to_string(), vec![self.dim()])]
+    }
+
     /// The named tensors, in order, with their lengths (they sum to [`Objective::dim`]).
-    /// Analytic functions have one tensor, `x`.
     fn tensors(&self) -> Vec<(String, usize)> {
-        vec![("x".to_string(), self.dim())]
+        self.tensor_shapes()
+            .into_iter()
+            .map(|(name, shape)| (name, shape.iter().product()))
+            .collect()
     }
 
     /// The default starting point (for models: the seeded initialisation).

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 /// Every problem [`build`] knows: name and a one-line description with the formula and
 /// the minimum.
 pub const PROBLEMS: &[(&str, &str)] = &[
-    ("rosenbrock", "Rosenbrock, Σ 100(x[i+1] − x[i]²)² + (1 − x[i])², n-D (--dim, default 2); min 0 at (1, …, 1)"),
-    ("sphere", "sphere, Σ x[i]², n-D (--dim, default 2); min 0 at 0"),
+    ("rosenbrock", "Rosenbrock, Σ 100(x[i+1] − x[i]²)² + (1 − x[i])², n-D (--dim, default 2, or --shape R,C for one R×C matrix); min 0 at (1, …, 1)"),
+    ("sphere", "sphere, Σ x[i]², n-D (--dim, default 2, or --shape R,C); min 0 at 0"),
     ("beale", "Beale, (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)², 2-D; min 0 at (3, 0.5)"),
     ("booth", "Booth, (x + 2y − 7)² + (2x + y − 5)², 2-D; min 0 at (1, 3)"),
     ("himmelblau", "Himmelblau, (x² + y − 11)² + (x + y² − 7)², 2-D; min 0 at (3, 2) and three more"),
-    ("rastrigin", "Rastrigin, 10n + Σ x[i]² − 10 cos(2π x[i]), n-D (--dim, default 2); min 0 at 0, many local minima"),
+    ("rastrigin", "Rastrigin, 10n + Σ x[i]² − 10 cos(2π x[i]), n-D (--dim, default 2, or --shape R,C); min 0 at 0, many local minima"),
     ("quadratic", "ill-conditioned bowl 50·x0² + x1², 2-D, start (1.5, 10); min 0 at (0, 0)"),
     ("bowl", "bowl x1² + 2·x2², 2-D, start (−5, −5) (noisy SGD); min 0 at (0, 0)"),
     ("parabola", "parabola x², 1-D, start 10; min 0 at 0"),
@@ -37,6 +37,10 @@ pub struct ProblemOptions {
     /// Dimension of an n-dimensional function (`rosenbrock`, `sphere`, `rastrigin`;
     /// default 2, at most [`MAX_DIM`]); a fixed-dimension function accepts only its own.
     pub dim: Option<usize>,
+    /// The shape of an n-dimensional function's parameter (`--shape R,C`): one R × C
+    /// matrix, row-major, whose flattened values the function reads; `dim`, if given
+    /// too, must be the product.
+    pub shape: Option<Vec<usize>>,
     /// Seed of the train/test split and of a model's initial weights.
     pub seed: u64,
     /// The CSV file of `linreg`.
@@ -68,6 +72,7 @@ impl Default for ProblemOptions {
     fn default() -> Self {
         ProblemOptions {
             dim: None,
+            shape: None,
             seed: 0,
             data: None,
             target: None,
@@ -88,6 +93,7 @@ impl ProblemOptions {
     fn only(&self, problem: &str, takes: &[&str]) -> Result<(), ProblemError> {
         let given = [
             ("--dim", self.dim.is_some()),
+            ("--shape", self.shape.is_some()),
             ("--data", self.data.is_some()),
             ("--target", self.target.is_some()),
             ("--features", self.features.is_some()),
@@ -123,9 +129,40 @@ impl ProblemOptions {
         }
     }
 
-    /// The dimension of an n-dimensional `problem` (default 2).
+    /// The dimension of an n-dimensional `problem` (default 2, or the product of
+    /// `--shape`).
     fn n_dim(&self, problem: &str) -> Result<usize, ProblemError> {
-        self.only(problem, &["--dim"])?;
+        self.only(problem, &["--dim", "--shape"])?;
+        if let Some(shape) = &self.shape {
+            let text = shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            let invalid = |expected: String| ProblemError::InvalidOption {
+                problem: problem.into(),
+                option: "--shape".into(),
+                value: text.clone(),
+                expected,
+            };
+            let n = match n {
+                _ if shape.is_empty() || shape.contains(&0) => {
+                    return Err(invalid("axis lengths of at least 1, e.g. 4,5".into()))
+                }
+                Some(n) if (2..=MAX_DIM).contains(&n) => n,
+                _ => return Err(invalid(format!("2 to {MAX_DIM} values in all"))),
+            };
+            if let Some(dim) = self.dim.filter(|&d| d != n) {
+                return Err(ProblemError::InvalidOption {
+                    problem: problem.into(),
+                    option: "--dim".into(),
+                    value: dim.to_string(),
+                    expected: format!("{n}, the number of values of --shape {text}"),
+                });
+            }
+            return Ok(n);
+        }
         match self.dim {
             Some(got) if got > MAX_DIM => Err(ProblemError::InvalidDim {
                 problem: problem.into(),
@@ -155,10 +192,14 @@ pub fn build<T: Float>(
     opts: &ProblemOptions,
 ) -> Result<Box<dyn Objective<T>>, ProblemError> {
     let fixed = |dim: usize| opts.fixed(name, dim);
+    let shaped = |f: Box<dyn Objective<T>>| match &opts.shape {
+        Some(shape) => Box::new(Shaped::new(f, shape.clone())) as Box<dyn Objective<T>>,
+        None => f,
+    };
     Ok(match name {
-        "rosenbrock" => Box::new(Rosenbrock::new(opts.n_dim(name)?)?),
-        "sphere" => Box::new(Sphere::new(opts.n_dim(name)?)?),
-        "rastrigin" => Box::new(Rastrigin::new(opts.n_dim(name)?)?),
+        "rosenbrock" => shaped(Box::new(Rosenbrock::new(opts.n_dim(name)?)?)),
+        "sphere" => shaped(Box::new(Sphere::new(opts.n_dim(name)?)?)),
+        "rastrigin" => shaped(Box::new(Rastrigin::new(opts.n_dim(name)?)?)),
         "beale" => fixed(2).map(|_| Box::new(Beale) as Box<dyn Objective<T>>)?,
         "booth" => fixed(2).map(|_| Box::new(Booth) as _)?,
         "himmelblau" => fixed(2).map(|_| Box::new(Himmelblau) as _)?,

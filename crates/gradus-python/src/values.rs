@@ -33,6 +33,11 @@ pub fn to_value(v: &Bound<'_, PyAny>) -> Result<Value, String> {
     if v.is_instance_of::<PyBool>() {
         return Ok(Value::Bool(v.extract::<bool>().map_err(|e| e.to_string())?));
     }
+    if v.is_instance_of::<PyInt>() {
+        if let Ok(n) = v.extract::<i64>() {
+            return Ok(Value::Integer(n));
+        }
+    }
     if v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>() {
         return Ok(Value::Number(
             v.extract::<f64>().map_err(|e| e.to_string())?,
@@ -72,11 +77,12 @@ pub fn to_value(v: &Bound<'_, PyAny>) -> Result<Value, String> {
     ))
 }
 
-/// A Python value from a spec value (numbers that are integers stay floats, as the
+/// A Python value from a spec value (integers as ints and other numbers as floats, as the
 /// spec holds them; names become strings, nested calls their spec text).
 pub fn to_python<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     Ok(match v {
         Value::Number(x) => PyFloat::new(py, *x).into_any(),
+        Value::Integer(n) => PyInt::new(py, *n).into_any(),
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
         Value::Tuple(items) => {
             let items = items

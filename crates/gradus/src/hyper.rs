@@ -248,6 +248,11 @@ fn check_number(owner: &str, key: &str, x: f64, range: &Range, integer: bool) ->
     }
 }
 
+/// A count as the spec language writes it: digits, so `t_max=500` reads as an integer.
+fn int_value(x: u64) -> Value {
+    i64::try_from(x).map_or(Value::Number(x as f64), Value::Integer)
+}
+
 fn json_number(x: f64) -> serde_json::Value {
     serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
@@ -275,7 +280,7 @@ impl HyperValue for u64 {
         args.u64(key)
     }
     fn to_value(&self) -> Value {
-        Value::Number(*self as f64)
+        int_value(*self)
     }
     fn to_json(&self) -> serde_json::Value {
         serde_json::Value::from(*self)
@@ -341,7 +346,7 @@ impl HyperValue for Vec<u64> {
         args.u64_list(key)
     }
     fn to_value(&self) -> Value {
-        Value::List(self.iter().map(|x| Value::Number(*x as f64)).collect())
+        Value::List(self.iter().map(|x| int_value(*x)).collect())
     }
     fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Array(self.iter().map(|x| serde_json::Value::from(*x)).collect())
@@ -389,7 +394,7 @@ impl HyperValue for Option<u64> {
     }
     fn to_value(&self) -> Value {
         match self {
-            Some(x) => Value::Number(*x as f64),
+            Some(x) => int_value(*x),
             None => Value::Call(Call::bare("none")),
         }
     }
@@ -804,7 +809,7 @@ mod tests {
         let text = c.to_call().to_string();
         assert_eq!(
             text,
-            "every(lr=0.5, betas=(0.9, 0.999), n=4.0, flag=false, ms=[1.0, 2.0], opt=0.25)"
+            "every(lr=0.5, betas=(0.9, 0.999), n=4, flag=false, ms=[1, 2], opt=0.25)"
         );
         assert_eq!(parse(&text).unwrap(), c);
         assert_eq!(parse("every(n=1, opt=none)").unwrap().opt, None);

@@ -9,8 +9,8 @@
 //! adam                      # a bare name: all defaults
 //! ```
 //!
-//! Values are numbers in any float syntax (`1e-3`, `.5`, `2.`, `-0.0`, `inf`, `nan`,
-//! and the fraction `1/3`), `true`/`false` (also Python's `True`/`False`), tuples in
+//! Values are integers (`500`, `-3`), numbers in any float syntax (`1e-3`, `.5`, `2.`,
+//! `-0.0`, `inf`, `nan`, and the fraction `1/3`), `true`/`false` (also Python's `True`/`False`), tuples in
 //! parentheses, lists in brackets and nested calls. Arguments may be positional, in
 //! the order the documentation lists them, followed by keyword arguments.
 //!
@@ -23,8 +23,12 @@ use std::fmt;
 /// A value in a spec.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
-    /// A number (integers are numbers too; integer arguments check for integrality).
+    /// A number written with a fraction, an exponent or a float word (`0.5`, `1e3`,
+    /// `500.0`, `inf`). Integer arguments accept it when it is integral.
     Number(f64),
+    /// An integer written as digits (`500`, `-3`): integer hyperparameters print this
+    /// way, and number arguments accept it too.
+    Integer(i64),
     /// `true` or `false`.
     Bool(bool),
     /// `(a, b, ...)`.
@@ -72,6 +76,7 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Number(x) => fmt_number(*x, f),
+            Value::Integer(n) => write!(f, "{n}"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Tuple(v) => {
                 f.write_str("(")?;
@@ -128,10 +133,20 @@ impl fmt::Display for Call {
 }
 
 impl Value {
+    /// The value as a number, if it is one (integers included).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(x) => Some(*x),
+            Value::Integer(n) => Some(*n as f64),
+            _ => None,
+        }
+    }
+
     /// A short description of the value's kind, for error messages.
     pub fn kind(&self) -> &'static str {
         match self {
             Value::Number(_) => "a number",
+            Value::Integer(_) => "an integer",
             Value::Bool(_) => "a boolean",
             Value::Tuple(_) => "a tuple",
             Value::List(_) => "a list",
@@ -236,9 +251,10 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     self.skip_ws();
                     let y = self.number()?;
-                    return Ok(Value::Number(x / y));
+                    let (x, y) = (x.as_f64(), y.as_f64());
+                    return Ok(Value::Number(x.unwrap_or(f64::NAN) / y.unwrap_or(f64::NAN)));
                 }
-                Ok(Value::Number(x))
+                Ok(x)
             }
             Some(c) if c.is_ascii_alphabetic() || c == b'_' => {
                 let start = self.pos;
@@ -248,7 +264,7 @@ impl<'a> Parser<'a> {
                     "false" | "False" => return Ok(Value::Bool(false)),
                     "inf" | "infinity" | "Infinity" | "nan" | "NaN" => {
                         self.pos = start;
-                        return Ok(Value::Number(self.number()?));
+                        return self.number();
                     }
                     _ => {}
                 }
@@ -278,7 +294,9 @@ impl<'a> Parser<'a> {
         &self.input[start..self.pos]
     }
 
-    fn number(&mut self) -> Result<f64> {
+    /// A number literal: [`Value::Integer`] when written as plain digits that fit an
+    /// `i64` (but not `-0`, whose sign only a float keeps), else [`Value::Number`].
+    fn number(&mut self) -> Result<Value> {
         let start = self.pos;
         if matches!(self.peek(), Some(b'+' | b'-')) {
             self.pos += 1;
@@ -301,6 +319,17 @@ impl<'a> Parser<'a> {
             Some(rest) => (-1.0, rest),
             None => (1.0, lower.strip_prefix('+').unwrap_or(&lower)),
         };
+        let digits_only = !body.is_empty() && body.bytes().all(|c| c.is_ascii_digit());
+        if digits_only && !(sign < 0.0 && body.bytes().all(|c| c == b'0')) {
+            let signed = if sign < 0.0 {
+                format!("-{body}")
+            } else {
+                body.to_string()
+            };
+            if let Ok(n) = signed.parse::<i64>() {
+                return Ok(Value::Integer(n));
+            }
+        }
         let parsed = match body {
             "inf" | "infinity" => Some(f64::INFINITY),
             "nan" => Some(f64::NAN),
@@ -308,7 +337,7 @@ impl<'a> Parser<'a> {
             _ => None,
         };
         match parsed {
-            Some(x) => Ok(sign * x),
+            Some(x) => Ok(Value::Number(sign * x)),
             None => {
                 self.pos = start;
                 Err(self.error(format!("'{text}' is not a number")))
@@ -468,8 +497,10 @@ impl<'a> Args<'a> {
     pub fn f64(&self, key: &str) -> Result<Option<f64>> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Number(x)) => Ok(Some(*x)),
-            Some(v) => Err(self.wrong(key, "a number", v)),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| self.wrong(key, "a number", v)),
         }
     }
 
@@ -495,6 +526,9 @@ impl<'a> Args<'a> {
     pub fn u64(&self, key: &str) -> Result<Option<u64>> {
         match self.get(key) {
             None => Ok(None),
+            Some(Value::Integer(n)) => u64::try_from(*n)
+                .map(Some)
+                .map_err(|_| Error::invalid(&self.call.name, key, n, "a non-negative integer")),
             Some(Value::Number(x)) => Ok(Some(self.to_u64(key, *x)?)),
             Some(v) => Err(self.wrong(key, "a non-negative integer", v)),
         }
@@ -526,14 +560,16 @@ impl<'a> Args<'a> {
     pub fn pair(&self, key: &str) -> Result<Option<(f64, f64)>> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Tuple(v) | Value::List(v)) if v.len() == 2 => match (&v[0], &v[1]) {
-                (Value::Number(a), Value::Number(b)) => Ok(Some((*a, *b))),
-                _ => Err(self.wrong(
-                    key,
-                    "a pair of numbers like (0.9, 0.999)",
-                    self.get(key).unwrap(),
-                )),
-            },
+            Some(Value::Tuple(v) | Value::List(v)) if v.len() == 2 => {
+                match (v[0].as_f64(), v[1].as_f64()) {
+                    (Some(a), Some(b)) => Ok(Some((a, b))),
+                    _ => Err(self.wrong(
+                        key,
+                        "a pair of numbers like (0.9, 0.999)",
+                        self.get(key).unwrap(),
+                    )),
+                }
+            }
             Some(v) => Err(self.wrong(key, "a pair of numbers like (0.9, 0.999)", v)),
         }
     }
@@ -544,14 +580,16 @@ impl<'a> Args<'a> {
             None => Ok(None),
             Some(v @ (Value::Tuple(items) | Value::List(items))) => items
                 .iter()
-                .map(|x| match x {
-                    Value::Number(x) => Ok(*x),
-                    _ => Err(self.wrong(key, "a list of numbers", v)),
+                .map(|x| {
+                    x.as_f64()
+                        .ok_or_else(|| self.wrong(key, "a list of numbers", v))
                 })
                 .collect::<Result<Vec<_>>>()
                 .map(Some),
-            Some(Value::Number(x)) => Ok(Some(vec![*x])),
-            Some(v) => Err(self.wrong(key, "a list of numbers", v)),
+            Some(v) => v
+                .as_f64()
+                .map(|x| Some(vec![x]))
+                .ok_or_else(|| self.wrong(key, "a list of numbers", v)),
         }
     }
 
@@ -630,7 +668,7 @@ mod tests {
         let c = parse("multi_step(milestones=[30, 80], gamma=0.5)").unwrap();
         assert_eq!(
             c.keywords[0].1,
-            Value::List(vec![Value::Number(30.0), Value::Number(80.0)])
+            Value::List(vec![Value::Integer(30), Value::Integer(80)])
         );
         let c = parse("sgd(lr=1e-3, nesterov=True, maximize=False,)").unwrap();
         assert_eq!(c.keywords[1].1, Value::Bool(true));
@@ -645,8 +683,9 @@ mod tests {
             (".5", 0.5),
             ("2.", 2.0),
             ("-0.25", -0.25),
-            ("+3", 3.0),
-            ("1_000", 1000.0),
+            ("+3.", 3.0),
+            ("1_000.0", 1000.0),
+            ("1e3", 1000.0),
             ("1/3", 1.0 / 3.0),
             ("2.5e+2", 250.0),
             ("inf", f64::INFINITY),
@@ -674,7 +713,39 @@ mod tests {
         let Value::Call(cos) = &items[1] else {
             panic!()
         };
-        assert_eq!(cos.positional, vec![Value::Number(90.0)]);
+        assert_eq!(cos.positional, vec![Value::Integer(90)]);
+    }
+
+    #[test]
+    fn integers_are_digits_and_print_as_digits() {
+        for (text, want) in [
+            ("500", Value::Integer(500)),
+            ("+3", Value::Integer(3)),
+            ("-3", Value::Integer(-3)),
+            ("1_000", Value::Integer(1000)),
+            ("500.0", Value::Number(500.0)),
+            ("5e2", Value::Number(500.0)),
+            ("-0", Value::Number(-0.0)),
+            ("99999999999999999999", Value::Number(1e20)),
+        ] {
+            let c = parse(&format!("f(x={text})")).unwrap();
+            assert_eq!(c.keywords[0].1, want, "{text}");
+        }
+        assert_eq!(Value::Integer(500).to_string(), "500");
+        assert_eq!(Value::Number(500.0).to_string(), "500.0");
+        let c = parse("f(a=2, b=(1, 0.5), c=[3, 4.0], d=-2, e=1/2)").unwrap();
+        let a = Args::bind(&c, &["a", "b", "c", "d", "e"]).unwrap();
+        assert_eq!(a.f64("a").unwrap(), Some(2.0));
+        assert_eq!(a.u64("a").unwrap(), Some(2));
+        assert_eq!(a.pair("b").unwrap(), Some((1.0, 0.5)));
+        assert_eq!(a.f64_list("c").unwrap(), Some(vec![3.0, 4.0]));
+        assert_eq!(a.u64_list("c").unwrap(), Some(vec![3, 4]));
+        assert_eq!(a.f64("d").unwrap(), Some(-2.0));
+        assert!(matches!(
+            a.u64("d"),
+            Err(Error::InvalidHyperparameter { value, .. }) if value == "-2"
+        ));
+        assert_eq!(a.f64("e").unwrap(), Some(0.5));
     }
 
     #[test]
@@ -682,6 +753,8 @@ mod tests {
         for s in [
             "adam(lr=0.01, betas=(0.9, 0.99), amsgrad=true)",
             "multi_step(milestones=[30.0, 80.0], gamma=0.5)",
+            "multi_step(milestones=[30, 80], gamma=0.5)",
+            "cosine_annealing(t_max=500, eta_min=0.0)",
             "adam",
         ] {
             let c = parse(s).unwrap();

@@ -47,14 +47,16 @@ const FIXTURES: &[(&str, &str)] = &[
     ("asgd", include_str!("fixtures/optimizers_asgd.json")),
 ];
 
-/// Optimizers with no torch counterpart, so no fixture: `lion` is not in torch.optim and
-/// `newton` needs a Hessian.
-const NOT_IN_TORCH: &[&str] = &["lion", "newton"];
+/// Optimizers with no torch counterpart, so no fixture: `lion` is not in torch.optim,
+/// `newton` needs a Hessian, and `partition` only routes tensors to its members (its
+/// test checks it steps exactly as they do alone).
+const NOT_IN_TORCH: &[&str] = &["lion", "newton", "partition"];
 
 /// Optimizers whose torch fixtures are replayed by their own test (closure optimizers
-/// re-evaluate the loss): `lbfgs` in `tests/lbfgs_torch.rs`; `soap` and `shampoo` (their
-/// reference is pytorch-optimizer, on matrices) in `tests/matrix_ref.rs`.
-const REPLAYED_ELSEWHERE: &[&str] = &["lbfgs", "soap", "shampoo"];
+/// re-evaluate the loss; per-tensor ones need matrices): `lbfgs` in
+/// `tests/lbfgs_torch.rs`, `muon` in `tests/muon_torch.rs`, `soap` and `shampoo` (their
+/// reference is pytorch-optimizer) in `tests/matrix_ref.rs`.
+const REPLAYED_ELSEWHERE: &[&str] = &["lbfgs", "muon", "soap", "shampoo"];
 
 /// How close a value must be to torch's.
 ///

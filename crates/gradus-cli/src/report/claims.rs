@@ -14,6 +14,9 @@ pub enum Outcome {
     Misses(f64),
     /// Gets within this tolerance in fewer steps than every other run.
     Fastest(f64),
+    /// Gets within this tolerance with fewer evaluations of the loss, gradient and
+    /// Hessian than every other run.
+    FewestEvaluations(f64),
     /// Ends with the highest loss of the figure.
     EndsWorst,
     /// Ends with the lowest loss of the figure.
@@ -58,6 +61,16 @@ fn final_loss(r: &RunResult) -> f64 {
 
 fn gap(r: &RunResult) -> f64 {
     final_loss(r) - r.reference.unwrap_or(0.0)
+}
+
+/// Evaluations spent when `r` first got within `tol` of the minimum.
+fn evaluations_to(r: &RunResult, tol: f64) -> Option<u64> {
+    let reference = r.reference.unwrap_or(0.0);
+    r.history
+        .iter()
+        .zip(&r.evaluations)
+        .find(|(h, _)| h.1 - reference <= tol)
+        .map(|(_, &e)| e)
 }
 
 fn params(r: &RunResult, last: bool) -> Option<&Vec<f64>> {
@@ -120,6 +133,25 @@ fn check_one(outcome: Outcome, i: usize, results: &[RunResult]) -> Result<String
                 others_slower,
                 format!(
                     "{name} is the first within {} of the minimum ({} steps)",
+                    human(tol),
+                    mine.map_or("never".to_string(), |s| s.to_string())
+                ),
+            )
+        }
+        Outcome::FewestEvaluations(tol) => {
+            let mine = evaluations_to(r, tol);
+            let others_more = results.iter().enumerate().all(|(j, o)| {
+                j == i
+                    || match (mine, evaluations_to(o, tol)) {
+                        (Some(a), Some(b)) => a < b,
+                        (Some(_), None) => true,
+                        (None, _) => false,
+                    }
+            });
+            verdict(
+                others_more,
+                format!(
+                    "{name} gets within {} of the minimum in the fewest evaluations ({})",
                     human(tol),
                     mine.map_or("never".to_string(), |s| s.to_string())
                 ),
@@ -215,6 +247,7 @@ mod tests {
                 .enumerate()
                 .map(|(k, &l)| (k as u64, l, 0.1, Some(vec![l.sqrt()])))
                 .collect(),
+            evaluations: (1..=losses.len() as u64).collect(),
             summary: Default::default(),
             stopped: None,
             reference: Some(0.0),
@@ -244,5 +277,18 @@ mod tests {
         assert!(check(&run(0, Outcome::EndsAt { x: 0.0, tol: 1e-9 }), &rs).is_ok());
         assert!(check(&run(2, Outcome::Stalls(1.0)), &rs).is_err());
         assert!(check(&run(7, Outcome::EndsBest), &rs).is_err());
+    }
+
+    #[test]
+    fn fewest_evaluations_counts_evaluations_not_steps() {
+        // A step of L-BFGS may cost thirty evaluations: first in steps, last in cost.
+        let mut costly = result("costly", &[4.0, 1e-6, 0.0]);
+        costly.evaluations = vec![1, 30, 60];
+        let cheap = result("cheap", &[4.0, 1.0, 1e-6]);
+        let rs = [costly, cheap];
+        assert!(check(&run(0, Outcome::Fastest(1e-4)), &rs).is_ok());
+        assert!(check(&run(1, Outcome::FewestEvaluations(1e-4)), &rs).is_ok());
+        let e = check(&run(0, Outcome::FewestEvaluations(1e-4)), &rs).unwrap_err();
+        assert!(e.contains("(30)"), "{e}");
     }
 }

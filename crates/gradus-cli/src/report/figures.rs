@@ -17,51 +17,132 @@ pub struct Section {
     pub source: &'static str,
 }
 
+/// A link to a tutorial's experiments in `docs/experiments.md`, named as the experiments
+/// list names it (`A. Linear regression on Boston housing`). The path is relative to the
+/// default report directory, `gradus-report/` in the repository.
+macro_rules! tutorial {
+    ($ordinal:literal, $anchor:literal, $title:literal) => {
+        concat!(
+            "the ",
+            $ordinal,
+            " tutorial, <a href=\"../docs/experiments.md#",
+            $anchor,
+            "\"><em>",
+            $title,
+            "</em></a>"
+        )
+    };
+}
+
+macro_rules! tutorial_a {
+    () => {
+        tutorial!(
+            "first",
+            "a-linear-regression-on-boston-housing-first-tutorial",
+            "A. Linear regression on Boston housing"
+        )
+    };
+}
+
+macro_rules! tutorial_b {
+    () => {
+        tutorial!(
+            "second",
+            "b-optimization-challenges-and-the-optimizer-ladder-second-tutorial",
+            "B. Optimization challenges and the optimizer ladder"
+        )
+    };
+}
+
 pub const SECTIONS: &[Section] = &[
     Section {
         id: "sec-boston",
         title: "Linear regression on Boston housing",
-        source: "Reproduces tutorial A, <em>Linear regression on Boston housing</em> (the first \
-                 tutorial gradus grew from): its runs, printed every 100 steps, and its plots.",
+        source: concat!(
+            "Reproduces ",
+            tutorial_a!(),
+            ": its runs, printed every 100 steps, and its plots."
+        ),
     },
     Section {
         id: "sec-race",
         title: "The classic race over Beale's function and off a saddle point",
-        source: "Reproduces the closing comparison of tutorial A, <em>Linear regression on \
-                 Boston housing</em>: animations of SGD, Momentum, NAG, AdaGrad, Adadelta and \
-                 RMSProp (Adam added) over Beale's function and off a saddle point.",
+        source: concat!(
+            "Reproduces the closing comparison of ",
+            tutorial_a!(),
+            ": animations of SGD, Momentum, NAG, AdaGrad, Adadelta and RMSProp (Adam added) \
+             over Beale's function and off a saddle point."
+        ),
     },
     Section {
         id: "sec-challenges",
         title: "Optimization challenges",
-        source: "Reproduces tutorial B, <em>Optimization challenges and the optimizer \
-                 ladder</em>: local minima, a vanishing gradient, and Newton's method.",
+        source: concat!(
+            "Reproduces ",
+            tutorial_b!(),
+            ": local minima, a vanishing gradient, and Newton's method."
+        ),
     },
     Section {
         id: "sec-noise",
         title: "Noisy gradients, minibatches and learning-rate schedules",
-        source: "Reproduces tutorial B, <em>Optimization challenges and the optimizer \
-                 ladder</em>: SGD with noisy gradients under its four schedules, minibatches, \
-                 and the ladder from momentum to Adam.",
+        source: concat!(
+            "Reproduces ",
+            tutorial_b!(),
+            ": SGD with noisy gradients under its four schedules, minibatches, and the ladder \
+             from momentum to Adam."
+        ),
+    },
+    Section {
+        id: "sec-second-order",
+        title: "Newton vs L-BFGS vs gradient descent",
+        source: concat!(
+            "Continues the second-order story that ",
+            tutorial_b!(),
+            " starts with Newton's method on cosh(0.5·x): the same comparison on 2-D \
+             problems, counted in steps and in evaluations of the loss, gradient and Hessian."
+        ),
     },
     Section {
         id: "sec-why",
         title: "Why each optimizer exists",
-        source: "Reproduces tutorial C, <em>Why each optimizer exists</em>: the parabola with \
-                 a good and a bad learning rate, momentum, and the ill-conditioned bowl.",
+        source: concat!(
+            "Reproduces ",
+            tutorial!(
+                "third",
+                "c-why-each-optimizer-exists-third-tutorial",
+                "C. Why each optimizer exists"
+            ),
+            ": the parabola with a good and a bad learning rate, momentum, and the \
+             ill-conditioned bowl."
+        ),
     },
     Section {
         id: "sec-zoo",
         title: "The optimizer zoo",
-        source: "Reproduces tutorial D, <em>The optimizer zoo</em> (NumPy and PyTorch \
-                 versions side by side): every optimizer on one problem, with the papers' \
-                 forms where the tutorial's formulas differ.",
+        source: concat!(
+            "Reproduces ",
+            tutorial!(
+                "fourth",
+                "d-the-optimizer-zoo-fourth-tutorial",
+                "D. The optimizer zoo"
+            ),
+            " (NumPy and PyTorch versions side by side): every optimizer on one problem, with \
+             the papers' forms where the tutorial's formulas differ."
+        ),
     },
     Section {
         id: "sec-digits",
         title: "A neural network on handwritten digits",
         source: "Beyond the tutorials: a multilayer perceptron written from scratch, trained \
                  with every optimizer.",
+    },
+    Section {
+        id: "sec-lr",
+        title: "Learning-rate sensitivity",
+        source: "Beyond the tutorials: every optimizer gradus has, each over a log-spaced grid \
+                 of learning rates, on Rosenbrock, Boston housing and the digits MLP: which lr \
+                 to start with, and how forgiving each optimizer is.",
     },
     Section {
         id: "sec-functions",
@@ -438,6 +519,127 @@ pub const FIGURES: &[FigureRow] = &[
         alts: &["Contour map of Rastrigin's function with its grid of local minima and four optimizers' paths from (2.5, 2.5)"],
         claims: &[every(Misses(1e-4)), every(EndsAbove(5.0)), run(1, EndsWorst)],
     },
+    FigureRow {
+        id: "second_quadratic",
+        section: "sec-second-order",
+        title: "The ill-conditioned bowl 50·x0² + x1²: one Newton step",
+        text: "On a quadratic, Newton's step θ − H⁻¹·∇f lands on the minimum at once. \
+               L-BFGS builds its inverse-Hessian estimate from gradient differences and, with \
+               torch's default of up to 20 iterations per step, gets there within one step \
+               too. Gradient descent (lr 0.019, just under the 2/100 that the steep x0 \
+               direction allows) crawls along the flat x1 direction and is still far off \
+               after 30 steps. The second image: the same runs against evaluations of the loss, \
+               gradient and Hessian, the cost a step hides.",
+        command: "compare --problem quadratic --steps 30 \
+                  --optimizer newton --optimizer lbfgs \
+                  --optimizer 'lbfgs(line_search_fn=strong_wolfe)' --optimizer 'sgd(lr=0.019)' \
+                  --tol 1e-8 --plot-loss second_quadratic.png \
+                  --plot-evals second_quadratic_evals.png",
+        alts: &[
+            "Loss against step on a log scale for Newton, L-BFGS with and without line search, and gradient descent on the ill-conditioned bowl",
+            "The same four runs' loss against the number of loss, gradient and Hessian evaluations",
+        ],
+        claims: &[
+            run(0, Reaches(1e-8)),
+            run(1, Reaches(1e-8)),
+            run(2, Reaches(1e-8)),
+            run(3, Misses(1e-8)),
+            run(0, FewestEvaluations(1e-8)),
+        ],
+    },
+    FigureRow {
+        id: "second_rosenbrock",
+        section: "sec-second-order",
+        title: "Rosenbrock's valley: steps against evaluations",
+        text: "From (−1.5, 2). Pure Newton (step size 1) overshoots on the way, since far \
+               from the minimum the quadratic model is poor, then converges quadratically. \
+               L-BFGS with the strong-Wolfe line search is the first within 1e-8 counted in \
+               steps, but each of its steps runs many iterations: counted in evaluations, \
+               Newton (one gradient and one Hessian per step) gets there with the fewest. \
+               Gradient descent at lr 0.001, about the largest that does not diverge here, \
+               is nowhere near after 30 steps.",
+        command: "compare --problem rosenbrock --steps 30 \
+                  --optimizer newton --optimizer lbfgs \
+                  --optimizer 'lbfgs(line_search_fn=strong_wolfe)' --optimizer 'sgd(lr=0.001)' \
+                  --tol 1e-8 --plot-loss second_rosenbrock.png \
+                  --plot-evals second_rosenbrock_evals.png",
+        alts: &[
+            "Loss against step on a log scale for Newton, L-BFGS with and without line search, and gradient descent on the Rosenbrock function",
+            "The same four runs' loss against the number of loss, gradient and Hessian evaluations: Newton needs the fewest",
+        ],
+        claims: &[
+            run(2, Fastest(1e-8)),
+            run(0, FewestEvaluations(1e-8)),
+            run(1, Reaches(1e-8)),
+            run(3, Misses(1e-8)),
+        ],
+    },
+    FigureRow {
+        id: "second_beale",
+        section: "sec-second-order",
+        title: "Beale's function: Newton finds a saddle point",
+        text: "From (1, 1.5), where the Hessian is not positive definite, Newton's step goes \
+               to where the gradient vanishes, not downhill: it settles on the saddle point \
+               at (0, 1), where f = 14.203. L-BFGS keeps its curvature estimate positive \
+               definite, so its steps always descend, and it reaches the minimum at (3, 0.5). \
+               Gradient descent (lr 0.01) descends too, slowly.",
+        command: "compare --problem beale --start 1,1.5 --steps 40 \
+                  --optimizer newton --optimizer lbfgs \
+                  --optimizer 'lbfgs(line_search_fn=strong_wolfe)' --optimizer 'sgd(lr=0.01)' \
+                  --tol 1e-8 --plot-loss second_beale.png --plot-evals second_beale_evals.png",
+        alts: &[
+            "Loss against step on a log scale on Beale's function: Newton stays at about 14, L-BFGS drops to the minimum",
+            "The same runs' loss against the number of loss, gradient and Hessian evaluations",
+        ],
+        claims: &[
+            run(0, EndsAt { x: 0.0, tol: 1e-6 }),
+            run(0, EndsAbove(14.0)),
+            run(1, Reaches(1e-8)),
+            run(2, Reaches(1e-8)),
+            run(3, Misses(1e-8)),
+        ],
+    },
+    FigureRow {
+        id: "lr_rosenbrock",
+        section: "sec-lr",
+        title: "Rosenbrock's function",
+        text: "Every optimizer from its defaults with only the lr changed, 1000 steps from \
+               (−1.5, 2), nine learning rates from 1e-4 to 1. Each curve is one \
+               optimizer's final loss gap against its lr; a cross at the top marks an lr at \
+               which the run diverged. The table gives each optimizer's best lr, the step at \
+               which that run first came within 1e-4 of the minimum, and its final loss.",
+        command: "sweep --problem rosenbrock --all --lr 1e-4..1 --points {9|5} \
+                  --steps {1000|200} --tol 1e-4 --plot lr_rosenbrock.png",
+        alts: &["Final loss gap against learning rate, both on log scales, for every optimizer on the Rosenbrock function, with crosses where runs diverged"],
+        claims: &[],
+    },
+    FigureRow {
+        id: "lr_boston",
+        section: "sec-lr",
+        title: "Linear regression on Boston housing (full batch)",
+        text: "MEDV from LSTAT, full-batch gradients so that L-BFGS and Newton apply too, \
+               500 steps, nine learning rates from 1e-4 to 1. The loss gap is the \
+               training loss minus the least-squares optimum; steps to tol count steps until \
+               it is within 1e-3.",
+        command: "sweep --problem boston --all --lr 1e-4..1 --points {9|5} \
+                  --steps {500|100} --tol 1e-3 --plot lr_boston.png",
+        alts: &["Final loss gap above the least-squares optimum against learning rate for every optimizer on Boston housing"],
+        claims: &[],
+    },
+    FigureRow {
+        id: "lr_digits",
+        section: "sec-lr",
+        title: "The digits MLP (minibatches of 64)",
+        text: "The multilayer perceptron of the digits section, 200 steps on \
+               minibatches of 64, five learning rates from 1e-4 to 1; each curve is the test \
+               accuracy at the end. L-BFGS and Newton re-evaluate the full-batch loss, so \
+               they do not apply to minibatches (listed under the table). Steps to tol count \
+               steps until the training loss, evaluated every 50 steps, is below 0.1.",
+        command: "sweep --problem digits --all --batch-size 64 --lr 1e-4..1 --points {5|3} \
+                  --steps {200|60} --every {50|20} --tol 0.1 --plot lr_digits.png",
+        alts: &["Test accuracy against learning rate for every optimizer training the digits MLP, with crosses where runs diverged"],
+        claims: &[],
+    },
 ];
 
 /// An optimizer's update rule (HTML) and the paper that introduced it.
@@ -513,6 +715,12 @@ pub const METHODS: &[Method] = &[
         paper: "Chen et al. (2023), <em>Symbolic discovery of optimization algorithms</em>",
     },
     Method {
+        name: "lbfgs",
+        title: "L-BFGS",
+        rule: "keep the last m pairs s = Δθ, y = Δg; the two-loop recursion turns them into d ≈ −H⁻¹·g; θ ← θ + η·d, up to max_iter times per step (with strong_wolfe, η from a line search meeting the strong Wolfe conditions)",
+        paper: "Liu &amp; Nocedal (1989), <em>On the limited memory BFGS method for large scale optimization</em>; Nocedal &amp; Wright, <em>Numerical optimization</em>, chapter 7",
+    },
+    Method {
         name: "newton",
         title: "Newton's method",
         rule: "θ ← θ − η·H⁻¹·∇f (in 1-D, x ← x − η·f′(x) / f″(x))",
@@ -522,7 +730,11 @@ pub const METHODS: &[Method] = &[
 
 /// The methods a command uses, in order of first appearance (every `--optimizer` spec's
 /// name; plain SGD when it names none, as `schedules` and single-optimizer runs do).
+/// `sweep --all` uses every method.
 pub fn methods_of(args: &[String]) -> Vec<&'static Method> {
+    if args.first().is_some_and(|a| a == "sweep") && args.iter().any(|a| a == "--all") {
+        return METHODS.iter().collect();
+    }
     let mut names: Vec<&str> = args
         .windows(2)
         .filter(|w| w[0] == "--optimizer")

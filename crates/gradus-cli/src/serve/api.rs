@@ -136,6 +136,7 @@ impl RunRequest {
         let args = ProblemArgs {
             problem: Some(self.problem.clone()),
             dim: self.dim,
+            shape: None,
             // `Display` of an f64 reads back as the same f64.
             start: self
                 .start

@@ -229,8 +229,9 @@ impl<T: Float> Objective<T> for LinearRegression<T> {
     fn dim(&self) -> usize {
         self.data.cols + 1
     }
-    fn tensors(&self) -> Vec<(String, usize)> {
-        vec![("w".into(), self.data.cols), ("b".into(), 1)]
+    /// As torch's `nn.Linear(cols, 1)` stores them: `w` is 1 × cols, `b` has one value.
+    fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        vec![("w".into(), vec![1, self.data.cols]), ("b".into(), vec![1])]
     }
     fn start(&self) -> Vec<T> {
         vec![T::zero(); self.data.cols + 1]

@@ -189,13 +189,13 @@ impl<T: Float> Objective<T> for Mlp<T> {
     fn dim(&self) -> usize {
         self.start.len()
     }
-    fn tensors(&self) -> Vec<(String, usize)> {
+    fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
         let (h, n_in, n_out) = (self.hidden, self.data.inputs, self.data.classes);
         vec![
-            ("w1".into(), h * n_in),
-            ("b1".into(), h),
-            ("w2".into(), n_out * h),
-            ("b2".into(), n_out),
+            ("w1".into(), vec![h, n_in]),
+            ("b1".into(), vec![h]),
+            ("w2".into(), vec![n_out, h]),
+            ("b2".into(), vec![n_out]),
         ]
     }
     fn start(&self) -> Vec<T> {

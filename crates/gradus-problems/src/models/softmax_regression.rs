@@ -105,10 +105,10 @@ impl<T: Float> Objective<T> for SoftmaxRegression<T> {
     fn dim(&self) -> usize {
         self.data.classes * (self.data.inputs + 1)
     }
-    fn tensors(&self) -> Vec<(String, usize)> {
+    fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
         vec![
-            ("w".into(), self.data.classes * self.data.inputs),
-            ("b".into(), self.data.classes),
+            ("w".into(), vec![self.data.classes, self.data.inputs]),
+            ("b".into(), vec![self.data.classes]),
         ]
     }
     fn start(&self) -> Vec<T> {

@@ -33,7 +33,12 @@ macro_rules! tensor_rules {
 }
 
 // Per-tensor rules register here, one line each: `tensor_rules!(super::MuonConfig, ...)`.
-tensor_rules!(super::ProdigyConfig, super::SoapConfig, super::ShampooConfig);
+tensor_rules!(
+    super::ProdigyConfig,
+    super::MuonConfig,
+    super::SoapConfig,
+    super::ShampooConfig
+);
 
 /// Each element-wise rule once: its config type. The spec name, summary and table
 /// come from the config's [`Hyperparameters`].
@@ -75,6 +80,7 @@ pub fn catalog() -> Vec<Algorithm> {
     all.extend(tensor_catalog());
     all.push(super::LbfgsConfig::algorithm("closure"));
     all.push(super::NewtonConfig::algorithm("closure"));
+    all.push(super::PartitionConfig::algorithm("combinator"));
     all
 }
 
@@ -95,6 +101,9 @@ pub fn build_from_call<T: Float>(call: &Call) -> Result<Box<dyn Optimizer<T>>> {
         )?)),
         "newton" => Ok(Box::new(super::Newton::new(
             super::NewtonConfig::from_call(call)?,
+        )?)),
+        "partition" => Ok(Box::new(super::Partition::<T>::new(
+            super::PartitionConfig::from_call(call)?,
         )?)),
         other => Err(Error::UnknownName {
             kind: "optimizer",

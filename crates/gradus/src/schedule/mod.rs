@@ -737,14 +737,3 @@ pub fn catalog() -> Vec<crate::hyper::Algorithm> {
         ),
     ]
 }
-
-/// A list of numbers as a spec value.
-pub(crate) fn num_list(
-    key: &str,
-    xs: impl IntoIterator<Item = f64>,
-) -> (String, crate::spec::Value) {
-    (
-        key.to_string(),
-        crate::spec::Value::List(xs.into_iter().map(crate::spec::Value::Number).collect()),
-    )
-}

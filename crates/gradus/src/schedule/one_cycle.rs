@@ -51,6 +51,7 @@
 
 use super::{Core, TorchRule};
 use crate::error::{Error, Result};
+use crate::hyper::HyperValue;
 use crate::spec::{fmt_value, Call, Value};
 use std::f64::consts::PI;
 
@@ -135,6 +136,7 @@ fn epochs_to_total_steps(call: &Call) -> Result<Call> {
                 call: OWNER.into(),
                 key: key.into(),
             }),
+            Some(Value::Integer(n)) if *n >= 1 => Ok(*n as u64),
             Some(Value::Number(x))
                 if x.is_finite()
                     && *x >= 1.0
@@ -160,8 +162,7 @@ fn epochs_to_total_steps(call: &Call) -> Result<Call> {
     out.keywords
         .retain(|(k, _)| k != "epochs" && k != "steps_per_epoch");
     if !out.keywords.iter().any(|(k, _)| k == "total_steps") && out.positional.len() < 2 {
-        out.keywords
-            .push(("total_steps".into(), Value::Number(total as f64)));
+        out.keywords.push(("total_steps".into(), total.to_value()));
     }
     Ok(out)
 }

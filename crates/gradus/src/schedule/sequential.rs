@@ -37,8 +37,9 @@
 //! second), and refuses more than one `one_cycle` child (in torch they would
 //! overwrite each other's `max_lr`, `min_lr` and momenta in the shared param group).
 
-use super::{build_children, num_list, Chainable, Group, Schedule, ScheduleState};
+use super::{build_children, Chainable, Group, Schedule, ScheduleState};
 use crate::error::{Error, Result};
+use crate::hyper::HyperValue;
 use crate::spec::{Args, Call, Value};
 
 const OWNER: &str = "sequential";
@@ -155,7 +156,7 @@ impl Schedule for Sequential {
                             .collect(),
                     ),
                 ),
-                num_list("milestones", self.milestones.iter().map(|&m| m as f64)),
+                ("milestones".into(), self.milestones.to_value()),
             ],
         }
     }
