@@ -23,6 +23,7 @@
 mod blocks;
 mod engine;
 mod kernel;
+mod kronecker;
 pub mod preset;
 mod registry;
 mod table;
@@ -56,6 +57,8 @@ pub mod schedule_free_adamw;
 pub mod schedule_free_sgd;
 pub mod sgd;
 pub mod sparse_adam;
+pub mod shampoo;
+pub mod soap;
 
 pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adafactor::{Adafactor, AdafactorConfig};
@@ -83,6 +86,8 @@ pub use schedule_free_adamw::{ScheduleFreeAdamW, ScheduleFreeAdamWConfig};
 pub use schedule_free_sgd::{ScheduleFreeSgd, ScheduleFreeSgdConfig};
 pub use sgd::{Sgd, SgdConfig};
 pub use sparse_adam::{SparseAdam, SparseAdamConfig};
+pub use shampoo::{Shampoo, ShampooConfig};
+pub use soap::{DataFormat, Soap, SoapConfig};
 pub use tensorwise::{PerTensor, TensorRule, TensorStep};
 pub(crate) use validate::*;
 

@@ -40,6 +40,8 @@ tensor_rules!(
     super::SparseAdamConfig,
     super::LambConfig,
     super::LarsConfig,
+    super::SoapConfig,
+    super::ShampooConfig,
 );
 
 /// Each element-wise rule once: its config type. The spec name, summary and table
