@@ -796,9 +796,10 @@ struct OptimizerMeta {
     nonfinite: NonFinitePolicy,
     skipped: u64,
     tensors: Vec<TensorMeta>,
-    /// Optimizer-wide scalars (absent in files from before they existed).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    globals: Vec<f64>,
+    /// How many optimizer-wide scalars are stored, as the tensor `<prefix>/#globals`
+    /// (a tensor, not JSON, since they may be infinite).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    globals: usize,
     /// How many nested states (a combinator's) are stored under `<prefix>/#inner<i>`.
     #[serde(default, skip_serializing_if = "is_zero")]
     inner: usize,
@@ -829,6 +830,8 @@ struct TensorMeta {
 
 /// Name of a tensor's per-tensor scalars (slot names never start with `#`).
 const SCALARS: &str = "#scalars";
+/// Name of the optimizer-wide scalars.
+const GLOBALS: &str = "#globals";
 
 impl<T: Float> OptimizerState<T> {
     /// Adds this state to `checkpoint`: the tensors as `<prefix>/<tensor>/<slot>` (and
@@ -853,7 +856,7 @@ impl<T: Float> OptimizerState<T> {
                     shapes: t.shapes.clone(),
                 })
                 .collect(),
-            globals: self.globals.clone(),
+            globals: self.globals.len(),
             inner: self.inner.len(),
         };
         // A tensor has every named buffer, or none yet (buffers a rule creates lazily).
@@ -906,6 +909,13 @@ impl<T: Float> OptimizerState<T> {
                     &t.scalars,
                 )?)?;
             }
+        }
+        if !self.globals.is_empty() {
+            add(Tensor::from_slice(
+                &format!("{prefix}/{GLOBALS}"),
+                &[self.globals.len()],
+                &self.globals,
+            )?)?;
         }
         let value = serde_json::to_value(&meta)
             .map_err(|e| bad(format!("cannot encode the optimizer state: {e}")))?;
@@ -1017,6 +1027,10 @@ impl<T: Float> OptimizerState<T> {
                 meta.inner
             )));
         }
+        let globals = match meta.globals {
+            0 => Vec::new(),
+            n => lookup(format!("{prefix}/{GLOBALS}"))?.to_vec::<f64>(&[n])?,
+        };
         let inner = (0..meta.inner)
             .map(|i| Self::from_checkpoint(&inner_prefix(prefix, i), checkpoint))
             .collect::<Result<Vec<_>>>()?;
@@ -1027,7 +1041,7 @@ impl<T: Float> OptimizerState<T> {
             nonfinite: meta.nonfinite,
             skipped: meta.skipped,
             tensors,
-            globals: meta.globals,
+            globals,
             inner,
         })
     }
@@ -1397,7 +1411,7 @@ mod tests {
                 scalars: vec![0.5],
                 shapes: vec![vec![2, 1], vec![1, 3]],
             }],
-            globals: vec![7.0, -0.0],
+            globals: vec![7.0, -0.0, f64::INFINITY],
             inner: match depth {
                 0 => Vec::new(),
                 _ => vec![nested_state(depth - 1), stepped::<f64>("adam").state()],
