@@ -436,7 +436,7 @@ impl RunCheckpoint {
                 .check_tensors(&names)
                 .map_err(|e| err(e.to_string()))?;
         }
-        stored_tensor_names(&state, "optimizer", &mut used);
+        used.extend(state.checkpoint_tensor_names("optimizer"));
         let (run_spec, saved_spec) = (runner.stepper.spec(), state.spec.clone());
         runner
             .stepper
@@ -498,20 +498,4 @@ fn check_same_optimizer(
         return Err(differs(k));
     }
     Ok(())
-}
-
-/// The names under which a checkpoint stores `state`'s tensors, with those of the
-/// states it wraps (a combinator's, under `<prefix>/#inner<i>`).
-fn stored_tensor_names<T>(state: &OptimizerState<T>, prefix: &str, out: &mut Vec<String>) {
-    for t in &state.tensors {
-        for slot in state.slot_names.iter().take(t.slots.len()) {
-            out.push(format!("{prefix}/{}/{slot}", t.name));
-        }
-        if !t.scalars.is_empty() {
-            out.push(format!("{prefix}/{}/#scalars", t.name));
-        }
-    }
-    for (i, inner) in state.inner.iter().enumerate() {
-        stored_tensor_names(inner, &format!("{prefix}/#inner{i}"), out);
-    }
 }

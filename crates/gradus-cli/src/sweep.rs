@@ -585,10 +585,10 @@ mod tests {
                 a.name
             );
         }
-        // Closure optimizers need the full batch: skipped, with the reason.
-        let (_, why) = s.skipped.iter().find(|(n, _)| n == "lbfgs").unwrap();
+        // Newton needs the full batch (its Hessian): skipped, with the reason.
+        let (_, why) = s.skipped.iter().find(|(n, _)| n == "newton").unwrap();
         assert!(
-            why.contains("lbfgs") && why.contains("--batch-size"),
+            why.contains("newton") && why.contains("--batch-size"),
             "{why}"
         );
         assert!(ran.contains(&"sgd") && ran.contains(&"adam"));
@@ -599,7 +599,7 @@ mod tests {
             "--batch-size",
             "32",
             "--optimizer",
-            "lbfgs",
+            "newton",
             "--steps",
             "5",
         ]))

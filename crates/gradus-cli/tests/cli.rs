@@ -235,8 +235,11 @@ fn every_optimizer_and_schedule_resumes_exactly() {
     let mut skipped = Vec::new();
     for a in gradus::optim::catalog() {
         let name = &a.name;
-        // Wrappers take their lr through the inner optimizer.
-        let spec = if a.kind == "combinator" {
+        // Wrappers take their lr through the inner optimizer; Muon steps Boston's
+        // weight matrix, and the bias goes to AdamW, as partition routes them.
+        let spec = if *name == "muon" || *name == "partition" {
+            "partition(matrices=muon(lr=0.01), rest=adamw(lr=0.01))".to_string()
+        } else if a.kind == "combinator" {
             format!("{name}(inner=sgd(lr=0.01, momentum=0.9))")
         } else {
             format!("{name}(lr=0.01)")

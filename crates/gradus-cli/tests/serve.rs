@@ -312,7 +312,12 @@ fn api_run_equals_gradus_run_for_every_optimizer() {
     for a in gradus::catalog::optimizers() {
         let name = a.name;
         for problem in ["beale", "quadratic", "cosh", "boston"] {
-            let mut req = json!({ "problem": problem, "optimizer": name, "steps": 25 });
+            // Muon steps matrices only (none here): through partition, as users run it.
+            let spec = match name {
+                "muon" => "partition(matrices=muon, rest=adamw)",
+                other => other,
+            };
+            let mut req = json!({ "problem": problem, "optimizer": spec, "steps": 25 });
             // Closure optimizers (newton, lbfgs) take the full batch.
             if problem == "boston" && a.kind != "closure" {
                 req["batch_size"] = json!(32);

@@ -29,7 +29,6 @@ pub trait Objective<T: Float>: Send + Sync {
             .collect()
     }
 
-
     /// The default starting point (for models: the seeded initialisation).
     fn start(&self) -> Vec<T>;
 

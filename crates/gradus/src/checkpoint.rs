@@ -936,6 +936,28 @@ impl<T: Float> OptimizerState<T> {
         Ok(())
     }
 
+    /// The names of the checkpoint tensors [`OptimizerState::to_checkpoint`] writes
+    /// for this state under `prefix` (so a reader can tell which tensors of a file
+    /// are accounted for).
+    pub fn checkpoint_tensor_names(&self, prefix: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for t in &self.tensors {
+            for slot in self.slot_names.iter().take(t.slots.len()) {
+                out.push(format!("{prefix}/{}/{slot}", t.name));
+            }
+            if !t.scalars.is_empty() {
+                out.push(format!("{prefix}/{}/{SCALARS}", t.name));
+            }
+        }
+        if !self.globals.is_empty() {
+            out.push(format!("{prefix}/{GLOBALS}"));
+        }
+        for (i, inner) in self.inner.iter().enumerate() {
+            out.extend(inner.checkpoint_tensor_names(&inner_prefix(prefix, i)));
+        }
+        out
+    }
+
     /// Reads the state [`OptimizerState::to_checkpoint`] stored under `prefix`,
     /// checking that it was saved in dtype `T` and that every buffer is present with
     /// the shape the metadata gives. (Whether it fits a particular optimizer is checked
@@ -1434,6 +1456,11 @@ mod tests {
         let back = OptimizerState::<f64>::from_checkpoint("optimizer", &d).unwrap();
         assert_eq!(back, state);
         assert_eq!(back.globals[1].to_bits(), (-0.0f64).to_bits());
+        let mut named = state.checkpoint_tensor_names("optimizer");
+        let mut stored: Vec<String> = c.tensors.iter().map(|t| t.name.clone()).collect();
+        named.sort();
+        stored.sort();
+        assert_eq!(named, stored);
         // Own-shaped buffers are not held to the tensor's length; nested ones are.
         back.check_tensors(&[("w", 3), ("b", 1)]).unwrap();
         let e = back.check_tensors(&[("w", 4), ("b", 1)]).unwrap_err();

@@ -43,7 +43,8 @@
 //! }
 //! let mut x = vec![0.0; 2];
 //! assert!(opt.eval_params("w", &y, &mut x).unwrap()); // x is where to evaluate
-//! assert!(x.iter().all(|v| v.abs() < 0.05));
+//! // From (3, −2), both points are near the minimum at 0 after 300 steps.
+//! assert!(x.iter().chain(&y).all(|v| v.abs() < 0.1));
 //! ```
 
 use super::blocks::ema_sq;

@@ -51,7 +51,9 @@
 //!     let g: Vec<f64> = w.iter().map(|x| x - 1.0).collect();
 //!     opt.step(&mut [Param::with_shape("w", &mut w, &g, &[2, 3])]).unwrap();
 //! }
-//! assert!(w.iter().all(|x| (x - 1.0).abs() < 0.05));
+//! // From 0 toward 1: 80 % of the way after 200 steps (the preconditioner's inverse
+//! // fourth roots shrink the steps as the statistics grow).
+//! assert!(w.iter().all(|x| (x - 1.0).abs() < 0.25));
 //! ```
 
 use super::blocks::{add_scaled, grad_in, lerp};
