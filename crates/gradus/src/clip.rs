@@ -37,9 +37,9 @@ pub fn clip_grad_norm<T: Float>(
 /// The global p-norm of all gradients, computed as torch does: the p-norm of the
 /// per-tensor p-norms.
 ///
-/// Each tensor is summed in chunks of [`NORM_CHUNK`] elements (in parallel on the
+/// Each tensor is summed in chunks of 65 536 elements (in parallel on the
 /// current rayon pool when the gradients are large), each chunk over
-/// [`NORM_LANES`] interleaved f64 accumulators so that the sum vectorizes; the chunk
+/// 8 interleaved f64 accumulators so that the sum vectorizes; the chunk
 /// sums are added in order. The order of the additions is fixed by the lengths alone,
 /// so the result does not depend on the number of threads. A NaN or ±inf gradient
 /// makes the norm non-finite, which is how [`step_clipped`] detects them in the same
