@@ -172,3 +172,47 @@ pub(crate) fn check_slot_names<T>(
     }
     Ok(())
 }
+
+/// The [`super::Optimizer`] methods an engine answers from its config (`self.rule`, a
+/// `Rule` or `TensorRule`, whose `R::NAME` names it) and its [`StateTable`]
+/// (`self.table`): the learning rate, the cycled momentum, the non-finite policy and
+/// the skip counter. Written once for both engines.
+macro_rules! rule_and_table_accessors {
+    () => {
+        fn lr(&self) -> f64 {
+            self.rule.lr()
+        }
+
+        fn set_lr(&mut self, lr: f64) -> Result<()> {
+            super::check_nonneg(R::NAME, "lr", lr)?;
+            self.rule.set_lr(lr);
+            Ok(())
+        }
+
+        fn momentum(&self) -> Option<f64> {
+            self.rule.momentum()
+        }
+
+        fn set_momentum(&mut self, momentum: f64) -> Result<()> {
+            // Validated on a copy, so a refused value leaves the config as it was.
+            let mut r = self.rule.clone();
+            r.set_momentum(momentum)?;
+            r.validate()?;
+            self.rule = r;
+            Ok(())
+        }
+
+        fn nonfinite_policy(&self) -> NonFinitePolicy {
+            self.table.policy
+        }
+
+        fn set_nonfinite_policy(&mut self, policy: NonFinitePolicy) {
+            self.table.policy = policy;
+        }
+
+        fn skipped_steps(&self) -> u64 {
+            self.table.skipped
+        }
+    };
+}
+pub(crate) use rule_and_table_accessors;

@@ -268,39 +268,7 @@ impl<R: TensorRule, T: Float> Optimizer<T> for PerTensor<R, T> {
         Ok(StepOutcome::Applied)
     }
 
-    fn lr(&self) -> f64 {
-        self.rule.lr()
-    }
-
-    fn set_lr(&mut self, lr: f64) -> Result<()> {
-        super::check_nonneg(R::NAME, "lr", lr)?;
-        self.rule.set_lr(lr);
-        Ok(())
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        self.rule.momentum()
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
-        let mut r = self.rule.clone();
-        r.set_momentum(momentum)?;
-        r.validate()?;
-        self.rule = r;
-        Ok(())
-    }
-
-    fn nonfinite_policy(&self) -> NonFinitePolicy {
-        self.table.policy
-    }
-
-    fn set_nonfinite_policy(&mut self, policy: NonFinitePolicy) {
-        self.table.policy = policy;
-    }
-
-    fn skipped_steps(&self) -> u64 {
-        self.table.skipped
-    }
+    super::table::rule_and_table_accessors!();
 
     fn state(&self) -> OptimizerState<T> {
         OptimizerState {
