@@ -187,7 +187,7 @@ impl<T: Float> Runner<T> {
             None => problem.start(),
         };
         let mut offset = 0;
-        let (tensors, shapes) = problem
+        let (tensors, shapes): (Vec<_>, Vec<_>) = problem
             .tensor_shapes()
             .into_iter()
             .map(|(name, shape)| {
@@ -199,6 +199,20 @@ impl<T: Float> Runner<T> {
             .unzip();
         let mut stepper = optim::build_from_call::<T>(&spec.optimizer)?;
         stepper.set_nonfinite_policy(spec.nonfinite);
+        // A per-tensor optimizer may refuse a tensor's shape (Muon: matrices only).
+        // Found now by one trial step of a fresh copy on zero gradients, so the run
+        // fails before its first record, with exit code 2, not at step 1.
+        if !matches!(
+            stepper.kind(),
+            OptimizerKind::Elementwise | OptimizerKind::Closure
+        ) {
+            let mut trial = optim::build_from_call::<T>(&spec.optimizer)?;
+            let mut values = x.clone();
+            let zeros = vec![T::zero(); values.len()];
+            trial
+                .step(&mut params(&tensors, &shapes, &mut values, &zeros))
+                .map_err(|e| CliError::usage(format!("--optimizer {}: {e}", spec.optimizer)))?;
+        }
         if stepper.kind() == OptimizerKind::Closure {
             let name = stepper.name();
             if name == "newton" && problem.as_hessian().is_none() {

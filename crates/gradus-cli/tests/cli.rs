@@ -795,3 +795,50 @@ fn muon_needs_a_matrix_and_shape_must_fit_dim() {
     ]);
     assert_eq!(records.len(), 4);
 }
+
+/// A per-tensor optimizer that refuses one of a model's tensors fails before the first
+/// record, with exit code 2, naming the tensor; through partition the same run works.
+#[test]
+fn a_refused_tensor_shape_fails_before_the_first_record() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gradus"))
+        .args([
+            "run",
+            "--problem",
+            "digits",
+            "--optimizer",
+            "muon",
+            "--steps",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'b1' has shape [64]") && err.contains("partition"),
+        "{err}"
+    );
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_gradus"))
+        .args([
+            "run",
+            "--problem",
+            "digits",
+            "--optimizer",
+            "partition(matrices=muon, rest=adamw)",
+            "--steps",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
