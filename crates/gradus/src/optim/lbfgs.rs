@@ -58,6 +58,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::spec::Call;
+use smallvec::SmallVec;
 
 crate::choice! {
     /// The line search of [`Lbfgs`]: none (a fixed step `lr`) or torch's strong-Wolfe search.
@@ -120,9 +121,101 @@ pub struct Lbfgs<T: Float> {
     /// The name the state is kept under (the first tensor's) and the tensors' lengths.
     layout: Vec<(String, usize)>,
     h: History<T>,
-    /// Scratch: parameters at the start of a line search, flat gradient, trial gradient.
+    /// Buffers reused from step to step, so that once the history is full a step
+    /// allocates nothing (without a line search; with one, only the search's trial
+    /// gradients beyond those recycled).
+    scratch: Scratch<T>,
+}
+
+/// Reused buffers of [`Lbfgs`]: none of them is state (a checkpoint skips them).
+#[derive(Debug, Clone, Default)]
+struct Scratch<T> {
+    /// The flat parameters of a step.
+    x: Vec<T>,
+    /// Parameters at the start of a line search.
     x0: Vec<T>,
+    /// The current flat gradient.
+    flat_grad: Vec<T>,
+    /// The two-loop recursion's `al`, `q` and `r` (torch's names).
     al: Vec<T>,
+    q: Vec<T>,
+    r: Vec<T>,
+    /// Pairs dropped from the history (or rejected by the curvature test), reused as
+    /// the next `y` and `s`.
+    spare: Vec<(Vec<T>, Vec<T>)>,
+    /// Trial gradients of the line search, reused.
+    trial_grads: Vec<Vec<T>>,
+    /// The line search's bracket.
+    bracket: Vec<Trial<T>>,
+    /// What a failed step restores (see [`Undo`]).
+    undo: Undo<T>,
+}
+
+/// How to undo a step without cloning the history: the scalars and the two
+/// direction-sized buffers as they were, the pairs the step dropped from the front of
+/// the history (in order) and how long the history was.
+#[derive(Debug, Clone, Default)]
+struct Undo<T> {
+    func_evals: u64,
+    n_iter: u64,
+    t: T,
+    h_diag: T,
+    prev_loss: f64,
+    started: bool,
+    d: Vec<T>,
+    prev_flat_grad: Vec<T>,
+    len: usize,
+    dropped: Vec<(Vec<T>, Vec<T>, T)>,
+}
+
+impl<T: Float> History<T> {
+    /// Drops the oldest pair, keeping it in `undo` in case the step fails.
+    fn drop_oldest(&mut self, undo: &mut Undo<T>) {
+        let y = self.old_dirs.remove(0);
+        let s = self.old_stps.remove(0);
+        let ro = self.ro.remove(0);
+        undo.dropped.push((y, s, ro));
+    }
+
+    /// Records what [`History::restore`] needs (no allocation once the buffers have
+    /// their size).
+    fn checkpoint(&self, undo: &mut Undo<T>) {
+        undo.func_evals = self.func_evals;
+        undo.n_iter = self.n_iter;
+        undo.t = self.t;
+        undo.h_diag = self.h_diag;
+        undo.prev_loss = self.prev_loss;
+        undo.started = self.started;
+        undo.d.clone_from(&self.d);
+        undo.prev_flat_grad.clone_from(&self.prev_flat_grad);
+        undo.len = self.old_dirs.len();
+        undo.dropped.clear();
+    }
+
+    /// Puts the history back as [`History::checkpoint`] found it.
+    fn restore(&mut self, undo: &mut Undo<T>) {
+        self.func_evals = undo.func_evals;
+        self.n_iter = undo.n_iter;
+        self.t = undo.t;
+        self.h_diag = undo.h_diag;
+        self.prev_loss = undo.prev_loss;
+        self.started = undo.started;
+        std::mem::swap(&mut self.d, &mut undo.d);
+        std::mem::swap(&mut self.prev_flat_grad, &mut undo.prev_flat_grad);
+        // The history is the old pairs not dropped, then the pairs pushed (some of
+        // which may have been dropped again): the first `len` dropped are old ones.
+        let old_dropped = undo.dropped.len().min(undo.len);
+        self.old_dirs.truncate(undo.len - old_dropped);
+        self.old_stps.truncate(undo.len - old_dropped);
+        self.ro.truncate(undo.len - old_dropped);
+        let back: Vec<_> = undo.dropped.drain(..old_dropped).collect();
+        undo.dropped.clear();
+        let (ys, rest): (Vec<_>, Vec<_>) = back.into_iter().map(|(y, s, r)| (y, (s, r))).unzip();
+        let (ss, ros): (Vec<_>, Vec<_>) = rest.into_iter().unzip();
+        self.old_dirs.splice(0..0, ys);
+        self.old_stps.splice(0..0, ss);
+        self.ro.splice(0..0, ros);
+    }
 }
 
 /// `max |v_i|` (torch's `v.abs().max()`).
@@ -201,8 +294,7 @@ impl<T: Float> Lbfgs<T> {
             skipped: 0,
             layout: Vec::new(),
             h: History::default(),
-            x0: Vec::new(),
-            al: Vec::new(),
+            scratch: Scratch::default(),
         })
     }
 
@@ -224,8 +316,9 @@ impl<T: Float> Lbfgs<T> {
     /// Evaluates the closure at `x` (flat), returning the loss and the flat gradient,
     /// both negated under `maximize` (torch's `_gather_flat_grad`).
     fn evaluate(&self, closure: &mut dyn Closure<T>, x: &[T], grad: &mut [T]) -> Result<f64> {
-        let mut values: Vec<&[T]> = Vec::with_capacity(self.layout.len());
-        let mut grads: Vec<&mut [T]> = Vec::with_capacity(self.layout.len());
+        // The tensors' views; on the stack for up to 8 tensors.
+        let mut values: SmallVec<[&[T]; 8]> = SmallVec::with_capacity(self.layout.len());
+        let mut grads: SmallVec<[&mut [T]; 8]> = SmallVec::with_capacity(self.layout.len());
         let (mut xs, mut gs) = (x, &mut *grad);
         for (_, n) in &self.layout {
             let (a, b) = xs.split_at(*n);
@@ -236,6 +329,7 @@ impl<T: Float> Lbfgs<T> {
             gs = d;
         }
         let loss = closure.evaluate(&values, &mut grads)?;
+        drop(grads);
         if self.config.maximize {
             for g in grad.iter_mut() {
                 *g = -*g;
@@ -246,27 +340,40 @@ impl<T: Float> Lbfgs<T> {
         }
     }
 
-    /// `f(x0 + t·d)` and its gradient (torch's `_directional_evaluate`).
+    /// `f(x0 + t·d)` and its gradient (torch's `_directional_evaluate`), the gradient
+    /// in a buffer from `pool`.
+    #[allow(clippy::too_many_arguments)]
     fn directional(
         &self,
         closure: &mut dyn Closure<T>,
         x: &mut [T],
+        x0: &[T],
         t: f64,
         d: &[T],
+        pool: &mut Vec<Vec<T>>,
     ) -> Result<Trial<T>> {
         let tt = T::of(t);
-        for ((xi, x0), di) in x.iter_mut().zip(&self.x0).zip(d) {
+        for ((xi, x0), di) in x.iter_mut().zip(x0).zip(d) {
             *xi = add_scaled(*x0, tt, *di);
         }
-        let mut g = vec![T::zero(); x.len()];
-        let f = self.evaluate(closure, x, &mut g)?;
+        let mut g = pool.pop().unwrap_or_default();
+        g.clear();
+        g.resize(x.len(), T::zero());
+        let f = match self.evaluate(closure, x, &mut g) {
+            Ok(f) => f,
+            Err(e) => {
+                pool.push(g);
+                return Err(e);
+            }
+        };
         let gtd = dot(&g, d).f64();
         Ok(Trial { t, f, g, gtd })
     }
 
-    /// torch's `_strong_wolfe` from `x0` along `d`, with loss `f`, gradient `g` and
+    /// torch's `_strong_wolfe` from `sc.x0` along `d`, with loss `f`, gradient `g` and
     /// directional derivative `gtd` at `x0`. Returns the accepted trial and the number
-    /// of evaluations; leaves `x` at `x0 + t·d` of the last evaluation.
+    /// of evaluations; leaves `x` at `x0 + t·d` of the last evaluation. Gradient buffers
+    /// come from and go back to `sc.trial_grads`.
     fn strong_wolfe(
         &self,
         closure: &mut dyn Closure<T>,
@@ -275,34 +382,48 @@ impl<T: Float> Lbfgs<T> {
         start: Trial<T>,
         t: f64,
         max_ls: u64,
+        sc: &mut Scratch<T>,
     ) -> Result<(Trial<T>, u64)> {
         const C1: f64 = 1e-4;
         const C2: f64 = 0.9;
         const TOLERANCE_CHANGE: f64 = 1e-9;
+        /// How the bracketing phase ends.
+        enum Phase<T> {
+            /// A bracket of two trials was found.
+            Pair(Trial<T>, Trial<T>),
+            /// A trial satisfies the strong-Wolfe conditions (the second; the first is
+            /// the previous trial, whose buffer is recycled).
+            Done(Trial<T>, Trial<T>),
+            /// The evaluations ran out: the previous and the last trial.
+            Exhausted(Trial<T>, Trial<T>),
+        }
+        let pool = &mut sc.trial_grads;
+        let x0 = &sc.x0;
         let (f, gtd) = (start.f, start.gtd);
         let d_norm = abs_max(d).f64();
-        let mut new = self.directional(closure, x, t, d)?;
+        let mut new = self.directional(closure, x, x0, t, d, pool)?;
         let mut evals = 1u64;
+        let mut prev_g = pool.pop().unwrap_or_default();
+        prev_g.clone_from(&start.g);
         let mut prev = Trial {
             t: 0.0,
-            ..start.clone()
+            f: start.f,
+            g: prev_g,
+            gtd: start.gtd,
         };
-        let mut done = false;
         let mut ls_iter = 0u64;
-        let mut bracket: Vec<Trial<T>> = Vec::new();
-        while ls_iter < max_ls {
+        let phase = loop {
+            if ls_iter >= max_ls {
+                break Phase::Exhausted(prev, new);
+            }
             if new.f > f + C1 * new.t * gtd || (ls_iter > 1 && new.f >= prev.f) {
-                bracket = vec![prev, new.clone()];
-                break;
+                break Phase::Pair(prev, new);
             }
             if new.gtd.abs() <= -C2 * gtd {
-                bracket = vec![new.clone()];
-                done = true;
-                break;
+                break Phase::Done(prev, new);
             }
             if new.gtd >= 0.0 {
-                bracket = vec![prev, new.clone()];
-                break;
+                break Phase::Pair(prev, new);
             }
             let min_step = new.t + 0.01 * (new.t - prev.t);
             let max_step = new.t * 10.0;
@@ -311,13 +432,29 @@ impl<T: Float> Lbfgs<T> {
                 (new.t, new.f, new.gtd),
                 Some((min_step, max_step)),
             );
-            prev = new;
-            new = self.directional(closure, x, t, d)?;
+            let next = self.directional(closure, x, x0, t, d, pool)?;
+            pool.push(std::mem::replace(&mut prev, std::mem::replace(&mut new, next)).g);
             evals += 1;
             ls_iter += 1;
-        }
-        if ls_iter == max_ls {
-            bracket = vec![Trial { t: 0.0, ..start }, new.clone()];
+        };
+        let mut bracket = std::mem::take(&mut sc.bracket);
+        bracket.clear();
+        let mut done = false;
+        match phase {
+            Phase::Pair(a, b) => {
+                bracket.extend([a, b]);
+                pool.push(start.g);
+            }
+            Phase::Done(prev, a) => {
+                bracket.push(a);
+                done = true;
+                pool.push(start.g);
+                pool.push(prev.g);
+            }
+            Phase::Exhausted(prev, new) => {
+                bracket.extend([Trial { t: 0.0, ..start }, new]);
+                pool.push(prev.g);
+            }
         }
         let (mut low, mut high) = if bracket[0].f <= bracket[bracket.len() - 1].f {
             (0, 1)
@@ -325,6 +462,7 @@ impl<T: Float> Lbfgs<T> {
             (1, 0)
         };
         let mut insuf_progress = false;
+        let mut failure = None;
         while !done && ls_iter < max_ls {
             let (b0, b1) = (bracket[0].t, bracket[1].t);
             if (b1 - b0).abs() * d_norm < TOLERANCE_CHANGE {
@@ -351,11 +489,17 @@ impl<T: Float> Lbfgs<T> {
             } else {
                 insuf_progress = false;
             }
-            new = self.directional(closure, x, t, d)?;
+            let new = match self.directional(closure, x, x0, t, d, pool) {
+                Ok(new) => new,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
             evals += 1;
             ls_iter += 1;
             if new.f > f + C1 * new.t * gtd || new.f >= bracket[low].f {
-                bracket[high] = new.clone();
+                pool.push(std::mem::replace(&mut bracket[high], new).g);
                 (low, high) = if bracket[0].f <= bracket[1].f {
                     (0, 1)
                 } else {
@@ -365,24 +509,67 @@ impl<T: Float> Lbfgs<T> {
                 if new.gtd.abs() <= -C2 * gtd {
                     done = true;
                 } else if new.gtd * (bracket[high].t - bracket[low].t) >= 0.0 {
-                    bracket[high] = bracket[low].clone();
+                    // bracket[high] = bracket[low], in high's buffer.
+                    let (l, h) = if low < high {
+                        let (a, b) = bracket.split_at_mut(high);
+                        (&a[low], &mut b[0])
+                    } else {
+                        let (a, b) = bracket.split_at_mut(low);
+                        (&b[0], &mut a[high])
+                    };
+                    h.t = l.t;
+                    h.f = l.f;
+                    h.gtd = l.gtd;
+                    h.g.clone_from(&l.g);
                 }
-                bracket[low] = new.clone();
+                pool.push(std::mem::replace(&mut bracket[low], new).g);
             }
         }
-        Ok((bracket.swap_remove(low), evals))
+        let best = bracket.swap_remove(low);
+        pool.extend(bracket.drain(..).map(|t| t.g));
+        sc.bracket = bracket;
+        match failure {
+            Some(e) => {
+                sc.trial_grads.push(best.g);
+                Err(e)
+            }
+            None => Ok((best, evals)),
+        }
     }
 
-    /// One torch `step(closure)` on the flat parameters `x`.
-    fn run(&mut self, closure: &mut dyn Closure<T>, x: &mut [T]) -> Result<()> {
+    /// One torch `step(closure)` on the flat parameters `x`; the history is restored
+    /// from `sc.undo` by the caller if it fails.
+    fn run(
+        &mut self,
+        closure: &mut dyn Closure<T>,
+        x: &mut [T],
+        sc: &mut Scratch<T>,
+    ) -> Result<()> {
         let c = self.config;
         let (lr, max_iter, max_eval) = (c.lr, c.max_iter, c.max_evals());
         let n = x.len();
-        let mut flat_grad = vec![T::zero(); n];
-        let mut loss = self.evaluate(closure, x, &mut flat_grad)?;
+        let mut flat_grad = std::mem::take(&mut sc.flat_grad);
+        flat_grad.clear();
+        flat_grad.resize(n, T::zero());
+        let result = self.iterate(closure, x, sc, &mut flat_grad, (lr, max_iter, max_eval));
+        sc.flat_grad = flat_grad;
+        result
+    }
+
+    /// The body of [`Lbfgs::run`] (torch's loop), with the flat gradient buffer.
+    fn iterate(
+        &mut self,
+        closure: &mut dyn Closure<T>,
+        x: &mut [T],
+        sc: &mut Scratch<T>,
+        flat_grad: &mut Vec<T>,
+        (lr, max_iter, max_eval): (f64, u64, u64),
+    ) -> Result<()> {
+        let c = self.config;
+        let mut loss = self.evaluate(closure, x, flat_grad)?;
         let mut current_evals = 1u64;
         self.h.func_evals += 1;
-        if abs_max(&flat_grad).f64() <= c.tolerance_grad {
+        if abs_max(flat_grad).f64() <= c.tolerance_grad {
             return Ok(());
         }
         let hs = c.history_size as usize;
@@ -392,52 +579,62 @@ impl<T: Float> Lbfgs<T> {
             self.h.n_iter += 1;
             let h = &mut self.h;
             if h.n_iter == 1 {
-                h.d = flat_grad.iter().map(|g| -*g).collect();
-                h.old_dirs.clear();
-                h.old_stps.clear();
-                h.ro.clear();
+                h.d.clear();
+                h.d.extend(flat_grad.iter().map(|g| -*g));
+                while !h.old_dirs.is_empty() {
+                    h.drop_oldest(&mut sc.undo);
+                }
                 h.h_diag = T::one();
             } else {
-                let y: Vec<T> = flat_grad
-                    .iter()
-                    .zip(&h.prev_flat_grad)
-                    .map(|(a, b)| *a - *b)
-                    .collect();
-                let s: Vec<T> = h.d.iter().map(|di| *di * h.t).collect();
+                let (mut y, mut s) = sc.spare.pop().unwrap_or_default();
+                y.clear();
+                y.extend(
+                    flat_grad
+                        .iter()
+                        .zip(&h.prev_flat_grad)
+                        .map(|(a, b)| *a - *b),
+                );
+                s.clear();
+                s.extend(h.d.iter().map(|di| *di * h.t));
                 let ys = dot(&y, &s);
                 if ys.f64() > 1e-10 {
                     if h.old_dirs.len() == hs {
-                        h.old_dirs.remove(0);
-                        h.old_stps.remove(0);
-                        h.ro.remove(0);
+                        h.drop_oldest(&mut sc.undo);
                     }
                     let yy = dot(&y, &y);
                     h.old_dirs.push(y);
                     h.old_stps.push(s);
                     h.ro.push(T::one() / ys);
                     h.h_diag = ys / yy;
+                } else {
+                    sc.spare.push((y, s));
                 }
                 let num_old = h.old_dirs.len();
-                self.al.resize(hs, T::zero());
-                let mut q: Vec<T> = flat_grad.iter().map(|g| -*g).collect();
+                sc.al.resize(hs, T::zero());
+                let q = &mut sc.q;
+                q.clear();
+                q.extend(flat_grad.iter().map(|g| -*g));
                 for i in (0..num_old).rev() {
-                    let a = dot(&h.old_stps[i], &q) * h.ro[i];
-                    self.al[i] = a;
+                    let a = dot(&h.old_stps[i], q) * h.ro[i];
+                    sc.al[i] = a;
                     for (qj, yj) in q.iter_mut().zip(&h.old_dirs[i]) {
                         *qj = add_scaled(*qj, -a, *yj);
                     }
                 }
-                let mut r: Vec<T> = q.iter().map(|qj| *qj * h.h_diag).collect();
+                let r = &mut sc.r;
+                r.clear();
+                r.extend(q.iter().map(|qj| *qj * h.h_diag));
                 for i in 0..num_old {
-                    let be_i = dot(&h.old_dirs[i], &r) * h.ro[i];
-                    let alpha = self.al[i] - be_i;
+                    let be_i = dot(&h.old_dirs[i], r) * h.ro[i];
+                    let alpha = sc.al[i] - be_i;
                     for (rj, sj) in r.iter_mut().zip(&h.old_stps[i]) {
                         *rj = add_scaled(*rj, alpha, *sj);
                     }
                 }
-                h.d = r;
+                // d = r; the old d's buffer becomes the next r.
+                std::mem::swap(&mut h.d, r);
             }
-            h.prev_flat_grad.clone_from(&flat_grad);
+            h.prev_flat_grad.clone_from(flat_grad);
             h.prev_loss = loss;
             h.started = true;
             // torch: t = min(1., 1. / |g|_1) * lr on the first iteration ever.
@@ -448,7 +645,7 @@ impl<T: Float> Lbfgs<T> {
             } else {
                 lr
             };
-            let gtd = dot(&flat_grad, &h.d).f64();
+            let gtd = dot(flat_grad, &h.d).f64();
             if gtd > -c.tolerance_change {
                 h.t = T::of(t);
                 break;
@@ -457,24 +654,33 @@ impl<T: Float> Lbfgs<T> {
             let ls_func_evals;
             let opt_cond;
             let t = if c.line_search_fn == LineSearch::StrongWolfe {
-                self.x0.clear();
-                self.x0.extend_from_slice(x);
+                sc.x0.clear();
+                sc.x0.extend_from_slice(x);
+                let mut g0 = sc.trial_grads.pop().unwrap_or_default();
+                g0.clone_from(flat_grad);
                 let start = Trial {
                     t: 0.0,
                     f: loss,
-                    g: flat_grad.clone(),
+                    g: g0,
                     gtd,
                 };
                 let max_ls = max_eval.saturating_sub(current_evals);
-                let (best, evals) = self.strong_wolfe(closure, x, &d, start, t, max_ls)?;
+                let searched = self.strong_wolfe(closure, x, &d, start, t, max_ls, sc);
+                let (best, evals) = match searched {
+                    Ok(found) => found,
+                    Err(e) => {
+                        self.h.d = d;
+                        return Err(e);
+                    }
+                };
                 ls_func_evals = evals;
                 let tt = T::of(best.t);
-                for ((xi, x0), di) in x.iter_mut().zip(&self.x0).zip(&d) {
+                for ((xi, x0), di) in x.iter_mut().zip(&sc.x0).zip(&d) {
                     *xi = add_scaled(*x0, tt, *di);
                 }
                 loss = best.f;
-                flat_grad = best.g;
-                opt_cond = abs_max(&flat_grad).f64() <= c.tolerance_grad;
+                sc.trial_grads.push(std::mem::replace(flat_grad, best.g));
+                opt_cond = abs_max(flat_grad).f64() <= c.tolerance_grad;
                 best.t
             } else {
                 let tt = T::of(t);
@@ -482,8 +688,14 @@ impl<T: Float> Lbfgs<T> {
                     *xi = add_scaled(*xi, tt, *di);
                 }
                 if n_iter != max_iter {
-                    loss = self.evaluate(closure, x, &mut flat_grad)?;
-                    opt_cond = abs_max(&flat_grad).f64() <= c.tolerance_grad;
+                    loss = match self.evaluate(closure, x, flat_grad) {
+                        Ok(loss) => loss,
+                        Err(e) => {
+                            self.h.d = d;
+                            return Err(e);
+                        }
+                    };
+                    opt_cond = abs_max(flat_grad).f64() <= c.tolerance_grad;
                     ls_func_evals = 1;
                 } else {
                     opt_cond = false;
@@ -499,9 +711,16 @@ impl<T: Float> Lbfgs<T> {
             if n_iter == max_iter || current_evals >= max_eval || opt_cond {
                 break;
             }
-            if abs_max(&h.d.iter().map(|di| *di * h.t).collect::<Vec<_>>()).f64()
-                <= c.tolerance_change
-            {
+            // max |t·d|, without a buffer for t·d.
+            let step_max = h.d.iter().fold(T::zero(), |m, di| {
+                let a = (*di * h.t).abs();
+                if a > m || a.is_nan() {
+                    a
+                } else {
+                    m
+                }
+            });
+            if step_max.f64() <= c.tolerance_change {
                 break;
             }
             if (loss - h.prev_loss).abs() < c.tolerance_change {
@@ -550,62 +769,81 @@ impl<T: Float> Optimizer<T> for Lbfgs<T> {
         for p in params.iter() {
             p.check_shape()?;
         }
-        let layout: Vec<(String, usize)> = params
-            .iter()
-            .map(|p| (p.name.to_string(), p.value.len()))
-            .collect();
-        let total = |l: &[(String, usize)]| l.iter().map(|(_, n)| n).sum::<usize>();
-        // A loaded state knows only the total length and the first tensor's name.
-        if self.h.started
-            && (total(&layout) != total(&self.layout)
-                || layout.first().map(|(n, _)| n) != self.layout.first().map(|(n, _)| n))
-        {
-            return Err(Error::StateMismatch(format!(
-                "lbfgs keeps one state for all tensors; they were [{}] and are now [{}]",
-                self.layout
-                    .iter()
-                    .map(|(n, l)| format!("{n}: {l}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                layout
-                    .iter()
-                    .map(|(n, l)| format!("{n}: {l}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        self.layout = layout;
-        let mut x: Vec<T> = params
-            .iter()
-            .flat_map(|p| p.value.iter().copied())
-            .collect();
-        let before = self.h.clone();
-        let evals = self.h.func_evals;
-        if let Err(e) = self.run(closure, &mut x) {
-            self.h = before;
-            return Err(e);
-        }
-        if self.policy != NonFinitePolicy::Propagate && x.iter().any(|v| !v.is_finite()) {
-            let step = self.h.n_iter;
-            self.h = before;
-            if self.policy == NonFinitePolicy::Skip {
-                self.skipped += 1;
-                return Ok(StepOutcome::Skipped);
+        let same_layout = self.layout.len() == params.len()
+            && self
+                .layout
+                .iter()
+                .zip(params.iter())
+                .all(|((n, l), p)| n == p.name && *l == p.value.len());
+        if !same_layout {
+            let layout: Vec<(String, usize)> = params
+                .iter()
+                .map(|p| (p.name.to_string(), p.value.len()))
+                .collect();
+            let total = |l: &[(String, usize)]| l.iter().map(|(_, n)| n).sum::<usize>();
+            // A loaded state knows only the total length and the first tensor's name.
+            if self.h.started
+                && (total(&layout) != total(&self.layout)
+                    || layout.first().map(|(n, _)| n) != self.layout.first().map(|(n, _)| n))
+            {
+                return Err(Error::StateMismatch(format!(
+                    "lbfgs keeps one state for all tensors; they were [{}] and are now [{}]",
+                    self.layout
+                        .iter()
+                        .map(|(n, l)| format!("{n}: {l}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    layout
+                        .iter()
+                        .map(|(n, l)| format!("{n}: {l}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
-            return Err(Error::NonFiniteGradient {
-                name: self.state_name(),
-                index: 0,
-                step,
-            });
+            self.layout = layout;
         }
-        debug_assert!(self.h.func_evals > evals || self.h.func_evals == evals + 1);
-        let mut k = 0;
-        for p in params.iter_mut() {
-            let n = p.value.len();
-            p.value.copy_from_slice(&x[k..k + n]);
-            k += n;
+        let mut sc = std::mem::take(&mut self.scratch);
+        let mut x = std::mem::take(&mut sc.x);
+        x.clear();
+        x.extend(params.iter().flat_map(|p| p.value.iter().copied()));
+        self.h.checkpoint(&mut sc.undo);
+        let evals = self.h.func_evals;
+        let result = self.run(closure, &mut x, &mut sc);
+        let finite = x.iter().all(|v| v.is_finite());
+        let outcome = match result {
+            Err(e) => Err(e),
+            Ok(()) if self.policy != NonFinitePolicy::Propagate && !finite => {
+                let step = self.h.n_iter;
+                if self.policy == NonFinitePolicy::Skip {
+                    self.skipped += 1;
+                    Ok(StepOutcome::Skipped)
+                } else {
+                    Err(Error::NonFiniteGradient {
+                        name: self.state_name(),
+                        index: 0,
+                        step,
+                    })
+                }
+            }
+            Ok(()) => Ok(StepOutcome::Applied),
+        };
+        if outcome.as_ref().is_ok_and(|o| *o == StepOutcome::Applied) {
+            // The pairs this step dropped are buffers for the next ones.
+            sc.spare
+                .extend(sc.undo.dropped.drain(..).map(|(y, s, _)| (y, s)));
+            let mut k = 0;
+            for p in params.iter_mut() {
+                let n = p.value.len();
+                p.value.copy_from_slice(&x[k..k + n]);
+                k += n;
+            }
+        } else {
+            self.h.restore(&mut sc.undo);
         }
-        Ok(StepOutcome::Applied)
+        sc.x = x;
+        self.scratch = sc;
+        debug_assert!(outcome.is_err() || self.h.func_evals >= evals);
+        outcome
     }
 
     fn lr(&self) -> f64 {
@@ -789,6 +1027,54 @@ mod tests {
         }
         assert_eq!(x, straight);
         assert_eq!(again.state().tensors.len(), 4); // global + 3 pairs
+    }
+
+    /// A step that fails part-way (here: the closure errs on its n-th call, after the
+    /// history was full and pairs were dropped) leaves the history as it was, so the
+    /// next steps equal a run in which the failed step never happened.
+    #[test]
+    fn a_failed_step_is_undone_exactly() {
+        for spec in [
+            "lbfgs(max_iter=6, history_size=2)",
+            "lbfgs(max_iter=6, history_size=2, line_search_fn=strong_wolfe)",
+        ] {
+            let (straight, reference) = steps(spec, 4);
+            let (mut x, mut opt) = steps(spec, 2);
+            let before = format!("{:?}", opt.state());
+            let g = vec![0.0; 2];
+            // Errs on its 5th call, as a closure whose data loader fails would.
+            struct Failing(u32);
+            impl Closure<f64> for Failing {
+                fn evaluate(&mut self, values: &[&[f64]], grads: &mut [&mut [f64]]) -> Result<f64> {
+                    self.0 += 1;
+                    if self.0 == 5 {
+                        return Err(Error::Unsupported("the closure failed".into()));
+                    }
+                    Ok(rosenbrock(values[0], grads[0]))
+                }
+            }
+            let mut failing = Failing(0);
+            let kept = x.clone();
+            let err = opt.step_with(&mut [Param::new("x", &mut x, &g)], &mut failing);
+            assert!(err.is_err(), "{spec}: {err:?}");
+            assert_eq!(x, kept, "{spec}: parameters changed");
+            assert_eq!(
+                format!("{:?}", opt.state()),
+                before,
+                "{spec}: state changed"
+            );
+            let mut f = FnClosure::new(rosenbrock);
+            for _ in 0..2 {
+                opt.step_with(&mut [Param::new("x", &mut x, &g)], &mut f)
+                    .unwrap();
+            }
+            assert_eq!(x, straight, "{spec}");
+            assert_eq!(
+                format!("{:?}", opt.state()),
+                format!("{:?}", reference.state()),
+                "{spec}"
+            );
+        }
     }
 
     #[test]
