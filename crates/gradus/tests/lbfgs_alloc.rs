@@ -60,7 +60,7 @@ fn count(spec: &str, warm_up: usize, measured: usize) -> (u64, u64, f64, f64) {
         .collect();
     let (ga, gb) = (vec![0.0; 10], vec![0.0; 10]);
     let mut f = FnClosure::new(rosenbrock);
-    let mut loss = |a: &[f64], b: &[f64]| {
+    let loss = |a: &[f64], b: &[f64]| {
         let x: Vec<f64> = a.iter().chain(b).copied().collect();
         rosenbrock(&x, &mut vec![0.0; 20])
     };
@@ -70,14 +70,15 @@ fn count(spec: &str, warm_up: usize, measured: usize) -> (u64, u64, f64, f64) {
     }
     let before = loss(&a, &b);
     let iterations = opt.iterations();
-    let mut params = [Param::new("a", &mut a, &ga), Param::new("b", &mut b, &gb)];
-    let start = allocations();
-    for _ in 0..measured {
-        opt.step_with(&mut params, &mut f).unwrap();
-    }
-    let spent = allocations() - start;
+    let spent = {
+        let mut params = [Param::new("a", &mut a, &ga), Param::new("b", &mut b, &gb)];
+        let start = allocations();
+        for _ in 0..measured {
+            opt.step_with(&mut params, &mut f).unwrap();
+        }
+        allocations() - start
+    };
     let ran = opt.iterations() - iterations;
-    drop(params);
     (spent, ran, before, loss(&a, &b))
 }
 

@@ -374,6 +374,7 @@ impl<T: Float> Lbfgs<T> {
     /// directional derivative `gtd` at `x0`. Returns the accepted trial and the number
     /// of evaluations; leaves `x` at `x0 + t·d` of the last evaluation. Gradient buffers
     /// come from and go back to `sc.trial_grads`.
+    #[allow(clippy::too_many_arguments)]
     fn strong_wolfe(
         &self,
         closure: &mut dyn Closure<T>,
