@@ -62,7 +62,7 @@ fn count(spec: &str, warm_up: usize, measured: usize) -> (u64, u64, f64, f64) {
     let mut f = FnClosure::new(rosenbrock);
     let loss = |a: &[f64], b: &[f64]| {
         let x: Vec<f64> = a.iter().chain(b).copied().collect();
-        rosenbrock(&x, &mut vec![0.0; 20])
+        rosenbrock(&x, &mut [0.0; 20])
     };
     for _ in 0..warm_up {
         let mut params = [Param::new("a", &mut a, &ga), Param::new("b", &mut b, &gb)];
