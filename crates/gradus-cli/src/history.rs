@@ -114,6 +114,33 @@ impl RunResult {
     }
 }
 
+/// The summary key of a classification run's test accuracy at every record of its
+/// history: `[[step, accuracy], ...]` (runs of [`run_history`] only).
+pub const TEST_ACCURACY_CURVE: &str = "test_accuracy_curve";
+
+/// The summary key of the optimizer state's size at the end of a run, in bytes per
+/// parameter (runs of [`run_history`] only): 8 for Adam in f32 (two moments), less for
+/// Adafactor's factored moments.
+pub const STATE_BYTES_PER_PARAM: &str = "state_bytes_per_param";
+
+/// The test accuracy of a classification problem at the runner's evaluation point.
+fn test_accuracy<T: Float>(runner: &mut Runner<T>) -> Option<f64> {
+    let eval = runner.eval_params().ok().flatten();
+    let data = runner.problem.as_data()?;
+    data.test_accuracy(eval.as_deref().unwrap_or(&runner.x))
+}
+
+/// Values the optimizer stores: every state buffer of every tensor, its members' too.
+fn state_values<T>(state: &gradus::optim::OptimizerState<T>) -> usize {
+    let own: usize = state
+        .tensors
+        .iter()
+        .flat_map(|t| t.slots.iter())
+        .map(Vec::len)
+        .sum();
+    own + state.inner.iter().map(state_values).sum::<usize>()
+}
+
 /// Runs `spec` for `steps` updates, keeping every record.
 /// Records are kept every `every` steps (and at the last).
 pub fn run_history(spec: &RunSpec, every: u64) -> Result<RunResult, CliError> {
@@ -131,6 +158,7 @@ fn run_history_typed<T: Float>(spec: &RunSpec, every: u64) -> Result<RunResult, 
     let mut history = Vec::with_capacity((steps / every) as usize + 2);
     let mut evaluations = Vec::with_capacity(history.capacity());
     let mut stopped = None;
+    let mut accuracy = Vec::new();
     loop {
         if runner.step % every != 0 && runner.step != steps {
             if let Err(h) = runner.advance() {
@@ -148,6 +176,9 @@ fn run_history_typed<T: Float>(spec: &RunSpec, every: u64) -> Result<RunResult, 
                     r.params.map(|p| p.iter().map(|v| v.f64()).collect()),
                 ));
                 evaluations.push(runner.evaluations);
+                if let Some(acc) = test_accuracy(&mut runner) {
+                    accuracy.push(Value::Array(vec![Value::from(r.step), num(acc)]));
+                }
             }
             Err(h) => {
                 stopped = Some(h.into_error().message);
@@ -168,7 +199,15 @@ fn run_history_typed<T: Float>(spec: &RunSpec, every: u64) -> Result<RunResult, 
         .as_data()
         .and_then(|d| d.optimum_loss())
         .or_else(|| runner.problem.minimum().map(|m| m.1));
-    let summary = summary(&mut runner, wall);
+    let mut summary = summary(&mut runner, wall);
+    if !accuracy.is_empty() {
+        summary.insert(TEST_ACCURACY_CURVE.into(), Value::Array(accuracy));
+    }
+    let state = state_values(&runner.stepper.state());
+    if !runner.x.is_empty() {
+        let bytes = (state * std::mem::size_of::<T>()) as f64 / runner.x.len() as f64;
+        summary.insert(STATE_BYTES_PER_PARAM.into(), num(bytes));
+    }
     Ok(RunResult {
         optimizer: spec.optimizer.to_string(),
         history,

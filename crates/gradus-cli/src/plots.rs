@@ -2,7 +2,7 @@
 //! `compare` (and so every figure of `gradus report`).
 
 use crate::cli_error::CliError;
-use crate::history::RunResult;
+use crate::history::{RunResult, TEST_ACCURACY_CURVE};
 use crate::runner::RunSpec;
 use gradus_plot::{
     contour_animation, contour_small_multiples, contour_trajectories, function_1d, line_chart,
@@ -30,6 +30,10 @@ pub struct PlotArgs {
     /// Full-batch runs only.
     #[arg(long, value_name = "FILE")]
     pub plot_evals: Option<PathBuf>,
+    /// Draw the test accuracy against step (.png or .svg; classification problems such
+    /// as digits, recorded by `gradus compare` at every record of `--every`).
+    #[arg(long, value_name = "FILE")]
+    pub plot_accuracy: Option<PathBuf>,
     /// Animate the trajectories over the contours (.gif; 2-D functions).
     #[arg(long, value_name = "FILE.gif")]
     pub animate: Option<PathBuf>,
@@ -42,6 +46,7 @@ impl PlotArgs {
             || self.plot_loss.is_some()
             || self.plot_fit.is_some()
             || self.plot_evals.is_some()
+            || self.plot_accuracy.is_some()
             || self.animate.is_some()
     }
 }
@@ -75,6 +80,14 @@ impl PlotArgs {
         }
         if let Some(p) = &self.plot_evals {
             still("--plot-evals", p)?;
+        }
+        if let Some(p) = &self.plot_accuracy {
+            still("--plot-accuracy", p)?;
+            if !is_data {
+                return Err(CliError::usage(format!(
+                    "--plot-accuracy draws the test accuracy of a classification problem (digits); problem '{problem}' has no test set"
+                )));
+            }
         }
         if let Some(p) = &self.plot_fit {
             still("--plot-fit", p)?;
@@ -156,6 +169,12 @@ pub fn draw(
         drawn.push((
             path.clone(),
             loss_chart_by(path, problem.as_ref(), results, XOf::Evaluations)?,
+        ));
+    }
+    if let Some(path) = &args.plot_accuracy {
+        drawn.push((
+            path.clone(),
+            accuracy_chart(path, problem.as_ref(), results)?,
         ));
     }
     if let Some(path) = &args.animate {
@@ -295,6 +314,51 @@ fn loss_chart_by(
         if log { YScale::Log } else { YScale::Linear },
     )
     .map_err(plot_error)
+}
+
+/// Test accuracy against step, from each run's [`TEST_ACCURACY_CURVE`].
+fn accuracy_chart(
+    path: &PathBuf,
+    problem: &dyn Objective<f64>,
+    results: &[RunResult],
+) -> Result<Drawing, CliError> {
+    let series: Vec<Series> = results
+        .iter()
+        .map(|r| {
+            let points: Vec<(f64, f64)> = accuracy_curve(r)
+                .into_iter()
+                .map(|(step, acc)| (step as f64, 100.0 * acc))
+                .collect();
+            Series::new(legend(r), points).with_diverged(r.stopped.is_some())
+        })
+        .collect();
+    if series.iter().all(|s| s.points.is_empty()) {
+        return Err(CliError::usage(format!(
+            "--plot-accuracy: these runs recorded no test accuracy ('{}' is not a classification problem, or the runs did not come from `gradus compare`)",
+            problem.name()
+        )));
+    }
+    let chart = Chart::new(
+        format!("{}: test accuracy", title(problem)),
+        "step",
+        "test accuracy (%)",
+    );
+    line_chart(path, &chart, &series, YScale::Linear).map_err(plot_error)
+}
+
+/// A run's test accuracy at each record, `(step, accuracy in [0, 1])` (empty if it
+/// recorded none).
+pub fn accuracy_curve(r: &RunResult) -> Vec<(u64, f64)> {
+    r.summary
+        .get(TEST_ACCURACY_CURVE)
+        .and_then(|v| v.as_array())
+        .map(|points| {
+            points
+                .iter()
+                .filter_map(|p| Some((p.get(0)?.as_u64()?, p.get(1)?.as_f64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Points of each run's trajectory (2-D problems).

@@ -31,6 +31,7 @@ const PLOT_FLAGS: &[&str] = &[
     "--plot-loss",
     "--plot-fit",
     "--plot-evals",
+    "--plot-accuracy",
     "--animate",
 ];
 
@@ -104,6 +105,11 @@ struct Made {
     claims: Vec<Result<String, String>>,
     /// The methods the figure uses.
     methods: Vec<&'static figures::Method>,
+    /// A sweep's best learning rate for each of its optimizers, in order (`None`: every
+    /// lr diverged); empty for other figures.
+    best_lrs: Vec<Option<f64>>,
+    /// The optimizer spec of each run, in order (comparisons only).
+    optimizers: Vec<String>,
 }
 
 fn run_figure(fig: &FigureRow, out: &Path, quick: bool) -> Result<Made, CliError> {
@@ -155,6 +161,8 @@ fn run_figure(fig: &FigureRow, out: &Path, quick: bool) -> Result<Made, CliError
                 drawings,
                 claims: Vec::new(),
                 methods,
+                best_lrs: Vec::new(),
+                optimizers: Vec::new(),
             }
         }
         Some("sweep") => {
@@ -187,6 +195,11 @@ fn run_figure(fig: &FigureRow, out: &Path, quick: bool) -> Result<Made, CliError
                 }
                 table.push_str("</ul>");
             }
+            let best_lrs = sweep
+                .curves
+                .iter()
+                .map(|c| c.best(measure).map(|b| b.lr))
+                .collect();
             Made {
                 command,
                 table,
@@ -194,6 +207,8 @@ fn run_figure(fig: &FigureRow, out: &Path, quick: bool) -> Result<Made, CliError
                 drawings,
                 claims: Vec::new(),
                 methods,
+                best_lrs,
+                optimizers: Vec::new(),
             }
         }
         _ => {
@@ -204,6 +219,7 @@ fn run_figure(fig: &FigureRow, out: &Path, quick: bool) -> Result<Made, CliError
                 .map(|(p, d)| (file_name(&p), d))
                 .collect();
             Made {
+                optimizers: results.iter().map(|r| r.optimizer.clone()).collect(),
                 command,
                 table: results_table(&results, parsed.tol),
                 images,
@@ -214,10 +230,66 @@ fn run_figure(fig: &FigureRow, out: &Path, quick: bool) -> Result<Made, CliError
                     .map(|c| claims::check(c, &results))
                     .collect(),
                 methods,
+                best_lrs: Vec::new(),
             }
         }
     };
     Ok(made)
+}
+
+/// Checks a [`figures::LR_PICKS`] entry: that the runs of `fig` use the best learning
+/// rates of `sweep`, in order. Compares the lrs to three significant digits, as the
+/// commands write them.
+fn check_lr_picks(runs: &[String], best_lrs: &[Option<f64>]) -> Result<String, String> {
+    if runs.len() != best_lrs.len() {
+        return Err(format!(
+            "{} runs against {} swept optimizers",
+            runs.len(),
+            best_lrs.len()
+        ));
+    }
+    let mut said = Vec::new();
+    let mut ok = true;
+    for (spec, best) in runs.iter().zip(best_lrs) {
+        let used = gradus::spec::parse(spec)
+            .ok()
+            .and_then(|c| crate::sweep::lr_of(&c));
+        let same = matches!((used, best), (Some(u), Some(b)) if (u - b).abs() <= 5e-3 * b);
+        ok &= same;
+        said.push(format!(
+            "{spec}: lr {} (the sweep's best: {})",
+            used.map_or("?".into(), crate::output::human),
+            best.map_or("none".into(), crate::output::human)
+        ));
+    }
+    let text = format!(
+        "each run uses its optimizer's best lr of the sweep above: {}",
+        said.join("; ")
+    );
+    if ok {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+/// The claims of every figure: its own, and the [`figures::LR_PICKS`] check of the
+/// figures whose learning rates come from a sweep.
+fn all_claims(made: &[Result<Made, CliError>]) -> Vec<Vec<Result<String, String>>> {
+    let mut all: Vec<Vec<Result<String, String>>> = made
+        .iter()
+        .map(|m| m.as_ref().map(|m| m.claims.clone()).unwrap_or_default())
+        .collect();
+    let index = |id: &str| FIGURES.iter().position(|f| f.id == id);
+    for (fig, sweep) in figures::LR_PICKS {
+        let (Some(i), Some(j)) = (index(fig), index(sweep)) else {
+            continue;
+        };
+        if let (Some(Ok(f)), Some(Ok(s))) = (made.get(i), made.get(j)) {
+            all[i].push(check_lr_picks(&f.optimizers, &s.best_lrs));
+        }
+    }
+    all
 }
 
 fn schedule_table(all: &[(String, Vec<f64>)]) -> String {
@@ -404,6 +476,7 @@ fn page(
     );
     let mut failures = Vec::new();
     let mut warnings = Vec::new();
+    let claims = all_claims(made);
     for sec in SECTIONS {
         let _ = write!(
             html,
@@ -412,10 +485,11 @@ fn page(
             html_escape(sec.title),
             sec.source
         );
-        for (f, m) in FIGURES
+        for ((f, m), claims) in FIGURES
             .iter()
             .zip(made)
-            .filter(|(f, _)| f.section == sec.id)
+            .zip(&claims)
+            .filter(|((f, _), _)| f.section == sec.id)
         {
             let _ = write!(
                 html,
@@ -429,9 +503,11 @@ fn page(
                     html.push_str("<div class=\"fig\"><div class=\"images\">");
                     for (k, img) in m.images.iter().enumerate() {
                         let alt = f.alts.get(k).copied().unwrap_or(f.title);
+                        // A link to the image itself: on a phone the figure is a third of
+                        // its size, and the full image is one tap away.
                         let _ = write!(
                             html,
-                            "<img src=\"{}\" alt=\"{}\" width=\"900\" height=\"600\" loading=\"lazy\">",
+                            "<a href=\"{0}\"><img src=\"{0}\" alt=\"{1}\" width=\"900\" height=\"600\" loading=\"lazy\"></a>",
                             html_escape(img),
                             html_escape(alt)
                         );
@@ -439,9 +515,9 @@ fn page(
                     html.push_str("</div>");
                     html.push_str(&rules_html(&m.methods));
                     html.push_str("</div>");
-                    if !quick && !m.claims.is_empty() {
+                    if !quick && !claims.is_empty() {
                         html.push_str("<p>Checked against the runs:</p><ul class=\"claims\">");
-                        for c in &m.claims {
+                        for c in claims {
                             match c {
                                 Ok(t) => {
                                     let _ = write!(html, "<li>✓ {}</li>", html_escape(t));

@@ -28,6 +28,10 @@ pub struct SweepArgs {
     /// `--optimizer` ones); those that cannot run on the problem are listed with why.
     #[arg(long)]
     pub all: bool,
+    /// With `--all`: leave out this optimizer (repeat the flag), e.g. one too slow for
+    /// the grid; it is listed with the reason.
+    #[arg(long, value_name = "NAME", requires = "all")]
+    pub exclude: Vec<String>,
     /// The learning-rate range `LO..HI` (both > 0), swept on a log scale.
     #[arg(long, value_name = "LO..HI", default_value = "1e-4..1")]
     pub lr: String,
@@ -164,7 +168,10 @@ pub fn grid(lo: f64, hi: f64, points: usize) -> Result<Vec<f64>, CliError> {
 
 /// `spec` with its learning rate set to `lr`: the `lr=` keyword replaced, or the first
 /// positional argument when the optimizer's first hyperparameter is `lr`, or `lr=`
-/// added.
+/// added. An optimizer without an `lr` of its own that holds another optimizer's spec
+/// (`partition`'s `matrices`, a wrapper's `inner`) has that first member's lr set,
+/// the other members keeping theirs: `partition(matrices=muon, rest=adamw(lr=1e-3))`
+/// sweeps Muon's lr with AdamW's fixed.
 pub fn with_lr(spec: &Call, lr: f64) -> Result<Call, CliError> {
     let algorithm = gradus::catalog::optimizer(&spec.name).ok_or_else(|| {
         CliError::usage(format!(
@@ -172,23 +179,84 @@ pub fn with_lr(spec: &Call, lr: f64) -> Result<Call, CliError> {
             spec.name
         ))
     })?;
-    let lr_at = algorithm.params.iter().position(|p| p.name == "lr");
-    let Some(lr_at) = lr_at else {
-        return Err(CliError::usage(format!(
-            "{} has no lr hyperparameter to sweep",
-            spec.name
-        )));
+    let at = |kind: &str| {
+        algorithm.params.iter().position(|p| {
+            if kind == "lr" {
+                p.name == "lr"
+            } else {
+                p.kind == kind
+            }
+        })
     };
+    let (key, value) = match (at("lr"), at("spec")) {
+        (Some(i), _) => (i, Value::Number(lr)),
+        (None, Some(i)) => {
+            let name = algorithm.params[i].name;
+            let member = match spec.keywords.iter().find(|(k, _)| k == name) {
+                Some((_, Value::Call(c))) => c.clone(),
+                _ => match spec.positional.get(i) {
+                    Some(Value::Call(c)) => c.clone(),
+                    _ => algorithm.params[i]
+                        .default
+                        .as_str()
+                        .and_then(|d| gradus::spec::parse(d).ok())
+                        .ok_or_else(|| {
+                            CliError::usage(format!(
+                                "{}: give {name}=SPEC to sweep its lr",
+                                spec.name
+                            ))
+                        })?,
+                },
+            };
+            (i, Value::Call(with_lr(&member, lr)?))
+        }
+        (None, None) => {
+            return Err(CliError::usage(format!(
+                "{} has no lr hyperparameter to sweep",
+                spec.name
+            )))
+        }
+    };
+    let name = algorithm.params[key].name;
     let mut call = spec.clone();
-    if let Some(kw) = call.keywords.iter_mut().find(|(k, _)| k == "lr") {
-        kw.1 = Value::Number(lr);
-    } else if call.positional.len() > lr_at {
-        call.positional[lr_at] = Value::Number(lr);
+    if let Some(kw) = call.keywords.iter_mut().find(|(k, _)| k == name) {
+        kw.1 = value;
+    } else if call.positional.len() > key {
+        call.positional[key] = value;
     } else {
-        call.keywords
-            .insert(0, ("lr".to_string(), Value::Number(lr)));
+        call.keywords.insert(0, (name.to_string(), value));
     }
     Ok(call)
+}
+
+/// The learning rate [`with_lr`] sets in `spec`: its `lr`, or its first member's (as
+/// given, else the default). `None` if it has none or `spec` does not parse.
+pub fn lr_of(spec: &Call) -> Option<f64> {
+    let algorithm = gradus::catalog::optimizer(&spec.name)?;
+    let at = |i: usize, name: &str| {
+        spec.keywords
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| spec.positional.get(i).cloned())
+    };
+    let number = |v: &Value| match v {
+        Value::Number(x) => Some(*x),
+        Value::Integer(i) => Some(*i as f64),
+        _ => None,
+    };
+    if let Some(i) = algorithm.params.iter().position(|p| p.name == "lr") {
+        return match at(i, "lr") {
+            Some(v) => number(&v),
+            None => algorithm.params[i].default.as_f64(),
+        };
+    }
+    let i = algorithm.params.iter().position(|p| p.kind == "spec")?;
+    let member = match at(i, algorithm.params[i].name) {
+        Some(Value::Call(c)) => c,
+        _ => gradus::spec::parse(algorithm.params[i].default.as_str()?).ok()?,
+    };
+    lr_of(&member)
 }
 
 /// A finished sweep.
@@ -202,7 +270,7 @@ pub struct Sweep {
 /// The optimizers `--all` adds: every catalog optimizer not already given by name.
 /// Wrappers (kind "combinator") are listed as skipped: their inner optimizer is what
 /// has a learning rate.
-fn all_optimizers(given: &[String]) -> (Vec<String>, Vec<(String, String)>) {
+fn all_optimizers(given: &[String], exclude: &[String]) -> (Vec<String>, Vec<(String, String)>) {
     let named: Vec<String> = given
         .iter()
         .filter_map(|g| gradus::spec::parse(g).ok().map(|c| c.name))
@@ -213,7 +281,9 @@ fn all_optimizers(given: &[String]) -> (Vec<String>, Vec<(String, String)>) {
         if named.iter().any(|n| n == a.name) {
             continue;
         }
-        if a.kind == "combinator" {
+        if exclude.iter().any(|n| n == a.name) {
+            skipped.push((a.name.to_string(), "left out with --exclude".to_string()));
+        } else if a.kind == "combinator" {
             skipped.push((
                 a.name.to_string(),
                 "a wrapper: sweep the optimizer it wraps".to_string(),
@@ -250,7 +320,14 @@ pub fn execute(args: &SweepArgs) -> Result<Sweep, CliError> {
         args.optimizers.iter().map(|o| (o.clone(), true)).collect();
     let mut skipped = Vec::new();
     if args.all {
-        let (more, skip) = all_optimizers(&args.optimizers);
+        for name in &args.exclude {
+            if gradus::catalog::optimizer(name).is_none() {
+                return Err(CliError::usage(format!(
+                    "--exclude {name}: unknown optimizer (see `gradus list`)"
+                )));
+            }
+        }
+        let (more, skip) = all_optimizers(&args.optimizers, &args.exclude);
         names.extend(more.into_iter().map(|o| (o, false)));
         skipped = skip;
     }
@@ -482,6 +559,34 @@ mod tests {
         }
         assert!(grid(1e-4, 1.0, 1).is_err());
         assert!(grid(1e-4, 1.0, 201).is_err());
+    }
+
+    #[test]
+    fn the_lr_of_a_combinator_is_its_first_members() {
+        let set = |spec: &str, lr: f64| {
+            with_lr(&gradus::spec::parse(spec).unwrap(), lr)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(set("adam(lr=0.1)", 0.5), "adam(lr=0.5)");
+        assert_eq!(set("sgd", 0.5), "sgd(lr=0.5)");
+        // The matrices' Muon gets the lr; the biases' AdamW keeps its own.
+        assert_eq!(
+            set("partition(matrices=muon, rest=adamw(lr=0.001))", 0.02),
+            "partition(matrices=muon(lr=0.02), rest=adamw(lr=0.001))"
+        );
+        let p = set("partition(rest=adamw(lr=0.001))", 0.02);
+        let call = gradus::spec::parse(&p).unwrap();
+        assert_eq!(lr_of(&call), Some(0.02), "{p}");
+        // Built, it is the partition's lr (its matrices').
+        let opt = gradus::optim::build::<f64>(&p).unwrap();
+        assert_eq!(opt.lr(), 0.02);
+        let default = gradus::spec::parse("partition").unwrap();
+        assert_eq!(
+            lr_of(&default),
+            Some(gradus::optim::build::<f64>("partition").unwrap().lr())
+        );
+        assert_eq!(lr_of(&gradus::spec::parse("adam").unwrap()), Some(1e-3));
     }
 
     #[test]

@@ -66,6 +66,16 @@ fn quick_report_links_only_files_that_exist() {
         );
         check_image(&out.join(img));
     }
+    // The Muon vs AdamW vs Adafactor section, with its sweep, loss and accuracy figures.
+    assert!(html.contains(
+        "<section id=\"sec-muon\"><h2>Muon vs AdamW vs Adafactor on the digits MLP</h2>"
+    ));
+    for img in ["muon_sweep.png", "muon_loss.png", "muon_accuracy.png"] {
+        assert!(imgs.iter().any(|i| i == img), "{img} not linked");
+        assert!(out.join(img).exists(), "{img} not written");
+    }
+    assert!(html.contains("gradus compare --problem digits --batch-size 64 --seed 0 --steps 200"));
+    assert!(html.contains("--plot-accuracy muon_accuracy.png"));
     // Every figure shows the command that reproduces it.
     assert!(html.matches("<pre>gradus ").count() >= 15);
     assert!(!html.contains("This figure failed"));

@@ -74,6 +74,7 @@ fn bad_input_is_one_error_line_naming_it() {
         (vec!["--optimizer", "nosuch"], "nosuch"),
         (vec!["--optimizer", "adam(lr=-1)"], "lr"),
         (vec!["--plot", "out.txt"], "--plot"),
+        (vec!["--all", "--exclude", "nosuch"], "nosuch"),
     ] {
         let mut all = vec!["sweep", "--problem", "rosenbrock", "--steps", "5"];
         if !args.contains(&"--optimizer") {
@@ -89,4 +90,52 @@ fn bad_input_is_one_error_line_naming_it() {
             "{args:?}: {err}"
         );
     }
+}
+
+#[test]
+fn excluded_optimizers_are_listed_not_run() {
+    let o = gradus(&[
+        "sweep",
+        "--problem",
+        "rosenbrock",
+        "--steps",
+        "5",
+        "--points",
+        "2",
+        "--all",
+        "--exclude",
+        "lbfgs",
+        "--exclude",
+        "newton",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for name in ["lbfgs", "newton"] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(name) && l.contains("--exclude"))
+            .unwrap_or_else(|| panic!("{name} not listed as excluded:\n{out}"));
+        assert!(!line.contains('%'), "{line}");
+    }
+    assert!(out.lines().any(|l| l.starts_with("adam ")), "{out}");
+}
+
+#[test]
+fn a_partition_sweeps_its_matrices_lr() {
+    let o = gradus(&[
+        "sweep",
+        "--problem",
+        "rosenbrock",
+        "--shape",
+        "2,2",
+        "--steps",
+        "5",
+        "--points",
+        "2",
+        "--lr",
+        "0.01..0.1",
+        "--optimizer",
+        "partition(matrices=muon, rest=adamw(lr=1e-3))",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

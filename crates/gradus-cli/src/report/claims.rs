@@ -33,6 +33,10 @@ pub enum Outcome {
     Stalls(f64),
     /// Ends with a lower loss than run number `other`.
     Beats(usize),
+    /// Ends with a test accuracy of at least this fraction.
+    AccuracyAbove(f64),
+    /// Keeps the least optimizer state per parameter of the figure.
+    LeastState,
 }
 
 /// A claim: run number `run` (in the figure's order; `None` = every run) has `outcome`.
@@ -71,6 +75,26 @@ fn evaluations_to(r: &RunResult, tol: f64) -> Option<u64> {
         .zip(&r.evaluations)
         .find(|(h, _)| h.1 - reference <= tol)
         .map(|(_, &e)| e)
+}
+
+/// The final test accuracy (a fraction), NaN if the run has none.
+fn accuracy(r: &RunResult) -> f64 {
+    r.summary
+        .get("test_accuracy")
+        .and_then(|v| v.as_f64())
+        .unwrap_or(f64::NAN)
+}
+
+/// Bytes of optimizer state per parameter at the end of the run, NaN if not measured.
+fn state_bytes(r: &RunResult) -> f64 {
+    r.summary
+        .get(crate::history::STATE_BYTES_PER_PARAM)
+        .and_then(|v| v.as_f64())
+        .unwrap_or(f64::NAN)
+}
+
+fn percent(a: f64) -> String {
+    format!("{:.1}%", 100.0 * a)
 }
 
 fn params(r: &RunResult, last: bool) -> Option<&Vec<f64>> {
@@ -232,6 +256,37 @@ fn check_one(outcome: Outcome, i: usize, results: &[RunResult]) -> Result<String
                 ),
             )
         }
+        Outcome::AccuracyAbove(a) => {
+            let mine = accuracy(r);
+            verdict(
+                mine >= a,
+                format!(
+                    "{name} ends at test accuracy {} (at least {})",
+                    percent(mine),
+                    percent(a)
+                ),
+            )
+        }
+        Outcome::LeastState => {
+            let mine = state_bytes(r);
+            let others: Vec<String> = results
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(_, o)| format!("{} {}", o.label, human(state_bytes(o))))
+                .collect();
+            verdict(
+                results
+                    .iter()
+                    .enumerate()
+                    .all(|(j, o)| j == i || state_bytes(o) > mine),
+                format!(
+                    "{name} keeps the least optimizer state: {} bytes per parameter ({})",
+                    human(mine),
+                    others.join(", ")
+                ),
+            )
+        }
     }
 }
 
@@ -277,6 +332,29 @@ mod tests {
         assert!(check(&run(0, Outcome::EndsAt { x: 0.0, tol: 1e-9 }), &rs).is_ok());
         assert!(check(&run(2, Outcome::Stalls(1.0)), &rs).is_err());
         assert!(check(&run(7, Outcome::EndsBest), &rs).is_err());
+    }
+
+    #[test]
+    fn accuracy_and_state_claims_read_the_summary() {
+        let mut rs = [result("lean", &[2.0, 1.0]), result("fat", &[2.0, 0.5])];
+        for (r, (acc, bytes)) in rs.iter_mut().zip([(0.97, 0.5), (0.99, 16.0)]) {
+            r.summary.insert("test_accuracy".into(), acc.into());
+            r.summary
+                .insert(crate::history::STATE_BYTES_PER_PARAM.into(), bytes.into());
+        }
+        assert!(check(&every(Outcome::AccuracyAbove(0.95)), &rs).is_ok());
+        let e = check(&run(0, Outcome::AccuracyAbove(0.98)), &rs).unwrap_err();
+        assert!(e.contains("97.0%"), "{e}");
+        let ok = check(&run(0, Outcome::LeastState), &rs).unwrap();
+        assert!(
+            ok.contains("0.5000 bytes per parameter (fat 16.0000)"),
+            "{ok}"
+        );
+        assert!(check(&run(1, Outcome::LeastState), &rs).is_err());
+        // A run that measured nothing makes neither claim hold.
+        let bare = [result("bare", &[1.0]), result("other", &[1.0])];
+        assert!(check(&run(0, Outcome::AccuracyAbove(0.0)), &bare).is_err());
+        assert!(check(&run(0, Outcome::LeastState), &bare).is_err());
     }
 
     #[test]

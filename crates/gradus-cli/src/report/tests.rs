@@ -1,6 +1,7 @@
 //! The report's figures rendered in full, checked from their drawing data and runs.
 
 use super::*;
+use std::path::Path;
 
 #[test]
 fn commands_split_like_a_shell_and_pick_quick_numbers() {
@@ -99,9 +100,11 @@ fn the_full_report_draws_cleanly_and_its_texts_match_its_runs() {
                 f.id
             );
         }
-        for (c, r) in f.claims.iter().zip(&m.claims) {
+    }
+    for (f, claims) in FIGURES.iter().zip(all_claims(&made)) {
+        for r in claims {
             if let Err(why) = r {
-                problems.push(format!("{}: claim {c:?} does not hold: {why}", f.id));
+                problems.push(format!("{}: claim does not hold: {why}", f.id));
             }
         }
     }
@@ -142,4 +145,77 @@ fn the_full_report_draws_cleanly_and_its_texts_match_its_runs() {
         .unwrap();
     let plot = saddle.drawings[0].1.plot_area.unwrap();
     assert!(plot.width() > 0.0);
+}
+
+/// The figures of `section`, run in quick mode (the other figures fail as not run).
+fn quick_section(section: &str, dir: &Path) -> Vec<Result<Made, CliError>> {
+    FIGURES
+        .par_iter()
+        .map(|f| {
+            if f.section == section {
+                run_figure(f, dir, true)
+            } else {
+                Err(CliError::usage("not run"))
+            }
+        })
+        .collect()
+}
+
+/// Muon vs AdamW vs Adafactor: its claims, and that each run uses its sweep's best lr,
+/// hold in quick mode too; both figures draw cleanly.
+#[test]
+fn the_muon_section_holds_in_quick_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = quick_section("sec-muon", dir.path());
+    let ids = ["muon_sweep", "muon"];
+    let at = |id: &str| FIGURES.iter().position(|f| f.id == id).unwrap();
+    let claims = all_claims(&made);
+    for id in ids {
+        let m = made[at(id)]
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{id}: {}", e.message));
+        assert!(!m.drawings.is_empty(), "{id}: no drawing");
+        for (file, d) in &m.drawings {
+            assert!(d.faults().is_empty(), "{id}: {file}: {:?}", d.faults());
+            assert!(dir.path().join(file).exists(), "{id}: {file} not written");
+        }
+    }
+    let muon = &claims[at("muon")];
+    // Its own three claims and the lr-pick check.
+    assert_eq!(muon.len(), FIGURES[at("muon")].claims.len() + 1);
+    for c in muon {
+        assert!(c.is_ok(), "{c:?}");
+    }
+    let picks = muon.last().unwrap().as_ref().unwrap();
+    assert!(picks.contains("best lr of the sweep"), "{picks}");
+    // The sweep found one best lr per optimizer, and the comparison's methods include
+    // the members of the partition.
+    let sweep = made[at("muon_sweep")].as_ref().unwrap();
+    assert_eq!(sweep.best_lrs.len(), 3);
+    let names: Vec<&str> = made[at("muon")]
+        .as_ref()
+        .unwrap()
+        .methods
+        .iter()
+        .map(|m| m.name)
+        .collect();
+    for n in ["partition", "muon", "adamw", "adafactor"] {
+        assert!(names.contains(&n), "{n} not in {names:?}");
+    }
+}
+
+#[test]
+fn lr_picks_are_checked_to_three_digits() {
+    let runs = vec![
+        "adam(lr=0.0316)".to_string(),
+        "partition(matrices=muon(lr=0.1))".to_string(),
+    ];
+    assert!(check_lr_picks(&runs, &[Some(10f64.powf(-1.5)), Some(0.1)]).is_ok());
+    let e = check_lr_picks(&runs, &[Some(0.01), Some(0.1)]).unwrap_err();
+    assert!(
+        e.contains("adam(lr=0.0316): lr 0.0316 (the sweep's best: 0.0100)"),
+        "{e}"
+    );
+    assert!(check_lr_picks(&runs, &[Some(0.1)]).is_err());
+    assert!(check_lr_picks(&runs, &[None, Some(0.1)]).is_err());
 }
