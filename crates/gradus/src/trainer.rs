@@ -27,7 +27,7 @@
 //! ```
 //! use gradus::optim::Param;
 //! use gradus::Trainer;
-//! let mut trainer = Trainer::<f64>::from_specs("sgd(lr=0.1, momentum=0.9)", Some("cosine_annealing(t_max=100)"))
+//! let mut trainer = Trainer::<f64>::from_specs("sgd(lr=0.1, momentum=0.5)", Some("cosine_annealing(t_max=100)"))
 //!     .unwrap()
 //!     .with_clip_grad_norm(10.0)
 //!     .unwrap()
