@@ -12,6 +12,9 @@
 //! * `meta.optimizer` (first-order) or `meta.newton` (`spec`, `steps`);
 //! * `meta.schedule`, `meta.sampler`, `meta.noise`: the schedule's state and the
 //!   random generators' exact positions (or null).
+//! * with `--average`: tensors `average/<tensor>` (the averaged parameters, with their
+//!   shapes) and `meta.average` (`spec`, `n_averaged`, `steps`, ...), written by
+//!   [`gradus::optim::Averaging::to_checkpoint`]; `meta.run.average` holds the spec.
 //!
 //! Files are written atomically: to a temporary file in the same directory, synced,
 //! then renamed over the target, so a crash never leaves a half-written checkpoint.

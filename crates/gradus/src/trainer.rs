@@ -19,6 +19,10 @@
 //! On error nothing changes: not the parameters, the optimizer's state, its lr, the
 //! schedule, nor the average.
 //!
+//! A step the optimizer skips (a non-finite gradient under
+//! [`NonFinitePolicy::Skip`](crate::optim::NonFinitePolicy::Skip)) still counts as a
+//! step, as in the `gradus` runner: the schedule and the average's cadence advance.
+//!
 //! [`Trainer::to_bytes`] writes all of it (optimizer state, schedule state, clipping,
 //! average, step count, and the specs) as one safetensors checkpoint
 //! ([`crate::checkpoint`]); [`Trainer::from_bytes`] rebuilds a trainer from those bytes
