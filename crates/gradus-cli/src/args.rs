@@ -243,6 +243,7 @@ impl ProblemArgs {
                 NonFiniteArg::Propagate => NonFinitePolicy::Propagate,
             },
             dtype: self.dtype,
+            average: None,
         })
     }
 }

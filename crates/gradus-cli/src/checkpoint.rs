@@ -12,6 +12,9 @@
 //! * `meta.optimizer` (first-order) or `meta.newton` (`spec`, `steps`);
 //! * `meta.schedule`, `meta.sampler`, `meta.noise`: the schedule's state and the
 //!   random generators' exact positions (or null).
+//! * with `--average`: tensors `average/<tensor>` (the averaged parameters, with their
+//!   shapes) and `meta.average` (`spec`, `n_averaged`, `steps`, ...), written by
+//!   [`gradus::optim::Averaging::to_checkpoint`]; `meta.run.average` holds the spec.
 //!
 //! Files are written atomically: to a temporary file in the same directory, synced,
 //! then renamed over the target, so a crash never leaves a half-written checkpoint.
@@ -58,6 +61,9 @@ struct RunSettings {
     /// The `--data` file's fingerprint (absent in checkpoints of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     data_fingerprint: Option<String>,
+    /// `--average` (absent without it, and in checkpoints of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    average: Option<String>,
 }
 
 /// The largest checkpoint file `--resume` reads (the decoder's own limits are larger:
@@ -81,6 +87,7 @@ impl RunSettings {
             nonfinite: spec.nonfinite,
             dtype: spec.dtype,
             data_fingerprint,
+            average: spec.average.as_ref().map(|a| a.to_string()),
         }
     }
 
@@ -103,6 +110,11 @@ impl RunSettings {
             clip_value: self.clip_value,
             nonfinite: self.nonfinite,
             dtype: self.dtype,
+            average: self
+                .average
+                .as_deref()
+                .map(gradus::spec::parse)
+                .transpose()?,
             // The number of steps to run is not part of a run's state: `--resume` takes
             // it from `--steps`.
             steps: crate::args::DEFAULT_STEPS,
@@ -153,6 +165,9 @@ pub fn capture<T: Float>(runner: &Runner<T>) -> Result<Checkpoint, CliError> {
         )?)?;
     }
     runner.stepper.state().to_checkpoint("optimizer", &mut c)?;
+    if let Some(avg) = &runner.averaging {
+        avg.to_checkpoint("average", &mut c)?;
+    }
     Ok(c)
 }
 
@@ -437,6 +452,33 @@ impl RunCheckpoint {
                 .map_err(|e| err(e.to_string()))?;
         }
         used.extend(state.checkpoint_tensor_names("optimizer"));
+        let averaging = match &runner.averaging {
+            Some(own) => {
+                let saved = gradus::optim::Averaging::<T>::from_checkpoint("average", c)
+                    .map_err(|e| err(e.to_string()))?;
+                if saved.spec() != own.spec() {
+                    return Err(err(format!(
+                        "the run settings say --average {} but the saved average is {}: the \
+                         file is inconsistent",
+                        own.spec(),
+                        saved.spec()
+                    )));
+                }
+                if saved.n_averaged() > 0 {
+                    let tensors: Vec<(&str, &[T], &[usize])> = runner
+                        .tensors
+                        .iter()
+                        .map(|(n, r)| (n.as_str(), &x[r.clone()], &[][..]))
+                        .collect();
+                    saved
+                        .check(&tensors)
+                        .map_err(|e| err(format!("average: {e}")))?;
+                }
+                used.extend(saved.checkpoint_tensor_names("average"));
+                Some(saved)
+            }
+            None => None,
+        };
         let (run_spec, saved_spec) = (runner.stepper.spec(), state.spec.clone());
         runner
             .stepper
@@ -452,6 +494,9 @@ impl RunCheckpoint {
             )));
         }
         runner.x = x;
+        if averaging.is_some() {
+            runner.averaging = averaging;
+        }
         runner.sampler = sampler;
         runner.noise = noise;
         runner.step = self.step;

@@ -1,6 +1,7 @@
-//! `gradus list`: the problems, optimizers and schedules, one line each; `gradus list
-//! NAME` (or `--optimizer NAME`, `--schedule NAME`): one optimizer's or schedule's
-//! hyperparameters with their defaults, valid ranges and docs, from `gradus::catalog`.
+//! `gradus list`: the problems, optimizers, schedules and weight averages, one line
+//! each; `gradus list NAME` (or `--optimizer NAME`, `--schedule NAME`): one optimizer's,
+//! schedule's or average's hyperparameters with their defaults, valid ranges and docs,
+//! from `gradus::catalog` and `gradus::optim::averaging::catalog`.
 
 use crate::cli_error::CliError;
 use gradus::catalog::{self, Algorithm, HyperParam};
@@ -10,7 +11,7 @@ use std::io::Write;
 /// Arguments of `gradus list`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ListArgs {
-    /// An optimizer or schedule to describe (e.g. `adam`, `one_cycle`).
+    /// An optimizer, schedule or weight average to describe (e.g. `adam`, `one_cycle`, `ema`).
     #[arg(value_name = "NAME", conflicts_with_all = ["optimizer", "schedule"])]
     pub name: Option<String>,
     /// The optimizer to describe.
@@ -41,19 +42,27 @@ fn find(name: &str, optimizers: bool, schedules: bool) -> Result<Algorithm, CliE
     let found = optimizers
         .then(|| catalog::optimizer(name))
         .flatten()
-        .or_else(|| schedules.then(|| catalog::schedule(name)).flatten());
+        .or_else(|| schedules.then(|| catalog::schedule(name)).flatten())
+        .or_else(|| {
+            (optimizers && schedules)
+                .then(|| averages().into_iter().find(|a| a.name == name))
+                .flatten()
+        });
     found.ok_or_else(|| {
         let mut valid: Vec<String> = Vec::new();
         let kind = match (optimizers, schedules) {
             (true, false) => "optimizer",
             (false, true) => "schedule",
-            _ => "optimizer or schedule",
+            _ => "optimizer, schedule or average",
         };
         if optimizers {
             valid.extend(catalog::optimizers().iter().map(|a| a.name.to_string()));
         }
         if schedules {
             valid.extend(catalog::schedules().iter().map(|a| a.name.to_string()));
+        }
+        if optimizers && schedules {
+            valid.extend(averages().iter().map(|a| a.name.to_string()));
         }
         CliError::usage(
             gradus::Error::UnknownName {
@@ -66,12 +75,21 @@ fn find(name: &str, optimizers: bool, schedules: bool) -> Result<Algorithm, CliE
     })
 }
 
+/// The weight averages `gradus run --average` takes.
+fn averages() -> Vec<Algorithm> {
+    gradus::optim::averaging::catalog()
+}
+
 fn overview() -> String {
     let optimizers: Vec<(String, String)> = catalog::optimizers()
         .into_iter()
         .map(|a| (a.name.to_string(), a.summary.to_string()))
         .collect();
     let schedules: Vec<(String, String)> = catalog::schedules()
+        .into_iter()
+        .map(|a| (a.name.to_string(), a.summary.to_string()))
+        .collect();
+    let averages: Vec<(String, String)> = averages()
         .into_iter()
         .map(|a| (a.name.to_string(), a.summary.to_string()))
         .collect();
@@ -84,6 +102,7 @@ fn overview() -> String {
         ("problems", problems),
         ("optimizers", optimizers),
         ("schedules", schedules),
+        ("weight averages (gradus run --average)", averages),
     ]
     .iter()
     .enumerate()
@@ -97,7 +116,9 @@ fn overview() -> String {
             s.push_str(&format!("  {name:<width$}  {about}\n"));
         }
     }
-    s.push_str("\n`gradus list NAME` shows an optimizer's or schedule's hyperparameters.\n");
+    s.push_str(
+        "\n`gradus list NAME` shows an optimizer's, schedule's or average's hyperparameters.\n",
+    );
     s
 }
 

@@ -75,9 +75,15 @@ impl Printer {
                     } else {
                         ""
                     };
+                    // With --average, the averaged parameters' loss beside it.
+                    let avg = match r.avg_loss {
+                        None => String::new(),
+                        Some(None) => ", Avg loss: -".to_string(),
+                        Some(Some(l)) => format!(", Avg loss: {}", human(l.f64())),
+                    };
                     writeln!(
                         self.out,
-                        "Step: {}, Loss{at}: {}",
+                        "Step: {}, Loss{at}: {}{avg}",
                         r.step,
                         human(r.loss.f64())
                     )

@@ -41,6 +41,15 @@ pub struct RunArgs {
     /// `--resume --steps 180` prints steps 120 to 300, bit for bit as 300 straight.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
+    /// Keep an average of the parameters and report its loss beside the live one
+    /// (text: `Avg loss`; jsonl: `avg_loss`, null until the first update): `swa()`, the
+    /// equal-weight mean, or `ema(decay=0.999)`, an exponential moving average, as
+    /// torch's AveragedModel (get_swa_avg_fn / get_ema_avg_fn). Both take `start=N`
+    /// (first update after step N+1) and `every=K` (then every K-th step); pair `swa()`
+    /// with `--schedule swa_lr(...)` for the paper's recipe. Checkpoints carry it. See
+    /// `gradus list ema`.
+    #[arg(long, value_name = "SPEC")]
+    pub average: Option<String>,
     /// The ids of the flags given on the command line (filled in by `main`).
     #[arg(skip)]
     pub explicit: Vec<String>,
@@ -204,6 +213,35 @@ fn check_resume_flags(args: &RunArgs, ck: &RunCheckpoint) -> Result<(), CliError
     Ok(())
 }
 
+/// Refuses an `--average` given with `--resume` that is not the checkpoint's.
+fn check_resume_average(args: &RunArgs, ck: &RunCheckpoint) -> Result<(), CliError> {
+    let Some(given) = &args.average else {
+        return Ok(());
+    };
+    let canonical = |c: &gradus::spec::Call| -> Result<String, CliError> {
+        Ok(gradus::optim::Averaging::<f64>::from_call(c)
+            .map_err(|e| CliError::usage(format!("--average {c}: {e}")))?
+            .spec()
+            .to_string())
+    };
+    let now = canonical(
+        &gradus::spec::parse(given)
+            .map_err(|e| CliError::usage(format!("--average {given}: {e}")))?,
+    )?;
+    let was = match &ck.spec.average {
+        Some(c) => canonical(c)?,
+        None => "(none)".to_string(),
+    };
+    if was != now {
+        return Err(CliError::usage(format!(
+            "--resume {}: checkpoint is for --average {was} but --average is {now} (drop \
+             --average to continue the saved run)",
+            ck.path
+        )));
+    }
+    Ok(())
+}
+
 /// Whether `--data` names the file the checkpoint was saved with: the same file by
 /// its canonical path (`dir/../data.csv` is `data.csv`), or a file with the saved
 /// fingerprint (the same data, moved).
@@ -238,6 +276,7 @@ pub fn main(args: RunArgs) -> Result<(), CliError> {
     let spec = match &resume {
         Some(ck) => {
             check_resume_flags(&args, ck)?;
+            check_resume_average(&args, ck)?;
             let saved_optimizer = ck.spec.optimizer.to_string();
             let steps = args.common.single(&saved_optimizer)?.steps;
             // --steps N means N more steps.
@@ -258,7 +297,16 @@ pub fn main(args: RunArgs) -> Result<(), CliError> {
                 )
             })?;
             let pick = args.common.single(optimizer)?;
-            args.common.spec(&pick)?
+            let mut spec = args.common.spec(&pick)?;
+            spec.average = args
+                .average
+                .as_deref()
+                .map(|a| {
+                    gradus::spec::parse(a)
+                        .map_err(|e| CliError::usage(format!("--average {a}: {e}")))
+                })
+                .transpose()?;
+            spec
         }
     };
     match spec.dtype {

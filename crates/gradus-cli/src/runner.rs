@@ -3,7 +3,9 @@
 //! at a time.
 
 use crate::cli_error::CliError;
-use gradus::optim::{self, Closure, NonFinitePolicy, Optimizer, OptimizerKind, Param, StepOutcome};
+use gradus::optim::{
+    self, Averaging, Closure, NonFinitePolicy, Optimizer, OptimizerKind, Param, StepOutcome,
+};
 use gradus::schedule::{self, Schedule};
 use gradus::spec::Call;
 use gradus::{DType, Float};
@@ -42,6 +44,9 @@ pub struct RunSpec {
     pub nonfinite: NonFinitePolicy,
     /// Element type.
     pub dtype: DType,
+    /// Weight averaging (`--average swa()` / `ema(decay=0.99)`), whose loss each record
+    /// reports beside the live one.
+    pub average: Option<Call>,
 }
 
 /// One line of the history: the state before update `step`.
@@ -66,6 +71,10 @@ pub struct Record<T> {
     /// Whether `loss` is taken at the evaluation parameters rather than `params`.
     #[serde(skip)]
     pub loss_at_eval: bool,
+    /// With `--average`: the (full, training) loss at the averaged parameters, `null`
+    /// until the average's first update; absent without `--average`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avg_loss: Option<Option<T>>,
 }
 
 /// Params with at most this many entries are printed in every record.
@@ -86,6 +95,8 @@ pub struct Runner<T: Float> {
     pub stepper: Box<dyn Optimizer<T>>,
     /// The schedule.
     pub schedule: Option<Box<dyn Schedule>>,
+    /// The average of the parameters (`--average`), updated after each step.
+    pub averaging: Option<Averaging<T>>,
     /// The minibatch sampler (data problems with `--batch-size`).
     pub(crate) sampler: Option<BatchSampler>,
     /// The gradient noise (`--noise`).
@@ -98,6 +109,8 @@ pub struct Runner<T: Float> {
     /// The loss at the evaluation parameters, once evaluated (optimizers with
     /// [`Optimizer::eval_params`]).
     current_eval_loss: Option<T>,
+    /// The loss at the averaged parameters, once evaluated.
+    current_avg_loss: Option<T>,
     /// Steps the optimizer skipped (non-finite gradients under `skip`).
     pub skipped: u64,
     /// Evaluations of the loss (with or without its gradient) and of the Hessian so far,
@@ -261,6 +274,13 @@ impl<T: Float> Runner<T> {
             }
             None => None,
         };
+        let averaging = match &spec.average {
+            Some(call) => Some(
+                Averaging::<T>::from_call(call)
+                    .map_err(|e| CliError::usage(format!("--average {call}: {e}")))?,
+            ),
+            None => None,
+        };
         let sampler = match (spec.batch_size, problem.as_data()) {
             (Some(0), _) => return Err(CliError::usage("--batch-size must be at least 1")),
             (Some(b), Some(data)) if b > data.n_train() => {
@@ -301,12 +321,14 @@ impl<T: Float> Runner<T> {
             shapes,
             stepper: optim::build::<T>("sgd")?,
             schedule,
+            averaging,
             sampler,
             noise,
             step: 0,
             spec: spec.clone(),
             current_loss: None,
             current_eval_loss: None,
+            current_avg_loss: None,
             skipped: 0,
             evaluations: 0,
             data_fingerprint: match &spec.problem_options.data {
@@ -374,6 +396,42 @@ impl<T: Float> Runner<T> {
     pub(crate) fn forget_loss(&mut self) {
         self.current_loss = None;
         self.current_eval_loss = None;
+        self.current_avg_loss = None;
+    }
+
+    /// The averaged parameters, flattened as `x`, once the average has been updated.
+    pub fn averaged_params(&self) -> Option<Vec<T>> {
+        let avg = self.averaging.as_ref().filter(|a| a.n_averaged() > 0)?;
+        let mut out = vec![T::zero(); self.x.len()];
+        for (name, r) in &self.tensors {
+            out[r.clone()].copy_from_slice(avg.get(name)?);
+        }
+        Some(out)
+    }
+
+    /// The loss at the averaged parameters (evaluated once per step): `None` without
+    /// `--average`, `Some(None)` before the average's first update.
+    pub fn avg_loss(&mut self) -> Option<Option<T>> {
+        self.averaging.as_ref()?;
+        if self.averaging.as_ref().is_some_and(|a| a.n_averaged() == 0) {
+            return Some(None);
+        }
+        if let Some(l) = self.current_avg_loss {
+            return Some(Some(l));
+        }
+        let x = self.averaged_params()?;
+        let l = self.problem.value(&x);
+        self.current_avg_loss = Some(l);
+        Some(Some(l))
+    }
+
+    /// The tensors as `(name, values, shape)`, for the average.
+    fn named_tensors(&self) -> Vec<(&str, &[T], &[usize])> {
+        self.tensors
+            .iter()
+            .zip(&self.shapes)
+            .map(|((n, r), s)| (n.as_str(), &self.x[r.clone()], s.as_slice()))
+            .collect()
     }
 
     /// Whether gradients come from minibatches (so the loss is a separate evaluation).
@@ -470,6 +528,7 @@ impl<T: Float> Runner<T> {
             params: printed.then(|| self.x.clone()),
             loss_at_eval: eval_params.is_some(),
             eval_params: eval_params.filter(|_| printed),
+            avg_loss: self.avg_loss(),
         })
     }
 
@@ -531,6 +590,11 @@ impl<T: Float> Runner<T> {
         };
         if outcome == StepOutcome::Skipped {
             self.skipped += 1;
+        }
+        if let Some(mut avg) = self.averaging.take() {
+            let r = avg.after_step(&self.named_tensors());
+            self.averaging = Some(avg);
+            r.map_err(CliError::from)?;
         }
         self.step += 1;
         self.forget_loss();

@@ -219,6 +219,44 @@ fn resumed_runs_equal_straight_runs_bit_for_bit() {
     for flags in cases {
         straight_equals_resumed(flags, 120, 180);
     }
+    // The average (and its loss in every record) resumes bit for bit too.
+    let averaged: &[&[&str]] = &[
+        &[
+            "--problem",
+            "rosenbrock",
+            "--optimizer",
+            "adam(lr=0.01)",
+            "--schedule",
+            "one_cycle(max_lr=0.05, total_steps=300)",
+            "--average",
+            "ema(decay=0.95)",
+        ],
+        &[
+            "--problem",
+            "boston",
+            "--optimizer",
+            "sgd(lr=0.01, momentum=0.9)",
+            "--batch-size",
+            "16",
+            "--clip-norm",
+            "5",
+            "--average",
+            "swa(start=50, every=7)",
+            "--dtype",
+            "f32",
+        ],
+        &[
+            "--problem",
+            "rosenbrock",
+            "--optimizer",
+            "lbfgs(lr=0.5, max_iter=3)",
+            "--average",
+            "swa()",
+        ],
+    ];
+    for flags in averaged {
+        straight_equals_resumed(flags, 120, 180);
+    }
     // A resumed run can be resumed again.
     let flags = [
         "--problem",
@@ -687,6 +725,146 @@ fn diverging_runs_exit_3_after_finite_records_and_save_the_last_good_state() {
         "jsonl",
     ]);
     assert_eq!(o.status.code(), Some(0));
+}
+
+/// The `avg_loss` field of jsonl records (`None` when absent, `Some(None)` for null).
+fn avg_losses(lines: &[String]) -> Vec<Option<Option<f64>>> {
+    lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.get("avg_loss").map(|a| a.as_f64())
+        })
+        .collect()
+}
+
+#[test]
+fn average_reports_the_averaged_loss_beside_the_live_one() {
+    let base = [
+        "--problem",
+        "rosenbrock",
+        "--optimizer",
+        "adam(lr=0.01)",
+        "--steps",
+        "8",
+    ];
+    // Without --average there is no field.
+    assert!(avg_losses(&run(&base)).iter().all(Option::is_none));
+    // ema(decay=0) is the live parameters: the same loss after every step.
+    let mut a = base.to_vec();
+    a.extend(["--average", "ema(decay=0)"]);
+    let lines = run(&a);
+    for (k, (l, avg)) in lines.iter().zip(avg_losses(&lines)).enumerate() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        match k {
+            0 => assert_eq!(avg, Some(None), "{l}"),
+            _ => assert_eq!(avg, Some(v["loss"].as_f64()), "{l}"),
+        }
+    }
+    // swa(start=2, every=2): first update after step 4, so null before.
+    let mut a = base.to_vec();
+    a.extend(["--average", "swa(start=2, every=2)"]);
+    let avg = avg_losses(&run(&a));
+    assert!(avg[..4].iter().all(|x| *x == Some(None)), "{avg:?}");
+    assert!(
+        avg[4..].iter().all(|x| matches!(x, Some(Some(_)))),
+        "{avg:?}"
+    );
+    // After the first update the average is a copy, so its loss is the live one.
+    let lines = run(&a);
+    let v: serde_json::Value = serde_json::from_str(&lines[4]).unwrap();
+    assert_eq!(avg[4], Some(v["loss"].as_f64()));
+    assert_ne!(
+        avg[6],
+        Some(serde_json::from_str::<serde_json::Value>(&lines[6]).unwrap()["loss"].as_f64())
+    );
+    // Text output shows it too.
+    let mut t = vec!["run"];
+    t.extend(base);
+    t.extend(["--average", "swa()"]);
+    let o = gradus(&t);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.starts_with("Step: 0, Loss: 12.5000, Avg loss: -\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Step: 8, Loss: ") && text.lines().nth(1).unwrap().contains("Avg loss: "),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_averages_are_one_error_line_naming_the_key() {
+    let base = ["run", "--problem", "rosenbrock", "--optimizer", "adam"];
+    for (spec, culprit) in [
+        (
+            "ema(decay=1.5)",
+            "decay = 1.5 for ema: expected a number in [0, 1]",
+        ),
+        ("swa(every=0)", "every"),
+        ("ema(gamma=0.9)", "gamma"),
+        ("emma()", "did you mean 'ema'"),
+        ("ema(decay=", "--average"),
+    ] {
+        let mut a = base.to_vec();
+        a.extend(["--average", spec]);
+        expect_error(&a, 2, culprit);
+    }
+    // A resumed run keeps its average: another one is refused.
+    let dir = tmp();
+    let ck = dir.path().join("a.ck");
+    let mut a = base.to_vec();
+    a.extend([
+        "--average",
+        "ema(decay=0.9)",
+        "--steps",
+        "3",
+        "--save-state",
+        s(&ck),
+    ]);
+    assert_eq!(gradus(&a).status.code(), Some(0));
+    expect_error(
+        &["run", "--resume", s(&ck), "--average", "swa()"],
+        2,
+        "checkpoint is for --average ema(decay=0.9",
+    );
+    let o = gradus(&[
+        "run",
+        "--resume",
+        s(&ck),
+        "--average",
+        "ema(decay=0.9)",
+        "--steps",
+        "1",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn help_documents_average() {
+    let o = gradus(&["run", "--help"]);
+    let help = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        help.contains("--average")
+            && help.contains("ema(decay=0.999)")
+            && help.contains("avg_loss"),
+        "{help}"
+    );
+    let o = gradus(&["list", "ema"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("decay") && text.contains("0.999") && text.contains("[0, 1]"),
+        "{text}"
+    );
+    let o = gradus(&["list"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("weight averages") && text.contains("swa"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -11,6 +11,9 @@
 //! * [`checkpoint`]: named, shape-checked tensors and metadata encoded with a version
 //!   and a checksum, for saving and resuming optimizer and schedule state.
 //! * [`clip`]: gradient clipping by global norm and by value.
+//! * [`optim::averaging`]: SWA and EMA of the parameters (torch's `AveragedModel`).
+//! * [`Trainer`]: one object to drive, an optimizer with its schedule, clipping and
+//!   averaging, stepped in one call and saved to bytes and back in one call.
 //! * [`spec`]: the spec language, `adam(lr=0.01, betas=(0.9, 0.99))`, that turns text
 //!   into optimizers and schedules.
 //!
@@ -41,6 +44,8 @@ pub mod ndarray_support;
 pub mod optim;
 pub mod schedule;
 pub mod spec;
+pub mod trainer;
 
 pub use error::{Error, Result};
 pub use float::{DType, Float};
+pub use trainer::Trainer;
