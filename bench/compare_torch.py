@@ -158,6 +158,10 @@ def main():
                     help="max_norm of the --guards clipping (small enough to clip)")
     ap.add_argument("--gradus-before", default=None,
                     help="with --guards: also time this (older) gradus binary, plain and checked")
+    ap.add_argument("--state-dtypes", action="store_true",
+                    help="instead of the main table: torch fused (f32 state) against gradus "
+                         "with state_dtype=param, bf16 and bf16_sr (no gradient check on "
+                         "either side), and the bare passes with f32 and bf16 state")
     a = ap.parse_args()
 
     binary = a.gradus
@@ -179,6 +183,9 @@ def main():
         print(f"load average at start: {os.getloadavg()}")
     except OSError:
         pass
+    if a.state_dtypes:
+        state_dtype_table(a, binary, shapes, only)
+        return
     if a.guards:
         guard_table(a, binary, shapes, only)
         return
@@ -265,6 +272,52 @@ def guard_table(a, binary, shapes, only):
             print(f"| {name} | {size} x {tensors} | " + " | ".join(
                 fmt_ms(med[k]).strip() for k in ("tf", "tc", "tk", "gp", "gc", "gk", "bare"))
                 + f" | {med['tk'] / med['gk']:.2f}x | {med['gk'] / med['gp']:.2f} | {before} |")
+            sys.stdout.flush()
+
+
+def with_state_dtype(spec, dtype):
+    """`spec` with `state_dtype=dtype` added (the default `param` adds nothing)."""
+    if dtype == "param":
+        return spec
+    if spec.endswith(")"):
+        return spec[:-1] + f", state_dtype={dtype})"
+    return f"{spec}(state_dtype={dtype})"
+
+
+def state_dtype_table(a, binary, shapes, only):
+    """Low-precision state: torch fused (f32 state) against gradus with f32, bf16 and
+    stochastically rounded bf16 state, alternating within each repeat; no gradient
+    check on either side."""
+    dtypes = ["param", "bf16", "bf16_sr"]
+    print("| optimizer | params x tensors | torch fused | gradus f32 state | gradus bf16 "
+          "| gradus bf16_sr | bare pass f32 state | bare pass bf16 state "
+          "| bf16 vs torch fused | bf16_sr vs torch fused | f32 state vs bare | bf16 vs bare "
+          "| state bytes/param f32 / bf16 |")
+    print("|" + "---|" * 13)
+    for size, tensors in shapes:
+        for name, spec, cls, kw, paths in OPTIMIZERS:
+            if (only and name not in only) or "fused" not in paths:
+                continue
+            m = {k: [] for k in ["tf", "bare_param", "bare_bf16"] + dtypes}
+            state_bytes = {}
+            for _ in range(a.repeats):
+                m["tf"].append(torch_median_step(cls, kw, "fused", size, tensors, a.steps, a.warmup))
+                for d in dtypes:
+                    rep, err = gradus_run(binary, with_state_dtype(spec, d), size, tensors,
+                                          a.threads, a.steps, a.warmup, "propagate")
+                    if rep is None:
+                        sys.exit(f"gradus bench failed: {err}")
+                    m[d].append(rep["median_step_seconds"])
+                    state_bytes[d] = rep["state_bytes_per_param"]
+                    if d in ("param", "bf16"):
+                        m["bare_" + d].append(rep["roofline_step_seconds"])
+            med = {k: statistics.median(v) for k, v in m.items()}
+            print(f"| {name} | {size} x {tensors} | " + " | ".join(
+                fmt_ms(med[k]).strip()
+                for k in ("tf", "param", "bf16", "bf16_sr", "bare_param", "bare_bf16"))
+                + f" | {med['tf'] / med['bf16']:.2f}x | {med['tf'] / med['bf16_sr']:.2f}x"
+                + f" | {med['bare_param'] / med['param']:.2f} | {med['bare_bf16'] / med['bf16']:.2f}"
+                + f" | {state_bytes['param']} / {state_bytes['bf16']} |")
             sys.stdout.flush()
 
 

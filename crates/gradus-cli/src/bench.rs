@@ -351,20 +351,35 @@ fn measure_typed<T: Float>(
         times.push(step(&mut params)?);
     }
     drop(params);
-    let state_slots = opt.state().slot_names.len();
+    let state = opt.state();
+    let state_slots = state.slot_names.len();
+    // bfloat16 state (`state_dtype=bf16`) is 2 bytes per element, whatever `T` is.
+    let bf16 = state.tensors.iter().any(|t| !t.bf16_slots.is_empty());
+    drop(state);
     let min_step_seconds = times.iter().copied().fold(f64::INFINITY, f64::min);
     let median_step_seconds = median(&mut times);
     let elem = std::mem::size_of::<T>() as u64;
+    let state_elem = if bf16 { 2 } else { elem };
     // params read + written, grads read, each state slot read + written.
-    let bytes_per_step = n as u64 * elem * (3 + 2 * state_slots as u64);
-    let state_bytes_per_param = elem * state_slots as u64;
+    let bytes_per_step = n as u64 * (3 * elem + 2 * state_elem * state_slots as u64);
+    let state_bytes_per_param = state_elem * state_slots as u64;
     drop(opt);
-    let roofline_step_seconds = match state_slots {
-        0 => roofline_seconds::<T, 0>(&mut values, &grads, args.steps),
-        1 => roofline_seconds::<T, 1>(&mut values, &grads, args.steps),
-        2 => roofline_seconds::<T, 2>(&mut values, &grads, args.steps),
-        3 => roofline_seconds::<T, 3>(&mut values, &grads, args.steps),
-        _ => roofline_seconds::<T, 4>(&mut values, &grads, args.steps),
+    let roofline_step_seconds = if bf16 {
+        match state_slots {
+            0 => roofline_seconds::<T, Bits16, 0>(&mut values, &grads, args.steps),
+            1 => roofline_seconds::<T, Bits16, 1>(&mut values, &grads, args.steps),
+            2 => roofline_seconds::<T, Bits16, 2>(&mut values, &grads, args.steps),
+            3 => roofline_seconds::<T, Bits16, 3>(&mut values, &grads, args.steps),
+            _ => roofline_seconds::<T, Bits16, 4>(&mut values, &grads, args.steps),
+        }
+    } else {
+        match state_slots {
+            0 => roofline_seconds::<T, T, 0>(&mut values, &grads, args.steps),
+            1 => roofline_seconds::<T, T, 1>(&mut values, &grads, args.steps),
+            2 => roofline_seconds::<T, T, 2>(&mut values, &grads, args.steps),
+            3 => roofline_seconds::<T, T, 3>(&mut values, &grads, args.steps),
+            _ => roofline_seconds::<T, T, 4>(&mut values, &grads, args.steps),
+        }
     };
     drop(values);
     drop(grads);
@@ -392,25 +407,50 @@ fn measure_typed<T: Float>(
 const PASS_CHUNK: usize = 1 << 16;
 
 /// One work item of the bare pass: a chunk of a parameter, of its gradient and of
-/// `N` state-sized buffers.
-type PassItem<'a, T, const N: usize> = (&'a mut [T], &'a [T], [&'a mut [T]; N]);
+/// `N` state-sized buffers of `S`.
+type PassItem<'a, T, S, const N: usize> = (&'a mut [T], &'a [T], [&'a mut [S]; N]);
+
+/// An element of the bare pass's state buffers: `T` itself, or [`Bits16`] (the size
+/// of bfloat16 state).
+trait PassElem<T>: Copy + Default + Send + Sync {
+    /// The bare pass's "update": one cheap operation with the gradient.
+    fn bump(self, g: T) -> Self;
+}
+
+impl<T: Float> PassElem<T> for T {
+    #[inline(always)]
+    fn bump(self, g: T) -> Self {
+        self + g
+    }
+}
+
+/// A 2-byte state element of the bare pass (the size of bfloat16 state).
+#[derive(Clone, Copy, Default)]
+struct Bits16(u16);
+
+impl<T: Float> PassElem<T> for Bits16 {
+    #[inline(always)]
+    fn bump(self, g: T) -> Self {
+        Bits16(self.0.wrapping_add(u16::from(g > T::zero())))
+    }
+}
 
 /// Median seconds, over `steps` passes after one untimed pass, of `x += g` applied to
-/// the parameters and to `N` fresh buffers shaped like them: the step's reads and
-/// writes (parameters r+w, gradients r, `N` slots r+w) in one pass, with no
+/// the parameters and to `N` fresh buffers of `S` shaped like them: the step's reads
+/// and writes (parameters r+w, gradients r, `N` slots r+w) in one pass, with no
 /// arithmetic to speak of. A lower bound for any single-pass step on this machine.
-fn roofline_seconds<T: Float, const N: usize>(
+fn roofline_seconds<T: Float, S: PassElem<T>, const N: usize>(
     values: &mut [Vec<T>],
     grads: &[Vec<T>],
     steps: usize,
 ) -> f64 {
-    let mut slots: Vec<[Vec<T>; N]> = values
+    let mut slots: Vec<[Vec<S>; N]> = values
         .iter()
-        .map(|v| std::array::from_fn(|_| vec![T::zero(); v.len()]))
+        .map(|v| std::array::from_fn(|_| vec![S::default(); v.len()]))
         .collect();
     let mut times = Vec::with_capacity(steps);
     for rep in 0..=steps {
-        let mut items: Vec<PassItem<'_, T, N>> = Vec::new();
+        let mut items: Vec<PassItem<'_, T, S, N>> = Vec::new();
         for ((v, g), st) in values.iter_mut().zip(grads).zip(slots.iter_mut()) {
             let mut chunks = st.each_mut().map(|s| s.chunks_mut(PASS_CHUNK));
             for (pc, gc) in v.chunks_mut(PASS_CHUNK).zip(g.chunks(PASS_CHUNK)) {
@@ -428,7 +468,7 @@ fn roofline_seconds<T: Float, const N: usize>(
                 let gi = g[i];
                 p[i] = p[i] + gi;
                 for sk in s.iter_mut() {
-                    sk[i] = sk[i] + gi;
+                    sk[i] = sk[i].bump(gi);
                 }
             }
         });
@@ -533,7 +573,7 @@ mod tests {
         // `x += g` once per pass (steps + 1 passes, the first untimed).
         let mut values = vec![vec![1.0f64; 5], vec![2.0; PASS_CHUNK + 3], vec![0.0; 1]];
         let grads = vec![vec![0.5f64; 5], vec![1.0; PASS_CHUNK + 3], vec![2.0; 1]];
-        let t = roofline_seconds::<f64, 2>(&mut values, &grads, 3);
+        let t = roofline_seconds::<f64, f64, 2>(&mut values, &grads, 3);
         assert!(t > 0.0 && t.is_finite());
         assert!(values[0].iter().all(|&x| x == 3.0));
         assert!(values[1].iter().all(|&x| x == 6.0));
@@ -549,6 +589,10 @@ mod tests {
         let r = measure(&args("adam", 10, 1)).unwrap();
         assert_eq!(r.bytes_per_step, 10 * 4 * 7);
         assert_eq!(r.state_bytes_per_param, 8);
+        // bfloat16 state: 2 bytes per state element, whatever the parameters' type.
+        let half = measure(&args("adam(state_dtype=bf16)", 10, 1)).unwrap();
+        assert_eq!(half.state_bytes_per_param, 4);
+        assert_eq!(half.bytes_per_step, 10 * (3 * 4 + 2 * 2 * 2));
         let clipped = measure(&BenchArgs {
             clip_norm: Some(0.1),
             ..args("adam", 10, 2)

@@ -386,6 +386,7 @@ fn state_from_python<T: Float + Element>(
             slots,
             scalars: item(v, "scalars", &what)?.extract()?,
             shapes: own_shapes,
+            ..Default::default()
         });
     }
     // Dicts saved before optimizer-wide scalars and wrapped optimizers have neither.

@@ -412,6 +412,7 @@ fn merge_states<T: Float + Element>(
             slots: buffers,
             scalars,
             shapes,
+            ..Default::default()
         };
         match s.tensors.iter_mut().find(|t| t.name == name) {
             Some(t) => *t = fresh,

@@ -111,7 +111,7 @@ fn not_gradus() -> Error {
 fn v2_checksum<'a>(
     meta: &serde_json::Value,
     order: &[String],
-    tensors: impl Iterator<Item = (DType, &'a [usize], &'a [u8])>,
+    tensors: impl Iterator<Item = (TensorDtype, &'a [usize], &'a [u8])>,
 ) -> Result<u32> {
     let encode = |e: serde_json::Error| bad(format!("cannot encode the metadata: {e}"));
     let mut crc = crc32fast::Hasher::new();
@@ -148,6 +148,60 @@ pub enum TensorData {
     F32(Vec<f32>),
     /// Double precision.
     F64(Vec<f64>),
+    /// bfloat16, as its bits (optimizer state kept with `state_dtype=bf16`).
+    BF16(Vec<u16>),
+}
+
+/// The element type of a checkpoint tensor: a [`DType`] or bfloat16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorDtype {
+    /// IEEE 754 single precision.
+    F32,
+    /// IEEE 754 double precision.
+    F64,
+    /// bfloat16 (the upper half of an `f32`).
+    BF16,
+}
+
+impl TensorDtype {
+    /// The name in messages and checksums (`f32`, `f64`, `bf16`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TensorDtype::F32 => "f32",
+            TensorDtype::F64 => "f64",
+            TensorDtype::BF16 => "bf16",
+        }
+    }
+
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            TensorDtype::F32 => 4,
+            TensorDtype::F64 => 8,
+            TensorDtype::BF16 => 2,
+        }
+    }
+}
+
+impl From<DType> for TensorDtype {
+    fn from(d: DType) -> Self {
+        match d {
+            DType::F32 => TensorDtype::F32,
+            DType::F64 => TensorDtype::F64,
+        }
+    }
+}
+
+impl PartialEq<DType> for TensorDtype {
+    fn eq(&self, other: &DType) -> bool {
+        *self == TensorDtype::from(*other)
+    }
+}
+
+impl std::fmt::Display for TensorDtype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A named tensor with a shape; its elements are stored row-major.
@@ -172,14 +226,19 @@ fn fmt_shape(shape: &[usize]) -> String {
 
 impl TensorData {
     /// Elements of `dtype` from little-endian bytes (a whole number of elements).
-    fn from_le_bytes(dtype: DType, raw: &[u8]) -> TensorData {
+    fn from_le_bytes(dtype: TensorDtype, raw: &[u8]) -> TensorData {
         match dtype {
-            DType::F32 => TensorData::F32(
+            TensorDtype::BF16 => TensorData::BF16(
+                raw.chunks_exact(2)
+                    .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                    .collect(),
+            ),
+            TensorDtype::F32 => TensorData::F32(
                 raw.chunks_exact(4)
                     .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                     .collect(),
             ),
-            DType::F64 => TensorData::F64(
+            TensorDtype::F64 => TensorData::F64(
                 raw.chunks_exact(8)
                     .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
                     .collect(),
@@ -194,7 +253,50 @@ impl Tensor {
         match &self.data {
             TensorData::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             TensorData::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            TensorData::BF16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
         }
+    }
+
+    /// A bfloat16 tensor holding the bits `data` with `shape`; refused if the shape
+    /// does not fit the data.
+    pub fn from_bf16(name: &str, shape: &[usize], data: &[u16]) -> Result<Self> {
+        if numel(shape) != Some(data.len()) {
+            return Err(bad(format!(
+                "tensor '{name}' has {} elements, which do not fill shape {}",
+                data.len(),
+                fmt_shape(shape)
+            )));
+        }
+        Ok(Tensor {
+            name: name.to_string(),
+            shape: shape.to_vec(),
+            data: TensorData::BF16(data.to_vec()),
+        })
+    }
+
+    /// The bfloat16 bits, refused unless the dtype is bfloat16 and the shape `shape`.
+    pub fn to_bf16(&self, shape: &[usize]) -> Result<Vec<u16>> {
+        self.check_shape(shape)?;
+        match &self.data {
+            TensorData::BF16(v) => Ok(v.clone()),
+            _ => Err(bad(format!(
+                "tensor '{}' has dtype {}, expected bf16",
+                self.name,
+                self.dtype()
+            ))),
+        }
+    }
+
+    fn check_shape(&self, shape: &[usize]) -> Result<()> {
+        if self.shape != shape {
+            return Err(bad(format!(
+                "tensor '{}' has shape {}, expected {}",
+                self.name,
+                fmt_shape(&self.shape),
+                fmt_shape(shape)
+            )));
+        }
+        Ok(())
     }
 
     /// A tensor of `T` (`f32` or `f64`) holding `data` with `shape`; refused if the
@@ -221,10 +323,11 @@ impl Tensor {
     }
 
     /// The element type.
-    pub fn dtype(&self) -> DType {
+    pub fn dtype(&self) -> TensorDtype {
         match self.data {
-            TensorData::F32(_) => DType::F32,
-            TensorData::F64(_) => DType::F64,
+            TensorData::F32(_) => TensorDtype::F32,
+            TensorData::F64(_) => TensorDtype::F64,
+            TensorData::BF16(_) => TensorDtype::BF16,
         }
     }
 
@@ -233,6 +336,7 @@ impl Tensor {
         match &self.data {
             TensorData::F32(v) => v.len(),
             TensorData::F64(v) => v.len(),
+            TensorData::BF16(v) => v.len(),
         }
     }
 
@@ -251,17 +355,11 @@ impl Tensor {
                 T::DTYPE
             )));
         }
-        if self.shape != shape {
-            return Err(bad(format!(
-                "tensor '{}' has shape {}, expected {}",
-                self.name,
-                fmt_shape(&self.shape),
-                fmt_shape(shape)
-            )));
-        }
+        self.check_shape(shape)?;
         Ok(match &self.data {
             TensorData::F32(v) => v.iter().map(|&x| T::of(x as f64)).collect(),
             TensorData::F64(v) => v.iter().map(|&x| T::of(x)).collect(),
+            TensorData::BF16(_) => unreachable!("the dtype is T's, checked above"),
         })
     }
 }
@@ -343,8 +441,9 @@ impl Checkpoint {
             .zip(&raw)
             .map(|(t, b)| {
                 let dtype = match t.dtype() {
-                    DType::F32 => safetensors::Dtype::F32,
-                    DType::F64 => safetensors::Dtype::F64,
+                    TensorDtype::F32 => safetensors::Dtype::F32,
+                    TensorDtype::F64 => safetensors::Dtype::F64,
+                    TensorDtype::BF16 => safetensors::Dtype::BF16,
                 };
                 safetensors::tensor::TensorView::new(dtype, t.shape.clone(), b)
                     .map(|v| (t.name.as_str(), v))
@@ -398,7 +497,11 @@ impl Checkpoint {
                 .iter()
                 .map(|t| TensorEntry {
                     name: t.name.clone(),
-                    dtype: t.dtype(),
+                    dtype: match t.dtype() {
+                        TensorDtype::F32 => DType::F32,
+                        TensorDtype::F64 => DType::F64,
+                        TensorDtype::BF16 => panic!("format version 1 has no bf16"),
+                    },
                     shape: t.shape.clone(),
                 })
                 .collect(),
@@ -476,11 +579,13 @@ impl Checkpoint {
                 .tensor(name)
                 .map_err(|_| bad(format!("tensor '{name}' is listed but missing")))?;
             let dtype = match view.dtype() {
-                safetensors::Dtype::F32 => DType::F32,
-                safetensors::Dtype::F64 => DType::F64,
+                safetensors::Dtype::F32 => TensorDtype::F32,
+                safetensors::Dtype::F64 => TensorDtype::F64,
+                safetensors::Dtype::BF16 => TensorDtype::BF16,
                 other => {
                     return Err(bad(format!(
-                        "tensor '{name}' has dtype {other:?}; gradus stores f32 and f64"
+                        "tensor '{name}' has dtype {other:?}; gradus stores f32, f64 and \
+                         bf16 (optimizer state)"
                     )))
                 }
             };
@@ -553,10 +658,7 @@ impl Checkpoint {
                     fmt_shape(&e.shape)
                 ))
             })?;
-            let size = match e.dtype {
-                DType::F32 => 4,
-                DType::F64 => 8,
-            };
+            let size = TensorDtype::from(e.dtype).size();
             let nbytes = n
                 .checked_mul(size)
                 .filter(|&b| b <= payload.len())
@@ -569,7 +671,7 @@ impl Checkpoint {
                 })?;
             let (raw, rest) = payload.split_at(nbytes);
             payload = rest;
-            let data = TensorData::from_le_bytes(e.dtype, raw);
+            let data = TensorData::from_le_bytes(e.dtype.into(), raw);
             if !names.insert(e.name.clone()) {
                 return Err(bad(format!(
                     "tensor name '{}' appears twice; names must be unique",
@@ -826,6 +928,14 @@ struct TensorMeta {
     /// tensor (absent otherwise, and in older files).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     shapes: Vec<Vec<usize>>,
+    /// Whether the buffers are stored as bfloat16 (`state_dtype=bf16`; absent
+    /// otherwise, and in older files).
+    #[serde(default, skip_serializing_if = "is_false")]
+    bf16: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Name of a tensor's per-tensor scalars (slot names never start with `#`).
@@ -851,9 +961,14 @@ impl<T: Float> OptimizerState<T> {
                 .map(|t| TensorMeta {
                     name: t.name.clone(),
                     step: t.step,
-                    len: t.slots.first().map(Vec::len),
+                    len: t
+                        .slots
+                        .first()
+                        .map(Vec::len)
+                        .or(t.bf16_slots.first().map(Vec::len)),
                     scalars: t.scalars.len(),
                     shapes: t.shapes.clone(),
+                    bf16: !t.bf16_slots.is_empty(),
                 })
                 .collect(),
             globals: self.globals.len(),
@@ -866,6 +981,19 @@ impl<T: Float> OptimizerState<T> {
             .any(|t| !t.slots.is_empty() && t.slots.len() != self.slot_names.len())
         {
             return Err(bad("optimizer state: buffers do not match the slot names"));
+        }
+        // bfloat16 buffers likewise, and in place of the others, never beside them.
+        if let Some(t) = self.tensors.iter().find(|t| {
+            !t.bf16_slots.is_empty()
+                && (t.bf16_slots.len() != self.slot_names.len()
+                    || !t.slots.is_empty()
+                    || !t.shapes.is_empty())
+        }) {
+            return Err(bad(format!(
+                "optimizer state: tensor '{}' has bf16 buffers that do not match the slot \
+                 names, or buffers of two types",
+                t.name
+            )));
         }
         if let Some(t) = self
             .tensors
@@ -899,6 +1027,13 @@ impl<T: Float> OptimizerState<T> {
                 add(Tensor::from_slice(
                     &format!("{prefix}/{}/{slot}", t.name),
                     shape,
+                    data,
+                )?)?;
+            }
+            for (slot, data) in self.slot_names.iter().zip(&t.bf16_slots) {
+                add(Tensor::from_bf16(
+                    &format!("{prefix}/{}/{slot}", t.name),
+                    &[data.len()],
                     data,
                 )?)?;
             }
@@ -942,7 +1077,8 @@ impl<T: Float> OptimizerState<T> {
     pub fn checkpoint_tensor_names(&self, prefix: &str) -> Vec<String> {
         let mut out = Vec::new();
         for t in &self.tensors {
-            for slot in self.slot_names.iter().take(t.slots.len()) {
+            let buffers = t.slots.len().max(t.bf16_slots.len());
+            for slot in self.slot_names.iter().take(buffers) {
                 out.push(format!("{prefix}/{}/{slot}", t.name));
             }
             if !t.scalars.is_empty() {
@@ -1001,7 +1137,22 @@ impl<T: Float> OptimizerState<T> {
                     meta.slot_names.len()
                 )));
             }
+            let mut bf16_slots = Vec::new();
             let slots = match t.len {
+                Some(_) if t.bf16 && !t.shapes.is_empty() => {
+                    return Err(bad(format!(
+                        "optimizer tensor '{}': bf16 buffers are shaped like the tensor",
+                        t.name
+                    )))
+                }
+                Some(len) if t.bf16 && !meta.slot_names.is_empty() => {
+                    bf16_slots = meta
+                        .slot_names
+                        .iter()
+                        .map(|slot| lookup(format!("{prefix}/{}/{slot}", t.name))?.to_bf16(&[len]))
+                        .collect::<Result<Vec<_>>>()?;
+                    Vec::new()
+                }
                 Some(_) if !t.shapes.is_empty() => meta
                     .slot_names
                     .iter()
@@ -1034,6 +1185,7 @@ impl<T: Float> OptimizerState<T> {
                 slots,
                 scalars,
                 shapes: t.shapes,
+                bf16_slots,
             });
         }
         // Each level's prefix is longer than its parent's, so there is no cycle; the
@@ -1088,11 +1240,14 @@ impl<T: Float> OptimizerState<T> {
             if !t.shapes.is_empty() {
                 continue;
             }
-            if let Some(s) = t.slots.iter().find(|s| s.len() != len) {
+            let lens = t.slots.iter().map(Vec::len);
+            if let Some(l) = lens
+                .chain(t.bf16_slots.iter().map(Vec::len))
+                .find(|&l| l != len)
+            {
                 return Err(Error::StateMismatch(format!(
-                    "tensor '{}' has {len} elements but its saved state has {}",
-                    t.name,
-                    s.len()
+                    "tensor '{}' has {len} elements but its saved state has {l}",
+                    t.name
                 )));
             }
         }
@@ -1120,6 +1275,8 @@ impl<T: Float> OptimizerState<T> {
                         .collect(),
                     scalars: t.scalars.clone(),
                     shapes: t.shapes.clone(),
+                    // bfloat16 is bfloat16 whatever the parameters' type.
+                    bf16_slots: t.bf16_slots.clone(),
                 })
                 .collect(),
             globals: self.globals.clone(),
@@ -1432,6 +1589,7 @@ mod tests {
                 slots: vec![vec![1.0, 2.0], vec![3.0, 4.0, 5.0]],
                 scalars: vec![0.5],
                 shapes: vec![vec![2, 1], vec![1, 3]],
+                ..Default::default()
             }],
             globals: vec![7.0, -0.0, f64::INFINITY],
             inner: match depth {

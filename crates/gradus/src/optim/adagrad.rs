@@ -79,6 +79,8 @@ pub struct AdagradCoeffs<T> {
 }
 
 impl Rule for AdagradConfig {
+    const LOW_PRECISION_STATE: bool = true;
+
     fn lr(&self) -> f64 {
         self.lr
     }

@@ -88,6 +88,8 @@ pub struct AdamCoeffs<T> {
 }
 
 impl Rule for AdamConfig {
+    const LOW_PRECISION_STATE: bool = true;
+
     fn lr(&self) -> f64 {
         self.lr
     }

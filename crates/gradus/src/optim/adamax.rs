@@ -82,6 +82,8 @@ pub struct AdamaxCoeffs<T> {
 }
 
 impl Rule for AdamaxConfig {
+    const LOW_PRECISION_STATE: bool = true;
+
     fn lr(&self) -> f64 {
         self.lr
     }

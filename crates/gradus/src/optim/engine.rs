@@ -1,5 +1,6 @@
 //! The element-wise engine: runs any [`Rule`] over named tensors in one pass.
 
+use super::state_dtype::{self, StateDtype};
 use super::table::{check_algorithm, check_slot_names, StateTable, NEW};
 use super::{GradScale, NonFinitePolicy, Optimizer, Param, StepOutcome};
 use crate::error::{Error, Result};
@@ -17,6 +18,11 @@ use std::fmt::Debug;
 /// gradient and its state slots. The engine calls `update` in a single pass over the
 /// tensor, so composition never costs an extra sweep over memory.
 pub trait Rule: Hyperparameters + Debug + PartialEq + Send + Sync + 'static {
+    /// Whether the rule's state may be kept in fewer bits than the parameters
+    /// (`state_dtype=bf16`, see [`super::StateDtype`]): true for rules whose buffers
+    /// are moments or accumulators that tolerate a relative rounding of 2⁻⁸.
+    const LOW_PRECISION_STATE: bool = false;
+
     /// The learning rate.
     fn lr(&self) -> f64;
 
@@ -113,6 +119,10 @@ pub struct TensorState<T> {
     /// flat copy of the tensor's layout (all element-wise rules).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shapes: Vec<Vec<usize>>,
+    /// The state buffers as bfloat16 bits, in place of `slots`, when the optimizer
+    /// keeps its state in bfloat16 (see [`super::StateDtype`]); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bf16_slots: Vec<Vec<u16>>,
 }
 
 /// The complete state of an optimizer, as saved in a checkpoint.
@@ -162,10 +172,12 @@ pub struct Elementwise<R: Rule, T: Float> {
     slots_of: Vec<usize>,
     /// Scratch: the kernel's step plan (reused, no per-step allocation).
     scratch: super::kernel::Scratch<R::Coeffs<T>, T>,
+    /// How the state buffers are stored.
+    state_dtype: StateDtype,
 }
 
 impl<R: Rule, T: Float> Elementwise<R, T> {
-    /// An optimizer with the given (validated) config.
+    /// An optimizer with the given (validated) config, keeping its state in `T`.
     pub fn new(rule: R) -> Result<Self> {
         rule.validate()?;
         Ok(Elementwise {
@@ -173,7 +185,31 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
             table: StateTable::default(),
             slots_of: Vec::new(),
             scratch: Default::default(),
+            state_dtype: StateDtype::Param,
         })
+    }
+
+    /// An optimizer keeping its state as `state_dtype` (an error naming the key if the
+    /// rule does not accept low-precision state).
+    pub fn with_state_dtype(rule: R, state_dtype: StateDtype) -> Result<Self> {
+        if !R::LOW_PRECISION_STATE && !state_dtype.is_param() {
+            state_dtype::split(&state_dtype::with_key(rule.to_call(), state_dtype), false)?;
+        }
+        Ok(Elementwise {
+            state_dtype,
+            ..Self::new(rule)?
+        })
+    }
+
+    /// Builds the optimizer from a spec call, `state_dtype` included.
+    pub fn from_call(call: &Call) -> Result<Self> {
+        let (rest, dtype) = state_dtype::split(call, R::LOW_PRECISION_STATE)?;
+        Self::with_state_dtype(R::from_call(&rest)?, dtype)
+    }
+
+    /// How the state buffers are stored.
+    pub fn state_dtype(&self) -> StateDtype {
+        self.state_dtype
     }
 
     /// The config.
@@ -188,10 +224,24 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
 
     /// The state buffer `slot` (one of [`Rule::slot_names`], torch's state key, e.g.
     /// ASGD's averaged parameters `ax`) of the tensor called `name`, if it has been
-    /// stepped and the rule has that buffer.
+    /// stepped and the rule has that buffer. `None` when the state is kept in
+    /// bfloat16 (see [`Elementwise::slot_widened`]).
     pub fn slot(&self, name: &str, slot: &str) -> Option<&[T]> {
         let k = self.rule.slot_names().iter().position(|s| *s == slot)?;
         self.tensor_state(name)?.slots.get(k).map(Vec::as_slice)
+    }
+
+    /// The state buffer `slot` of the tensor called `name`, widened to `T` whatever
+    /// the storage.
+    pub fn slot_widened(&self, name: &str, slot: &str) -> Option<Vec<T>> {
+        let k = self.rule.slot_names().iter().position(|s| *s == slot)?;
+        let t = self.tensor_state(name)?;
+        if self.state_dtype.is_param() {
+            t.slots.get(k).cloned()
+        } else {
+            let b = t.bf16_slots.get(k)?;
+            Some(b.iter().map(|&x| state_dtype::decode(x)).collect())
+        }
     }
 
     /// Resolves each param to a state index, checking lengths, name uniqueness and
@@ -199,7 +249,12 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
     /// scratch buffer.
     fn resolve(&mut self, params: &[Param<'_, T>]) -> Result<()> {
         self.table.resolve(params, &mut self.slots_of, |p, t| {
-            let len = t.slots.first().map_or(p.value.len(), Vec::len);
+            let len = t
+                .slots
+                .first()
+                .map(Vec::len)
+                .or(t.bf16_slots.first().map(Vec::len))
+                .unwrap_or(p.value.len());
             if len != p.value.len() {
                 return Err(Error::StateShape {
                     name: p.name.to_string(),
@@ -218,7 +273,7 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
     }
 
     fn spec(&self) -> Call {
-        self.rule.to_call()
+        state_dtype::with_key(self.rule.to_call(), self.state_dtype)
     }
 
     fn step(&mut self, params: &mut [Param<'_, T>]) -> Result<StepOutcome> {
@@ -238,26 +293,30 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
         // Everything is checked: from here on the step cannot fail.
         for (i, p) in params.iter().enumerate() {
             if self.slots_of[i] == NEW {
-                let n = p.value.len();
-                let slots = (0..self.rule.slot_names().len())
-                    .map(|k| vec![T::of(self.rule.slot_init(k)); n])
-                    .collect();
                 self.slots_of[i] = self.table.insert(TensorState {
                     name: p.name.to_string(),
-                    slots,
                     scalars: self.rule.scalar_init(),
                     ..Default::default()
                 });
             }
         }
-        // A config change (a one-cycle schedule switching SGD's momentum on) can add
-        // state slots; they start at their initial value, as torch creates them lazily.
+        // New tensors get their buffers here, as do old ones whose config changed (a
+        // one-cycle schedule switching SGD's momentum on): they start at their initial
+        // value, as torch creates them lazily.
         let nslots = self.rule.slot_names().len();
         for (p, &idx) in params.iter().zip(&self.slots_of) {
             let t = &mut self.table.tensors[idx];
-            while t.slots.len() < nslots {
-                let init = T::of(self.rule.slot_init(t.slots.len()));
-                t.slots.push(vec![init; p.value.len()]);
+            let n = p.value.len();
+            if self.state_dtype.is_param() {
+                while t.slots.len() < nslots {
+                    let init = T::of(self.rule.slot_init(t.slots.len()));
+                    t.slots.push(vec![init; n]);
+                }
+            } else {
+                while t.bf16_slots.len() < nslots {
+                    let init = T::of(self.rule.slot_init(t.bf16_slots.len()));
+                    t.bf16_slots.push(vec![state_dtype::encode(init); n]);
+                }
             }
         }
         let scratch = &mut self.scratch;
@@ -268,11 +327,13 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
             &mut self.table.tensors,
             scratch,
             T::of(scale.factor()),
+            self.state_dtype,
         );
         Ok(StepOutcome::Applied)
     }
 
     fn eval_params(&self, name: &str, value: &[T], out: &mut [T]) -> Result<bool> {
+        // Rules with an evaluation point (Schedule-Free) keep their state in `T`.
         let slots = self.tensor_state(name).map_or(&[][..], |t| &t.slots[..]);
         super::check_eval_lengths(name, value, out, slots)?;
         Ok(self.rule.eval_params(value, slots, out))
@@ -283,7 +344,7 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
     fn state(&self) -> OptimizerState<T> {
         OptimizerState {
             algorithm: R::NAME.to_string(),
-            spec: self.rule.to_call().to_string(),
+            spec: self.spec().to_string(),
             slot_names: self
                 .rule
                 .slot_names()
@@ -298,9 +359,13 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                 .table
                 .tensors
                 .iter()
-                .map(|t| TensorState {
-                    slots: t.slots[..t.slots.len().min(self.rule.slot_names().len())].to_vec(),
-                    ..t.clone()
+                .map(|t| {
+                    let used = self.rule.slot_names().len();
+                    TensorState {
+                        slots: t.slots[..t.slots.len().min(used)].to_vec(),
+                        bf16_slots: t.bf16_slots[..t.bf16_slots.len().min(used)].to_vec(),
+                        ..t.clone()
+                    }
                 })
                 .collect(),
             ..Default::default()
@@ -308,7 +373,9 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
     }
 
     fn load_state(&mut self, mut state: OptimizerState<T>) -> Result<()> {
-        let rule = R::from_call(&check_algorithm(&state, R::NAME)?)?;
+        let call = check_algorithm(&state, R::NAME)?;
+        let (rest, dtype) = state_dtype::split(&call, R::LOW_PRECISION_STATE)?;
+        let rule = R::from_call(&rest)?;
         let names = rule.slot_names();
         check_slot_names(&state, R::NAME, names)?;
         if !state.globals.is_empty() || !state.inner.is_empty() {
@@ -318,23 +385,37 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
             )));
         }
         for t in &state.tensors {
+            // The buffers are where the spec's `state_dtype` says, and only there.
+            let (count, other, lens): (usize, usize, Vec<usize>) = if dtype.is_param() {
+                let lens = t.slots.iter().map(Vec::len).collect();
+                (t.slots.len(), t.bf16_slots.len(), lens)
+            } else {
+                let lens = t.bf16_slots.iter().map(Vec::len).collect();
+                (t.bf16_slots.len(), t.slots.len(), lens)
+            };
+            if other != 0 {
+                return Err(Error::StateMismatch(format!(
+                    "tensor '{}' has {other} state buffers in another type than the \
+                     spec's state_dtype={}",
+                    t.name,
+                    dtype.word()
+                )));
+            }
             // A rule whose buffers appear lazily (SGD's momentum buffer, created when a
             // schedule switches momentum on) may have none yet.
-            let lazy_ok = rule.lazy_slots() && t.slots.is_empty();
-            if t.slots.len() != names.len() && !lazy_ok {
+            let lazy_ok = rule.lazy_slots() && count == 0;
+            if count != names.len() && !lazy_ok {
                 return Err(Error::StateMismatch(format!(
                     "tensor '{}' has {} state buffers, expected {}",
                     t.name,
-                    t.slots.len(),
+                    count,
                     names.len()
                 )));
             }
-            if let Some(s) = t.slots.iter().find(|s| s.len() != t.slots[0].len()) {
+            if let Some(l) = lens.iter().find(|&&l| l != lens[0]) {
                 return Err(Error::StateMismatch(format!(
                     "tensor '{}' has state buffers of different lengths ({} and {})",
-                    t.name,
-                    t.slots[0].len(),
-                    s.len()
+                    t.name, lens[0], l
                 )));
             }
             if !t.shapes.is_empty() {
@@ -348,6 +429,7 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
         }
         self.table.load(&mut state, rule.scalar_init().len())?;
         self.rule = rule;
+        self.state_dtype = dtype;
         Ok(())
     }
 }

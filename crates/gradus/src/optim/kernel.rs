@@ -21,6 +21,7 @@
 //! nothing once the optimizer has seen its tensors.
 
 use super::engine::{Rule, TensorState};
+use super::state_dtype::{self, Bf16, Bf16Sr, StateDtype, Store};
 use super::Param;
 use crate::float::Float;
 use rayon::prelude::*;
@@ -153,9 +154,14 @@ pub(crate) fn first_nonfinite_in<T: Float>(params: &[Param<'_, T>]) -> Option<(u
 struct Seg<T> {
     p: *mut T,
     g: *const T,
-    s: [*mut T; MAX_SLOTS],
+    /// The state slots, of the step's storage type (`T` or bfloat16 bits).
+    s: [*mut u8; MAX_SLOTS],
     len: usize,
     coeff: usize,
+    /// Index of the segment's first element in its tensor, and the tensor's seed
+    /// (for stochastic rounding of the state; unused otherwise).
+    off: usize,
+    seed: u32,
 }
 
 /// Reusable buffers of the step plan, owned by the optimizer.
@@ -217,7 +223,9 @@ struct Plan<'a, C, T> {
 // range of segments) is processed by exactly one thread.
 unsafe impl<C: Sync, T: Send + Sync> Sync for Plan<'_, C, T> {}
 
-/// Applies `rule` to every param (with state `tensors[slots_of[i]]`): one step.
+/// Applies `rule` to every param (with state `tensors[slots_of[i]]`, kept as
+/// `storage`: in `TensorState::slots`, or `TensorState::bf16_slots` for bfloat16): one
+/// step.
 pub(crate) fn run<R: Rule, T: Float>(
     rule: &R,
     params: &mut [Param<'_, T>],
@@ -225,6 +233,7 @@ pub(crate) fn run<R: Rule, T: Float>(
     tensors: &mut [TensorState<T>],
     scratch: &mut Scratch<R::Coeffs<T>, T>,
     grad_scale: T,
+    storage: StateDtype,
 ) {
     let nslots = rule.slot_names().len();
     assert!(
@@ -256,18 +265,39 @@ pub(crate) fn run<R: Rule, T: Float>(
         // A tensor may keep more buffers than the rule uses now (SGD whose momentum a
         // schedule set to 0 keeps its buffer, as torch does); only the first `nslots`
         // are read.
-        assert!(p.grad.len() == n && t.slots.len() >= nslots);
-        assert!(t.slots[..nslots].iter().all(|s| s.len() == n));
+        assert!(p.grad.len() == n);
+        let (s, elem) = if storage.is_param() {
+            assert!(t.slots.len() >= nslots);
+            assert!(t.slots[..nslots].iter().all(|s| s.len() == n));
+            let s = std::array::from_fn(|k| {
+                t.slots
+                    .get_mut(k)
+                    .map_or(std::ptr::null_mut(), |s| s.as_mut_ptr().cast::<u8>())
+            });
+            (s, std::mem::size_of::<T>())
+        } else {
+            assert!(t.bf16_slots.len() >= nslots);
+            assert!(t.bf16_slots[..nslots].iter().all(|s| s.len() == n));
+            let s = std::array::from_fn(|k| {
+                t.bf16_slots
+                    .get_mut(k)
+                    .map_or(std::ptr::null_mut(), |s| s.as_mut_ptr().cast::<u8>())
+            });
+            (s, std::mem::size_of::<u16>())
+        };
+        let seed = if storage == StateDtype::Bf16Sr {
+            state_dtype::seed(&t.name, t.step)
+        } else {
+            0
+        };
         let base = Seg {
             p: p.value.as_mut_ptr(),
             g: p.grad.as_ptr(),
-            s: std::array::from_fn(|k| {
-                t.slots
-                    .get_mut(k)
-                    .map_or(std::ptr::null_mut(), |s| s.as_mut_ptr())
-            }),
+            s,
             len: 0,
             coeff: ci,
+            off: 0,
+            seed,
         };
         // Chunk boundaries on cache lines of the parameter buffer.
         let head = match base.p.align_offset(CACHE_LINE) {
@@ -290,13 +320,15 @@ pub(crate) fn run<R: Rule, T: Float>(
                     g: base.g.add(start),
                     s: std::array::from_fn(|k| {
                         if k < nslots {
-                            base.s[k].add(start)
+                            base.s[k].add(start * elem)
                         } else {
                             std::ptr::null_mut()
                         }
                     }),
                     len: end - start,
                     coeff: ci,
+                    off: start,
+                    seed,
                 }
             };
             if open == 0 {
@@ -318,20 +350,36 @@ pub(crate) fn run<R: Rule, T: Float>(
         items,
         grad_scale,
     };
-    match nslots {
-        0 => execute::<R, T, 0>(&plan, total),
-        1 => execute::<R, T, 1>(&plan, total),
-        2 => execute::<R, T, 2>(&plan, total),
-        3 => execute::<R, T, 3>(&plan, total),
-        4 => execute::<R, T, 4>(&plan, total),
-        _ => unreachable!(),
+    match storage {
+        StateDtype::Param => execute_in::<R, T, T>(&plan, total, nslots),
+        StateDtype::Bf16 => execute_in::<R, T, Bf16>(&plan, total, nslots),
+        StateDtype::Bf16Sr => execute_in::<R, T, Bf16Sr>(&plan, total, nslots),
     }
     segs.clear();
 }
 
-fn execute<R: Rule, T: Float, const N: usize>(plan: &Plan<'_, R::Coeffs<T>, T>, total: usize) {
+/// [`execute`] with the number of slots as a compile-time constant.
+fn execute_in<R: Rule, T: Float, S: Store<T>>(
+    plan: &Plan<'_, R::Coeffs<T>, T>,
+    total: usize,
+    nslots: usize,
+) {
+    match nslots {
+        0 => execute::<R, T, S, 0>(plan, total),
+        1 => execute::<R, T, S, 1>(plan, total),
+        2 => execute::<R, T, S, 2>(plan, total),
+        3 => execute::<R, T, S, 3>(plan, total),
+        4 => execute::<R, T, S, 4>(plan, total),
+        _ => unreachable!(),
+    }
+}
+
+fn execute<R: Rule, T: Float, S: Store<T>, const N: usize>(
+    plan: &Plan<'_, R::Coeffs<T>, T>,
+    total: usize,
+) {
     let nitems = plan.items.len() - 1;
-    let f = item_fn::<R, T, N>();
+    let f = item_fn::<R, T, S, N>();
     if nitems > 1 && total >= PAR_THRESHOLD && rayon::current_num_threads() > 1 {
         (0..nitems).into_par_iter().for_each(|k| {
             // SAFETY: see `Plan`: item `k` is processed by this call only.
@@ -349,50 +397,54 @@ fn execute<R: Rule, T: Float, const N: usize>(plan: &Plan<'_, R::Coeffs<T>, T>, 
 type ItemFn<C, T> = unsafe fn(&Plan<'_, C, T>, usize);
 
 /// The item loop for the widest instruction set this CPU has.
-fn item_fn<R: Rule, T: Float, const N: usize>() -> ItemFn<R::Coeffs<T>, T> {
+fn item_fn<R: Rule, T: Float, S: Store<T>, const N: usize>() -> ItemFn<R::Coeffs<T>, T> {
     #[cfg(target_arch = "x86_64")]
     {
         // The rules' fused multiply-adds (`mul_add`) become single instructions with
         // FMA; without it they are (correctly rounded, equal, slower) library calls.
         if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
-            return item_avx512::<R, T, N>;
+            return item_avx512::<R, T, S, N>;
         }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            return item_avx2::<R, T, N>;
+            return item_avx2::<R, T, S, N>;
         }
     }
-    item_plain::<R, T, N>
+    item_plain::<R, T, S, N>
 }
 
 /// # Safety
 /// The CPU supports AVX-512F and FMA, and the plan's contract holds (see [`item_plain`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn item_avx512<R: Rule, T: Float, const N: usize>(
+unsafe fn item_avx512<R: Rule, T: Float, S: Store<T>, const N: usize>(
     plan: &Plan<'_, R::Coeffs<T>, T>,
     k: usize,
 ) {
     // SAFETY: forwarded from the caller.
-    unsafe { item_plain::<R, T, N>(plan, k) }
+    unsafe { item_plain::<R, T, S, N>(plan, k) }
 }
 
 /// # Safety
 /// The CPU supports AVX2 and FMA, and the plan's contract holds (see [`item_plain`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn item_avx2<R: Rule, T: Float, const N: usize>(plan: &Plan<'_, R::Coeffs<T>, T>, k: usize) {
+unsafe fn item_avx2<R: Rule, T: Float, S: Store<T>, const N: usize>(
+    plan: &Plan<'_, R::Coeffs<T>, T>,
+    k: usize,
+) {
     // SAFETY: forwarded from the caller.
-    unsafe { item_plain::<R, T, N>(plan, k) }
+    unsafe { item_plain::<R, T, S, N>(plan, k) }
 }
 
 /// Asks the CPU to start loading the first cache lines of a short segment's buffers
 /// into the L2 cache.
 #[inline(always)]
-fn prefetch_seg<T, const N: usize>(seg: &Seg<T>) {
+fn prefetch_seg<T, S, const N: usize>(seg: &Seg<T>) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
         let bytes = seg.len * std::mem::size_of::<T>();
+        let state_bytes = seg.len * std::mem::size_of::<S>();
         if bytes > PREFETCH_MAX {
             return;
         }
@@ -403,8 +455,10 @@ fn prefetch_seg<T, const N: usize>(seg: &Seg<T>) {
             unsafe {
                 _mm_prefetch::<_MM_HINT_T1>((seg.p as *const i8).wrapping_add(off));
                 _mm_prefetch::<_MM_HINT_T1>((seg.g as *const i8).wrapping_add(off));
-                for k in 0..N {
-                    _mm_prefetch::<_MM_HINT_T1>((seg.s[k] as *const i8).wrapping_add(off));
+                if off < state_bytes {
+                    for k in 0..N {
+                        _mm_prefetch::<_MM_HINT_T1>((seg.s[k] as *const i8).wrapping_add(off));
+                    }
                 }
             }
             off += CACHE_LINE;
@@ -418,14 +472,14 @@ fn prefetch_seg<T, const N: usize>(seg: &Seg<T>) {
 /// No other thread accesses the buffers of item `k` during the call (see [`Plan`]),
 /// and the plan's pointers are valid for their lengths.
 #[inline(always)]
-unsafe fn item_plain<R: Rule, T: Float, const N: usize>(
+unsafe fn item_plain<R: Rule, T: Float, S: Store<T>, const N: usize>(
     plan: &Plan<'_, R::Coeffs<T>, T>,
     k: usize,
 ) {
     let segs = &plan.segs[plan.items[k]..plan.items[k + 1]];
     for (i, seg) in segs.iter().enumerate() {
         if let Some(next) = segs.get(i + 1) {
-            prefetch_seg::<T, N>(next);
+            prefetch_seg::<T, S, N>(next);
         }
         // SAFETY: the segment views `len` valid elements of distinct buffers, not
         // accessed by anyone else during this call (the caller's contract).
@@ -434,15 +488,16 @@ unsafe fn item_plain<R: Rule, T: Float, const N: usize>(
                 std::slice::from_raw_parts_mut(seg.p, seg.len),
                 std::slice::from_raw_parts(seg.g, seg.len),
                 std::array::from_fn::<_, N, _>(|j| {
-                    std::slice::from_raw_parts_mut(seg.s[j], seg.len)
+                    std::slice::from_raw_parts_mut(seg.s[j].cast::<S>(), seg.len)
                 }),
             )
         };
         let c = &plan.coeffs[seg.coeff];
+        let at = (seg.seed, seg.off);
         if R::is_fast(c) {
-            sweep_pair::<R, T, N, true>(c, p, g, s, plan.grad_scale);
+            sweep_pair::<R, T, S, N, true>(c, p, g, s, plan.grad_scale, at);
         } else {
-            sweep_pair::<R, T, N, false>(c, p, g, s, plan.grad_scale);
+            sweep_pair::<R, T, S, N, false>(c, p, g, s, plan.grad_scale, at);
         }
     }
 }
@@ -450,15 +505,16 @@ unsafe fn item_plain<R: Rule, T: Float, const N: usize>(
 /// [`sweep_plain`] over the two halves of the slices in lockstep: twice the memory
 /// streams per core, which keeps more cache misses in flight.
 #[inline(always)]
-fn sweep_pair<R: Rule, T: Float, const N: usize, const FAST: bool>(
+fn sweep_pair<R: Rule, T: Float, S: Store<T>, const N: usize, const FAST: bool>(
     c: &R::Coeffs<T>,
     p: &mut [T],
     g: &[T],
-    s: [&mut [T]; N],
+    s: [&mut [S]; N],
     scale: T,
+    (seed, off): (u32, usize),
 ) {
     if p.len() < PAIR_MIN || N > 2 {
-        return sweep_plain::<R, T, N, FAST>(c, p, g, s, scale);
+        return sweep_plain::<R, T, S, N, FAST>(c, p, g, s, scale, (seed, off));
     }
     let c = *c;
     let n = p.len();
@@ -469,8 +525,8 @@ fn sweep_pair<R: Rule, T: Float, const N: usize, const FAST: bool>(
         let (a, b) = x[..n].split_at_mut(h);
         (Some(a), Some(b))
     });
-    let mut s0: [&mut [T]; N] = std::array::from_fn(|k| halves[k].0.take().expect("split"));
-    let s1: [&mut [T]; N] = std::array::from_fn(|k| halves[k].1.take().expect("split"));
+    let mut s0: [&mut [S]; N] = std::array::from_fn(|k| halves[k].0.take().expect("split"));
+    let s1: [&mut [S]; N] = std::array::from_fn(|k| halves[k].1.take().expect("split"));
     let g0 = &g0[..h];
     for sk in s0.iter_mut() {
         *sk = &mut std::mem::take(sk)[..h];
@@ -479,25 +535,36 @@ fn sweep_pair<R: Rule, T: Float, const N: usize, const FAST: bool>(
         let mut st0 = [T::zero(); N];
         let mut st1 = [T::zero(); N];
         for k in 0..N {
-            st0[k] = s0[k][i];
-            st1[k] = s1[k][i];
+            st0[k] = s0[k][i].load();
+            st1[k] = s1[k][i].load();
         }
         update::<R, T, FAST>(&c, &mut p0[i], g0[i] * scale, &mut st0);
         update::<R, T, FAST>(&c, &mut p1[i], g1[i] * scale, &mut st1);
         for k in 0..N {
-            s0[k][i] = st0[k];
-            s1[k][i] = st1[k];
+            s0[k][i] = S::store(st0[k], noise::<T, S>(seed, off + i, k));
+            s1[k][i] = S::store(st1[k], noise::<T, S>(seed, off + h + i, k));
         }
     }
     if n % 2 == 1 {
         let mut st = [T::zero(); N];
         for k in 0..N {
-            st[k] = s1[k][h];
+            st[k] = s1[k][h].load();
         }
         update::<R, T, FAST>(&c, &mut p1[h], g1[h] * scale, &mut st);
         for k in 0..N {
-            s1[k][h] = st[k];
+            s1[k][h] = S::store(st[k], noise::<T, S>(seed, off + 2 * h, k));
         }
+    }
+}
+
+/// The random bits for storing element `i` of slot `k`: none unless the storage
+/// rounds stochastically.
+#[inline(always)]
+fn noise<T: Float, S: Store<T>>(seed: u32, i: usize, k: usize) -> u32 {
+    if S::SEEDED {
+        state_dtype::noise(seed, i, k)
+    } else {
+        0
     }
 }
 
@@ -514,12 +581,13 @@ fn update<R: Rule, T: Float, const FAST: bool>(c: &R::Coeffs<T>, p: &mut T, g: T
 
 /// The per-element loop; inlined into each instruction-set variant.
 #[inline(always)]
-fn sweep_plain<R: Rule, T: Float, const N: usize, const FAST: bool>(
+fn sweep_plain<R: Rule, T: Float, S: Store<T>, const N: usize, const FAST: bool>(
     c: &R::Coeffs<T>,
     p: &mut [T],
     g: &[T],
-    mut s: [&mut [T]; N],
+    mut s: [&mut [S]; N],
     scale: T,
+    (seed, off): (u32, usize),
 ) {
     // A local copy: the coefficients (and the flags among them) are visibly loop
     // invariant, so the compiler can hoist and unswitch on them.
@@ -532,11 +600,11 @@ fn sweep_plain<R: Rule, T: Float, const N: usize, const FAST: bool>(
     for i in 0..n {
         let mut st = [T::zero(); N];
         for k in 0..N {
-            st[k] = s[k][i];
+            st[k] = s[k][i].load();
         }
         update::<R, T, FAST>(&c, &mut p[i], g[i] * scale, &mut st);
         for k in 0..N {
-            s[k][i] = st[k];
+            s[k][i] = S::store(st[k], noise::<T, S>(seed, off + i, k));
         }
     }
 }

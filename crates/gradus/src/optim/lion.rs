@@ -88,6 +88,8 @@ fn sign<T: Float>(x: T) -> T {
 }
 
 impl Rule for LionConfig {
+    const LOW_PRECISION_STATE: bool = true;
+
     fn lr(&self) -> f64 {
         self.lr
     }

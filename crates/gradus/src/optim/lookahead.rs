@@ -231,6 +231,7 @@ impl<T: Float> Lookahead<T> {
                     slots,
                     scalars: Vec::new(),
                     shapes: Vec::new(),
+                    bf16_slots: Vec::new(),
                 });
             }
         }

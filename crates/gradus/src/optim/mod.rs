@@ -60,6 +60,7 @@ pub mod sgd;
 pub mod shampoo;
 pub mod soap;
 pub mod sparse_adam;
+pub mod state_dtype;
 
 pub use adadelta::{Adadelta, AdadeltaConfig};
 pub use adafactor::{Adafactor, AdafactorConfig};
@@ -90,6 +91,7 @@ pub use sgd::{Sgd, SgdConfig};
 pub use shampoo::{Shampoo, ShampooConfig};
 pub use soap::{DataFormat, Soap, SoapConfig};
 pub use sparse_adam::{SparseAdam, SparseAdamConfig};
+pub use state_dtype::StateDtype;
 pub use tensorwise::{PerTensor, TensorRule, TensorStep};
 pub(crate) use validate::*;
 

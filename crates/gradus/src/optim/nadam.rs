@@ -99,6 +99,8 @@ pub struct NAdamCoeffs<T> {
 }
 
 impl Rule for NAdamConfig {
+    const LOW_PRECISION_STATE: bool = true;
+
     fn lr(&self) -> f64 {
         self.lr
     }

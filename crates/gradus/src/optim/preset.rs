@@ -132,6 +132,8 @@ impl<P: PresetOf> Hyperparameters for Preset<P> {
 }
 
 impl<P: PresetOf> Rule for Preset<P> {
+    const LOW_PRECISION_STATE: bool = <P::Base as Rule>::LOW_PRECISION_STATE;
+
     fn lr(&self) -> f64 {
         self.base.lr()
     }

@@ -102,6 +102,8 @@ pub struct RAdamCoeffs<T> {
 }
 
 impl Rule for RAdamConfig {
+    const LOW_PRECISION_STATE: bool = true;
+
     fn lr(&self) -> f64 {
         self.lr
     }

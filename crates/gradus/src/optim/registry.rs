@@ -8,7 +8,15 @@ use crate::hyper::{Algorithm, Hyperparameters};
 use crate::spec::{parse, Call};
 
 fn boxed<R: Rule, T: Float>(call: &Call) -> Result<Box<dyn Optimizer<T>>> {
-    Ok(Box::new(Elementwise::<R, T>::new(R::from_call(call)?)?))
+    Ok(Box::new(Elementwise::<R, T>::from_call(call)?))
+}
+
+/// `a` with the engine's `state_dtype` key in its table, if the rule accepts it.
+fn with_state_dtype<R: Rule>(mut a: Algorithm) -> Algorithm {
+    if R::LOW_PRECISION_STATE {
+        a.params.push(super::state_dtype::table_entry());
+    }
+    a
 }
 
 /// Each per-tensor rule once: its config type (see [`elementwise_rules!`]).
@@ -56,7 +64,7 @@ macro_rules! elementwise_rules {
         }
 
         fn elementwise_catalog() -> Vec<Algorithm> {
-            vec![$(<$cfg as Hyperparameters>::algorithm("elementwise")),*]
+            vec![$(with_state_dtype::<$cfg>(<$cfg as Hyperparameters>::algorithm("elementwise"))),*]
         }
     };
 }
@@ -98,7 +106,14 @@ pub fn names() -> Vec<(&'static str, &'static str)> {
 /// Builds any optimizer from a parsed spec call. Closure optimizers (`lbfgs`,
 /// `newton`) are stepped with [`Optimizer::step_with`].
 pub fn build_from_call<T: Float>(call: &Call) -> Result<Box<dyn Optimizer<T>>> {
-    if let Some(opt) = build_elementwise(call).or_else(|| build_tensor(call)) {
+    if let Some(opt) = build_elementwise(call) {
+        return opt;
+    }
+    // Every other optimizer keeps its state in the parameters' type: a clear error
+    // rather than an unknown key.
+    let (call, _) = super::state_dtype::split(call, false)?;
+    let call = &call;
+    if let Some(opt) = build_tensor(call) {
         return opt;
     }
     match call.name.as_str() {

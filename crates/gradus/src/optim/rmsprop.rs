@@ -100,6 +100,8 @@ pub struct RMSpropCoeffs<T> {
 }
 
 impl Rule for RMSpropConfig {
+    const LOW_PRECISION_STATE: bool = true;
+
     fn lr(&self) -> f64 {
         self.lr
     }

@@ -104,6 +104,8 @@ pub struct SgdCoeffs<T> {
 }
 
 impl Rule for SgdConfig {
+    const LOW_PRECISION_STATE: bool = true;
+
     fn lr(&self) -> f64 {
         self.lr
     }
