@@ -78,13 +78,7 @@ pub struct AdadeltaCoeffs<T> {
 }
 
 impl Rule for AdadeltaConfig {
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    super::table::config_accessors!();
 
     fn slot_names(&self) -> &'static [&'static str] {
         &["square_avg", "acc_delta"]

@@ -156,13 +156,7 @@ impl AdafactorConfig {
 }
 
 impl TensorRule for AdafactorConfig {
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    super::table::config_accessors!();
 
     fn slot_names(&self) -> &'static [&'static str] {
         &["row_var", "col_var", "variance"]

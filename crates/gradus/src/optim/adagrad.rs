@@ -81,13 +81,7 @@ pub struct AdagradCoeffs<T> {
 impl Rule for AdagradConfig {
     const LOW_PRECISION_STATE: bool = true;
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    super::table::config_accessors!();
 
     fn slot_names(&self) -> &'static [&'static str] {
         &["sum"]

@@ -116,13 +116,7 @@ fn scalar_dtype(x: f64) -> f64 {
 }
 
 impl Rule for AsgdConfig {
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    super::table::config_accessors!();
 
     fn slot_names(&self) -> &'static [&'static str] {
         &["ax"]

@@ -254,13 +254,7 @@ impl LambConfig {
 }
 
 impl TensorRule for LambConfig {
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    super::table::config_accessors!();
 
     fn momentum(&self) -> Option<f64> {
         Some(self.betas.0)

@@ -70,13 +70,7 @@ crate::hyperparameters! {
 pub type Lars<T> = super::tensorwise::PerTensor<LarsConfig, T>;
 
 impl TensorRule for LarsConfig {
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    super::table::config_accessors!();
 
     fn momentum(&self) -> Option<f64> {
         Some(self.momentum)

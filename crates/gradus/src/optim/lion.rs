@@ -90,22 +90,7 @@ fn sign<T: Float>(x: T) -> T {
 impl Rule for LionConfig {
     const LOW_PRECISION_STATE: bool = true;
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
-        self.betas.0 = momentum;
-        Ok(())
-    }
+    super::table::config_accessors!(momentum = betas.0);
 
     fn slot_names(&self) -> &'static [&'static str] {
         &["exp_avg"]

@@ -179,13 +179,7 @@ impl ProdigyConfig {
 }
 
 impl TensorRule for ProdigyConfig {
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    super::table::config_accessors!();
 
     fn slot_names(&self) -> &'static [&'static str] {
         if self.has_exp_avg() {

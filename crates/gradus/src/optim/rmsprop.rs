@@ -102,13 +102,7 @@ pub struct RMSpropCoeffs<T> {
 impl Rule for RMSpropConfig {
     const LOW_PRECISION_STATE: bool = true;
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    super::table::config_accessors!();
 
     fn momentum(&self) -> Option<f64> {
         Some(self.momentum)

@@ -129,13 +129,7 @@ pub struct RpropCoeffs<T> {
 }
 
 impl Rule for RpropConfig {
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    super::table::config_accessors!();
 
     fn slot_names(&self) -> &'static [&'static str] {
         &["prev", "step_size"]

@@ -104,13 +104,7 @@ pub struct ScheduleFreeAdamWCoeffs<T> {
 }
 
 impl Rule for ScheduleFreeAdamWConfig {
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    super::table::config_accessors!();
 
     fn slot_names(&self) -> &'static [&'static str] {
         &["z", "exp_avg_sq"]

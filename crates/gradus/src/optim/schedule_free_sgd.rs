@@ -64,13 +64,7 @@ crate::hyperparameters! {
 pub type ScheduleFreeSgd<T> = Elementwise<ScheduleFreeSgdConfig, T>;
 
 impl Rule for ScheduleFreeSgdConfig {
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
+    super::table::config_accessors!();
 
     fn slot_names(&self) -> &'static [&'static str] {
         &["z"]

@@ -106,22 +106,7 @@ pub struct SgdCoeffs<T> {
 impl Rule for SgdConfig {
     const LOW_PRECISION_STATE: bool = true;
 
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.momentum)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
-        self.momentum = momentum;
-        Ok(())
-    }
+    super::table::config_accessors!(momentum = momentum);
 
     fn slot_names(&self) -> &'static [&'static str] {
         if self.momentum != 0.0 {

@@ -98,22 +98,7 @@ fn blocks(shape: &[usize]) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
 }
 
 impl TensorRule for ShampooConfig {
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.momentum)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
-        self.momentum = momentum;
-        Ok(())
-    }
+    super::table::config_accessors!(momentum = momentum);
 
     fn slot_names(&self) -> &'static [&'static str] {
         &["momentum_buffer", "pre_cond", "inv_pre_cond"]

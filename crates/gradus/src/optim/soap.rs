@@ -316,22 +316,7 @@ impl Layout {
 }
 
 impl TensorRule for SoapConfig {
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn momentum(&self) -> Option<f64> {
-        Some(self.betas.0)
-    }
-
-    fn set_momentum(&mut self, momentum: f64) -> Result<()> {
-        self.betas.0 = momentum;
-        Ok(())
-    }
+    super::table::config_accessors!(momentum = betas.0);
 
     fn slot_names(&self) -> &'static [&'static str] {
         &["exp_avg", "exp_avg_sq", "GG", "Q"]

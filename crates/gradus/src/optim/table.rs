@@ -216,3 +216,32 @@ macro_rules! rule_and_table_accessors {
     };
 }
 pub(crate) use rule_and_table_accessors;
+
+/// A `Rule`'s or `TensorRule`'s `lr` / `set_lr` from its config's field `lr`, and,
+/// given the field that is its momentum-like coefficient (`momentum = betas.0`),
+/// `momentum` / `set_momentum` from it: the accessors every config answers the same
+/// way, written once. (Range checks happen in the engine, which validates a copy.)
+macro_rules! config_accessors {
+    () => {
+        fn lr(&self) -> f64 {
+            self.lr
+        }
+
+        fn set_lr(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+    };
+    (momentum = $($field:tt)+) => {
+        $crate::optim::table::config_accessors!();
+
+        fn momentum(&self) -> Option<f64> {
+            Some(self.$($field)+)
+        }
+
+        fn set_momentum(&mut self, momentum: f64) -> Result<()> {
+            self.$($field)+ = momentum;
+            Ok(())
+        }
+    };
+}
+pub(crate) use config_accessors;
