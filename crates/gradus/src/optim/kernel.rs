@@ -615,6 +615,7 @@ mod tests {
     use crate::optim::adam::{AdamConfig, AdamWConfig, AdamWPreset};
     use crate::optim::preset::PresetOf;
     use crate::optim::sgd::SgdConfig;
+    use crate::optim::test_support::values;
     use crate::optim::{
         AdadeltaConfig, AdagradConfig, AdamaxConfig, AsgdConfig, Elementwise, LionConfig,
         NAdamConfig, Optimizer, Param, RAdamConfig, RMSpropConfig, RpropConfig,
@@ -623,23 +624,6 @@ mod tests {
     /// Steps run by [`check_rule`]: enough for RAdam to reach its rectified (fast)
     /// steps (ρ_t > 5 from step 6 with the default β2).
     const STEPS: u64 = 8;
-
-    /// Deterministic pseudo-random values in (-2, 2), with a few exact zeros.
-    fn values(n: usize, seed: u64) -> Vec<f64> {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|i| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                if i % 97 == 3 {
-                    0.0
-                } else {
-                    (x >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0
-                }
-            })
-            .collect()
-    }
 
     /// The plain reference: one tensor, element by element, no kernel involved.
     fn reference<R: Rule, T: Float>(rule: &R, x0: &[T], grads: &[Vec<T>]) -> (Vec<T>, Vec<Vec<T>>) {

@@ -1,25 +1,9 @@
 use super::*;
+use crate::optim::test_support::values;
 use crate::optim::{
     build, AdagradConfig, AdamConfig, AdamWConfig, AdamaxConfig, Elementwise, LionConfig,
     NAdamConfig, Optimizer, Param, RAdamConfig, RMSpropConfig, Rule, SgdConfig,
 };
-
-/// Deterministic pseudo-random values in (-2, 2) with a few exact zeros.
-fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            if i % 97 == 5 {
-                0.0
-            } else {
-                (x >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0
-            }
-        })
-        .collect()
-}
 
 /// bfloat16 rounding to nearest even, the slow way: the two neighbours of `x` among
 /// all finite bfloat16 values, compared in exact (f64) arithmetic.
