@@ -293,6 +293,7 @@ fn state_to_python<'py, T: Float + Element>(
     s: &OptimizerState<T>,
     shapes: &HashMap<String, Vec<usize>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    refuse_bf16_state(s.tensors.iter(), &s.spec)?;
     let d = PyDict::new(py);
     d.set_item("algorithm", &s.algorithm)?;
     d.set_item("spec", &s.spec)?;
@@ -745,12 +746,29 @@ impl PyOptimizer {
     }
 }
 
+/// A clear error for state kept in bfloat16 (`state_dtype=bf16`): the Python state
+/// dicts carry NumPy arrays of the parameters' dtype only, so such state would be lost.
+fn refuse_bf16_state<'a, T: 'a>(
+    mut tensors: impl Iterator<Item = &'a TensorState<T>>,
+    spec: &str,
+) -> PyResult<()> {
+    match tensors.find(|t| !t.bf16_slots.is_empty()) {
+        Some(t) => Err(PyValueError::new_err(format!(
+            "state_dict: {spec} keeps tensor '{}' in bfloat16 (state_dtype=bf16), which \
+             gradus' Python state dicts do not carry yet; use state_dtype=param to save state",
+            t.name
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Appends the state of tensor `name` to a Python list as `(name, step, {slot: array}, scalars)`.
 pub(crate) fn tensor_state_tuple<'py, T: Float + Element>(
     py: Python<'py>,
     slot_names: &[String],
     t: &TensorState<T>,
 ) -> PyResult<Bound<'py, PyTuple>> {
+    refuse_bf16_state(std::iter::once(t), "this optimizer")?;
     let slots = PyDict::new(py);
     for (k, (n, s)) in slot_names.iter().zip(&t.slots).enumerate() {
         // A per-tensor rule's buffer comes in its own shape, the others flat.

@@ -94,3 +94,13 @@ def test_bad_problem_and_run_arguments():
         gradus.run(gradus.problems.beale(), "adam", 1, start=np.zeros(3))
     with pytest.raises(ValueError, match="max_norm"):
         gradus.clip_grad_norm([np.ones(2)], -1.0)
+
+
+def test_bf16_state_steps_but_its_state_dict_is_refused_by_name():
+    opt = gradus.build("adam(lr=0.1, state_dtype=bf16)")
+    x = np.array([1.0, -2.0], dtype=np.float32)
+    g = np.array([0.5, 0.25], dtype=np.float32)
+    assert opt.step({"w": (x, g)}) is True
+    assert np.all(x != np.array([1.0, -2.0], dtype=np.float32))
+    with pytest.raises(ValueError, match=r"tensor 'w' in bfloat16 \(state_dtype=bf16\)"):
+        opt.state_dict()
