@@ -84,7 +84,16 @@ fn tables_are_what_the_specs_read_and_print() {
     for a in everything().iter().filter(|a| a.name != "newton") {
         let spec = build(a.kind, &base_call(a)).unwrap();
         let printed: Vec<&str> = spec.keywords.iter().map(|(k, _)| k.as_str()).collect();
-        let table: Vec<&str> = a.params.iter().map(|p| p.name).collect();
+        let mut table: Vec<&str> = a.params.iter().map(|p| p.name).collect();
+        if table.last() == Some(&"state_dtype") {
+            // `state_dtype` is printed only when it is not the default (`param`), so
+            // that the specs of full-precision runs read as they always have; set, it is
+            // printed last, where the table lists it.
+            let set = format!("{}(state_dtype=bf16)", a.name);
+            let with = optim::build::<f64>(&set).unwrap().spec().to_string();
+            assert!(with.ends_with("state_dtype=bf16)"), "{}: {with}", a.name);
+            table.pop();
+        }
         assert_eq!(printed, table, "{}", a.name);
         // Defaults in the table are the defaults the spec prints.
         for (p, (_, v)) in a.params.iter().zip(&spec.keywords) {
