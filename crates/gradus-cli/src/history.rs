@@ -124,21 +124,10 @@ pub const TEST_ACCURACY_CURVE: &str = "test_accuracy_curve";
 pub const STATE_BYTES_PER_PARAM: &str = "state_bytes_per_param";
 
 /// The test accuracy of a classification problem at the runner's evaluation point.
-fn test_accuracy<T: Float>(runner: &mut Runner<T>) -> Option<f64> {
+pub(crate) fn test_accuracy<T: Float>(runner: &mut Runner<T>) -> Option<f64> {
     let eval = runner.eval_params().ok().flatten();
     let data = runner.problem.as_data()?;
     data.test_accuracy(eval.as_deref().unwrap_or(&runner.x))
-}
-
-/// Values the optimizer stores: every state buffer of every tensor, its members' too.
-fn state_values<T>(state: &gradus::optim::OptimizerState<T>) -> usize {
-    let own: usize = state
-        .tensors
-        .iter()
-        .flat_map(|t| t.slots.iter())
-        .map(Vec::len)
-        .sum();
-    own + state.inner.iter().map(state_values).sum::<usize>()
 }
 
 /// Runs `spec` for `steps` updates, keeping every record.
@@ -203,9 +192,9 @@ fn run_history_typed<T: Float>(spec: &RunSpec, every: u64) -> Result<RunResult, 
     if !accuracy.is_empty() {
         summary.insert(TEST_ACCURACY_CURVE.into(), Value::Array(accuracy));
     }
-    let state = state_values(&runner.stepper.state());
+    let state = runner.stepper.state().buffer_bytes();
     if !runner.x.is_empty() {
-        let bytes = (state * std::mem::size_of::<T>()) as f64 / runner.x.len() as f64;
+        let bytes = state as f64 / runner.x.len() as f64;
         summary.insert(STATE_BYTES_PER_PARAM.into(), num(bytes));
     }
     Ok(RunResult {

@@ -334,7 +334,7 @@ fn accuracy_chart(
         .collect();
     if series.iter().all(|s| s.points.is_empty()) {
         return Err(CliError::usage(format!(
-            "--plot-accuracy: these runs recorded no test accuracy ('{}' is not a classification problem, or the runs did not come from `gradus compare`)",
+            "--plot-accuracy: these runs recorded no test accuracy ('{}' is not a classification problem)",
             problem.name()
         )));
     }

@@ -355,6 +355,14 @@ fn run_typed<T: Float>(
     // Evaluating the full training loss is the expensive part of a minibatch step, so
     // text output evaluates it only for the lines it prints.
     let every_step = args.save_state.is_some() || args.plots.any() || !runner.is_minibatch();
+    // `--plot-accuracy`: the test accuracy at about 500 records of the run (and its last),
+    // since evaluating the test set at every step would cost more than the steps.
+    let accuracy_every = args
+        .plots
+        .plot_accuracy
+        .is_some()
+        .then(|| (steps / 500).max(1));
+    let mut accuracy = Vec::new();
     let halt = loop {
         if !every_step && !printer.prints(runner.step, runner.step == end) {
             if !runner.params_finite() {
@@ -384,6 +392,16 @@ fn run_typed<T: Float>(
                     .map(|p| p.iter().map(|v| v.f64()).collect()),
             ));
         }
+        if let Some(k) = accuracy_every {
+            if runner.step % k == 0 || runner.step == end {
+                if let Some(acc) = crate::history::test_accuracy(&mut runner) {
+                    accuracy.push(serde_json::Value::Array(vec![
+                        record.step.into(),
+                        crate::history::num(acc),
+                    ]));
+                }
+            }
+        }
         if runner.step == end {
             break None;
         }
@@ -411,6 +429,13 @@ fn run_typed<T: Float>(
     }
     let summary = crate::history::summary(&mut runner, wall);
     printer.summary(&summary)?;
+    let mut summary = summary;
+    if !accuracy.is_empty() {
+        summary.insert(
+            crate::history::TEST_ACCURACY_CURVE.into(),
+            serde_json::Value::Array(accuracy),
+        );
+    }
     if args.plots.any() {
         let result = crate::history::RunResult {
             optimizer: spec.optimizer.to_string(),

@@ -1020,3 +1020,38 @@ fn a_refused_tensor_shape_fails_before_the_first_record() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+#[test]
+fn run_plots_the_test_accuracy_of_a_classification_problem() {
+    let dir = tmp();
+    let png = dir.path().join("acc.png");
+    let o = gradus(&[
+        "run",
+        "--problem",
+        "digits-softmax",
+        "--optimizer",
+        "sgd(lr=0.5)",
+        "--steps",
+        "30",
+        "--plot-accuracy",
+        s(&png),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    // A problem without a test set is refused before the first step, naming the flag.
+    let err = expect_error(
+        &[
+            "run",
+            "--problem",
+            "rosenbrock",
+            "--steps",
+            "3",
+            "--plot-accuracy",
+            s(&dir.path().join("r.png")),
+        ],
+        2,
+        "--plot-accuracy",
+    );
+    assert!(err.contains("no test set"), "{err}");
+}

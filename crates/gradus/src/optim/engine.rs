@@ -161,6 +161,21 @@ impl<T> OptimizerState<T> {
         };
         own().or_else(|| self.inner.iter().find_map(|s| s.slot(name, slot)))
     }
+
+    /// Bytes the state buffers occupy: every buffer at its own length and storage
+    /// (`T`, or 2 bytes for bfloat16 state), the wrapped optimizers' too. Scalars and
+    /// names are not counted.
+    pub fn buffer_bytes(&self) -> usize {
+        let own: usize = self
+            .tensors
+            .iter()
+            .map(|t| {
+                t.slots.iter().map(Vec::len).sum::<usize>() * std::mem::size_of::<T>()
+                    + t.bf16_slots.iter().map(Vec::len).sum::<usize>() * 2
+            })
+            .sum();
+        own + self.inner.iter().map(Self::buffer_bytes).sum::<usize>()
+    }
 }
 
 /// Runs a [`Rule`] over named tensors, keeping per-tensor state by name.
