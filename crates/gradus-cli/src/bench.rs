@@ -7,7 +7,7 @@
 //! must move, the bandwidth a STREAM-like triad reaches with the same threads, and the
 //! fraction of it the step reaches.
 
-use gradus::optim::{NonFinitePolicy, Optimizer, Param};
+use gradus::optim::{NonFinitePolicy, Optimizer, OptimizerKind, Param};
 use gradus::Float;
 use rayon::prelude::*;
 use std::time::Instant;
@@ -18,9 +18,10 @@ pub struct BenchArgs {
     /// The optimizer, as a spec: `adam`, `sgd(lr=0.01, momentum=0.9)`, ...
     #[arg(long, allow_negative_numbers = true)]
     pub optimizer: String,
-    /// Total number of parameters (>= 1).
+    /// Total number of parameters (>= 1). With `--shape` it may be left out: it is then
+    /// the number of tensors times the shape's elements.
     #[arg(long, allow_negative_numbers = true)]
-    pub size: usize,
+    pub size: Option<usize>,
     /// Number of tensors the parameters are split into, of equal length (±1).
     #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     pub tensors: usize,
@@ -48,6 +49,11 @@ pub struct BenchArgs {
     /// the step.
     #[arg(long = "clip-norm", allow_negative_numbers = true)]
     pub clip_norm: Option<f64>,
+    /// The shape of every tensor, row-major: `R,C` for the matrix optimizers (muon,
+    /// adafactor, shampoo, soap), or any number of axes. Each of the `--tensors` tensors
+    /// has this shape.
+    #[arg(long)]
+    pub shape: Option<String>,
 }
 
 /// Largest size accepted (memory, not arithmetic, is the limit).
@@ -76,6 +82,10 @@ pub struct Report {
     pub size: usize,
     /// Tensors.
     pub tensors: usize,
+    /// The shape of every tensor, if `--shape` gave one (vectors otherwise).
+    pub shape: Option<Vec<usize>>,
+    /// How the optimizer takes its gradients: `elementwise`, `tensor` or `closure`.
+    pub kind: OptimizerKind,
     /// `f32` or `f64`.
     pub dtype: &'static str,
     /// Threads of the pool.
@@ -84,16 +94,20 @@ pub struct Report {
     pub steps: usize,
     /// Per-element state buffers of the algorithm.
     pub state_slots: usize,
-    /// Bytes of optimizer state per parameter.
-    pub state_bytes_per_param: u64,
+    /// Bytes of optimizer state per parameter, counted from the state after the steps
+    /// (every buffer, with its own shape and storage type; fractional for factored
+    /// state such as Adafactor's).
+    pub state_bytes_per_param: f64,
     /// The global-norm clipping limit, if the steps were clipped.
     pub clip_norm: Option<f64>,
     /// Median seconds per step.
     pub median_step_seconds: f64,
     /// Fastest step, seconds.
     pub min_step_seconds: f64,
-    /// Bytes a step must read and write (params r+w, grads r, each slot r+w).
-    pub bytes_per_step: u64,
+    /// Bytes a step must read and write (params r+w, grads r, each slot r+w); for an
+    /// element-wise optimizer only (a tensor optimizer's matrix products have no such
+    /// single-pass bound).
+    pub bytes_per_step: Option<u64>,
     /// Triad bandwidth (STREAM's byte count: 2 reads + 1 write per element, write
     /// allocation not counted), GB/s.
     pub memory_bandwidth_gbps: f64,
@@ -102,7 +116,8 @@ pub struct Report {
     /// Median seconds of a bare pass with the step's memory traffic (`x += g` on the
     /// parameters and on as many state-sized buffers as the optimizer has, over the
     /// same tensors, on the same threads): the fastest any single-pass step could be.
-    pub roofline_step_seconds: f64,
+    /// Element-wise optimizers only.
+    pub roofline_step_seconds: Option<f64>,
 }
 
 impl Report {
@@ -111,20 +126,22 @@ impl Report {
         self.size as f64 / self.median_step_seconds
     }
 
-    /// Bandwidth the step reaches, GB/s.
-    pub fn step_gbps(&self) -> f64 {
-        self.bytes_per_step as f64 / self.median_step_seconds / 1e9
+    /// Bandwidth the step reaches, GB/s (element-wise optimizers).
+    pub fn step_gbps(&self) -> Option<f64> {
+        self.bytes_per_step
+            .map(|b| b as f64 / self.median_step_seconds / 1e9)
     }
 
-    /// Step bandwidth over triad bandwidth.
-    pub fn bandwidth_fraction(&self) -> f64 {
-        self.step_gbps() / self.memory_bandwidth_gbps
+    /// Step bandwidth over triad bandwidth (element-wise optimizers).
+    pub fn bandwidth_fraction(&self) -> Option<f64> {
+        self.step_gbps().map(|g| g / self.memory_bandwidth_gbps)
     }
 
     /// The bare pass's time over the step's: 1 means the step runs as fast as a pass
-    /// moving the same bytes with no arithmetic.
-    pub fn roofline_fraction(&self) -> f64 {
-        self.roofline_step_seconds / self.median_step_seconds
+    /// moving the same bytes with no arithmetic (element-wise optimizers).
+    pub fn roofline_fraction(&self) -> Option<f64> {
+        self.roofline_step_seconds
+            .map(|r| r / self.median_step_seconds)
     }
 
     /// One JSON object.
@@ -133,6 +150,8 @@ impl Report {
             "optimizer": self.optimizer,
             "size": self.size,
             "tensors": self.tensors,
+            "shape": self.shape,
+            "kind": self.kind.name(),
             "dtype": self.dtype,
             "threads": self.threads,
             "steps": self.steps,
@@ -158,14 +177,22 @@ impl Report {
         let mut s = String::new();
         let row = |s: &mut String, k: &str, v: String| s.push_str(&format!("{k:<22} {v}\n"));
         row(&mut s, "optimizer", self.optimizer.clone());
+        let shape = match &self.shape {
+            Some(d) => {
+                let d: Vec<String> = d.iter().map(|x| x.to_string()).collect();
+                format!(" of shape {}", d.join("×"))
+            }
+            None => String::new(),
+        };
         row(
             &mut s,
             "params",
             format!(
-                "{} in {} tensor(s), {}",
+                "{} in {} tensor(s){shape}, {}",
                 self.size, self.tensors, self.dtype
             ),
         );
+        row(&mut s, "kind", self.kind.name().to_string());
         row(&mut s, "threads", self.threads.to_string());
         row(&mut s, "non-finite policy", self.nonfinite_policy.clone());
         if let Some(c) = self.clip_norm {
@@ -190,19 +217,36 @@ impl Report {
             "params per second",
             format!("{:.3e}", self.params_per_second()),
         );
-        row(
-            &mut s,
-            "bytes per step",
-            format!(
-                "{} ({} state slots, {} state bytes per parameter)",
-                self.bytes_per_step, self.state_slots, self.state_bytes_per_param
-            ),
+        let state = format!(
+            "{} state slots, {} state bytes per parameter",
+            self.state_slots,
+            gradus::spec::fmt_value(round3(self.state_bytes_per_param))
         );
-        row(
-            &mut s,
-            "step bandwidth",
-            format!("{:.2} GB/s", self.step_gbps()),
-        );
+        let (Some(bytes), Some(gbps), Some(fraction), Some(roof), Some(roof_fraction)) = (
+            self.bytes_per_step,
+            self.step_gbps(),
+            self.bandwidth_fraction(),
+            self.roofline_step_seconds,
+            self.roofline_fraction(),
+        ) else {
+            row(&mut s, "state", state);
+            row(
+                &mut s,
+                "triad bandwidth",
+                format!("{:.2} GB/s", self.memory_bandwidth_gbps),
+            );
+            row(
+                &mut s,
+                "bare pass (roofline)",
+                format!(
+                    "n/a: a {} optimizer is not one element-wise pass",
+                    self.kind.name()
+                ),
+            );
+            return s;
+        };
+        row(&mut s, "bytes per step", format!("{bytes} ({state})"));
+        row(&mut s, "step bandwidth", format!("{gbps:.2} GB/s"));
         row(
             &mut s,
             "triad bandwidth",
@@ -211,35 +255,94 @@ impl Report {
         row(
             &mut s,
             "fraction of triad",
-            format!("{:.1} %", 100.0 * self.bandwidth_fraction()),
+            format!("{:.1} %", 100.0 * fraction),
         );
         row(
             &mut s,
             "bare pass (roofline)",
             format!(
                 "{:.3} ms: the step runs at {:.1} % of its speed",
-                self.roofline_step_seconds * 1e3,
-                100.0 * self.roofline_fraction()
+                roof * 1e3,
+                100.0 * roof_fraction
             ),
         );
         s
     }
 }
 
+/// `x` to 3 significant digits, for the text table.
+fn round3(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(2 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
+/// `--shape R,C`: positive axis lengths.
+fn parse_shape(text: &str) -> Result<Vec<usize>, String> {
+    let bad = || {
+        format!(
+            "--shape {text}: must be positive axis lengths separated by commas, such as 512,256"
+        )
+    };
+    let dims: Vec<usize> = text
+        .split(',')
+        .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
+    if dims.is_empty() || dims.len() > 8 {
+        return Err(bad());
+    }
+    Ok(dims)
+}
+
+/// The parameters' total count: `--size`, or the shape's elements times `--tensors`;
+/// both given, they must agree.
+fn total_size(args: &BenchArgs, shape: Option<&[usize]>) -> Result<usize, String> {
+    if args.tensors == 0 {
+        return Err(format!("--tensors {}: must be at least 1", args.tensors));
+    }
+    let from_shape = match shape {
+        Some(d) => Some(
+            d.iter()
+                .try_fold(args.tensors, |a, &x| a.checked_mul(x))
+                .filter(|&n| n <= MAX_SIZE)
+                .ok_or_else(|| {
+                    format!(
+                        "--shape {}: {} tensors of it exceed {MAX_SIZE} parameters",
+                        args.shape.as_deref().unwrap_or_default(),
+                        args.tensors
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let size = match (args.size, from_shape) {
+        (Some(n), Some(m)) if n != m => return Err(format!(
+            "--size {n}: {} tensors of shape {} hold {m} parameters; give that or leave --size out",
+            args.tensors,
+            args.shape.as_deref().unwrap_or_default()
+        )),
+        (Some(n), _) | (None, Some(n)) => n,
+        (None, None) => return Err("--size is required (or --shape, which implies it)".into()),
+    };
+    if size == 0 || size > MAX_SIZE {
+        return Err(format!("--size {size}: must be between 1 and {MAX_SIZE}"));
+    }
+    if args.tensors > size {
+        return Err(format!(
+            "--tensors {}: must be between 1 and --size ({size})",
+            args.tensors
+        ));
+    }
+    Ok(size)
+}
+
 /// Checks the arguments and runs the measurement.
 pub fn measure(args: &BenchArgs) -> Result<Report, String> {
-    if args.size == 0 || args.size > MAX_SIZE {
-        return Err(format!(
-            "--size {}: must be between 1 and {MAX_SIZE}",
-            args.size
-        ));
-    }
-    if args.tensors == 0 || args.tensors > args.size {
-        return Err(format!(
-            "--tensors {}: must be between 1 and --size ({})",
-            args.tensors, args.size
-        ));
-    }
+    let shape = args.shape.as_deref().map(parse_shape).transpose()?;
+    let size = total_size(args, shape.as_deref())?;
     if args.steps == 0 || args.steps > 1_000_000 {
         return Err(format!(
             "--steps {}: must be between 1 and 1000000",
@@ -278,9 +381,10 @@ pub fn measure(args: &BenchArgs) -> Result<Report, String> {
         .num_threads(threads)
         .build()
         .map_err(|e| format!("--threads {threads}: cannot start the thread pool: {e}"))?;
+    let layout = Layout { size, shape };
     pool.install(|| match args.dtype.as_str() {
-        "f32" => measure_typed::<f32>(args, threads, policy),
-        "f64" => measure_typed::<f64>(args, threads, policy),
+        "f32" => measure_typed::<f32>(args, &layout, threads, policy),
+        "f64" => measure_typed::<f64>(args, &layout, threads, policy),
         other => Err(format!("--dtype {other}: must be one of f32, f64")),
     })
 }
@@ -306,15 +410,31 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+/// The checked sizes of a run: total parameters and every tensor's shape.
+struct Layout {
+    size: usize,
+    shape: Option<Vec<usize>>,
+}
+
 fn measure_typed<T: Float>(
     args: &BenchArgs,
+    layout: &Layout,
     threads: usize,
     policy: NonFinitePolicy,
 ) -> Result<Report, String> {
     let mut opt: Box<dyn Optimizer<T>> = gradus::optim::build::<T>(&args.optimizer)
         .map_err(|e| format!("--optimizer {}: {e}", args.optimizer))?;
     opt.set_nonfinite_policy(policy);
-    let (n, k) = (args.size, args.tensors);
+    let kind = opt.kind();
+    if kind == OptimizerKind::Closure {
+        return Err(format!(
+            "--optimizer {}: a closure optimizer re-evaluates the loss, which synthetic \
+             tensors do not have; time it with `gradus run` on a problem",
+            args.optimizer
+        ));
+    }
+    let (n, k) = (layout.size, args.tensors);
+    let dims: &[usize] = layout.shape.as_deref().unwrap_or(&[]);
     let names: Vec<String> = (0..k).map(|t| format!("t{t}")).collect();
     let len = |t: usize| n / k + usize::from(t < n % k);
     let mut values: Vec<Vec<T>> = Vec::with_capacity(k);
@@ -331,7 +451,7 @@ fn measure_typed<T: Float>(
         .iter_mut()
         .zip(&grads)
         .zip(&names)
-        .map(|((v, g), name)| Param::new(name, v, g))
+        .map(|((v, g), name)| Param::with_shape(name, v, g, dims))
         .collect();
     let clip_norm = args.clip_norm;
     let mut step = |params: &mut [Param<'_, T>]| -> Result<f64, String> {
@@ -355,31 +475,35 @@ fn measure_typed<T: Float>(
     let state_slots = state.slot_names.len();
     // bfloat16 state (`state_dtype=bf16`) is 2 bytes per element, whatever `T` is.
     let bf16 = state.tensors.iter().any(|t| !t.bf16_slots.is_empty());
+    let state_bytes_per_param = state.buffer_bytes() as f64 / n as f64;
     drop(state);
     let min_step_seconds = times.iter().copied().fold(f64::INFINITY, f64::min);
     let median_step_seconds = median(&mut times);
     let elem = std::mem::size_of::<T>() as u64;
     let state_elem = if bf16 { 2 } else { elem };
+    let elementwise = kind == OptimizerKind::Elementwise;
     // params read + written, grads read, each state slot read + written.
-    let bytes_per_step = n as u64 * (3 * elem + 2 * state_elem * state_slots as u64);
-    let state_bytes_per_param = state_elem * state_slots as u64;
+    let bytes_per_step =
+        elementwise.then(|| n as u64 * (3 * elem + 2 * state_elem * state_slots as u64));
     drop(opt);
-    let roofline_step_seconds = if bf16 {
-        match state_slots {
+    let roofline_step_seconds = if !elementwise {
+        None
+    } else if bf16 {
+        Some(match state_slots {
             0 => roofline_seconds::<T, Bits16, 0>(&mut values, &grads, args.steps),
             1 => roofline_seconds::<T, Bits16, 1>(&mut values, &grads, args.steps),
             2 => roofline_seconds::<T, Bits16, 2>(&mut values, &grads, args.steps),
             3 => roofline_seconds::<T, Bits16, 3>(&mut values, &grads, args.steps),
             _ => roofline_seconds::<T, Bits16, 4>(&mut values, &grads, args.steps),
-        }
+        })
     } else {
-        match state_slots {
+        Some(match state_slots {
             0 => roofline_seconds::<T, T, 0>(&mut values, &grads, args.steps),
             1 => roofline_seconds::<T, T, 1>(&mut values, &grads, args.steps),
             2 => roofline_seconds::<T, T, 2>(&mut values, &grads, args.steps),
             3 => roofline_seconds::<T, T, 3>(&mut values, &grads, args.steps),
             _ => roofline_seconds::<T, T, 4>(&mut values, &grads, args.steps),
-        }
+        })
     };
     drop(values);
     drop(grads);
@@ -388,6 +512,8 @@ fn measure_typed<T: Float>(
         optimizer: args.optimizer.clone(),
         size: n,
         tensors: k,
+        shape: layout.shape.clone(),
+        kind,
         dtype: T::DTYPE.as_str(),
         threads,
         steps: args.steps,
@@ -527,7 +653,7 @@ mod tests {
     fn args(optimizer: &str, size: usize, tensors: usize) -> BenchArgs {
         BenchArgs {
             optimizer: optimizer.into(),
-            size,
+            size: Some(size),
             tensors,
             dtype: "f32".into(),
             threads: Some(1),
@@ -536,6 +662,7 @@ mod tests {
             format: "json".into(),
             nonfinite: "error".into(),
             clip_norm: None,
+            shape: None,
         }
     }
 
@@ -585,14 +712,14 @@ mod tests {
         // Steps on tiny tensors; the triad is what takes the time here.
         let r = measure(&args("sgd(momentum=0.9)", 10, 3)).unwrap();
         assert_eq!(r.state_slots, 1);
-        assert_eq!(r.bytes_per_step, 10 * 4 * 5);
+        assert_eq!(r.bytes_per_step, Some(10 * 4 * 5));
         let r = measure(&args("adam", 10, 1)).unwrap();
-        assert_eq!(r.bytes_per_step, 10 * 4 * 7);
-        assert_eq!(r.state_bytes_per_param, 8);
+        assert_eq!(r.bytes_per_step, Some(10 * 4 * 7));
+        assert_eq!(r.state_bytes_per_param, 8.0);
         // bfloat16 state: 2 bytes per state element, whatever the parameters' type.
         let half = measure(&args("adam(state_dtype=bf16)", 10, 1)).unwrap();
-        assert_eq!(half.state_bytes_per_param, 4);
-        assert_eq!(half.bytes_per_step, 10 * (3 * 4 + 2 * 2 * 2));
+        assert_eq!(half.state_bytes_per_param, 4.0);
+        assert_eq!(half.bytes_per_step, Some(10 * (3 * 4 + 2 * 2 * 2)));
         let clipped = measure(&BenchArgs {
             clip_norm: Some(0.1),
             ..args("adam", 10, 2)
@@ -620,5 +747,87 @@ mod tests {
         ] {
             assert!(v.get(key).is_some(), "{key}");
         }
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    fn shaped(optimizer: &str, shape: &str, tensors: usize) -> BenchArgs {
+        BenchArgs {
+            optimizer: optimizer.into(),
+            size: None,
+            tensors,
+            dtype: "f32".into(),
+            threads: Some(1),
+            steps: 2,
+            warmup: 1,
+            format: "json".into(),
+            nonfinite: "error".into(),
+            clip_norm: None,
+            shape: Some(shape.into()),
+        }
+    }
+
+    #[test]
+    fn a_shape_sets_the_size_and_reaches_the_matrix_optimizers() {
+        let r = measure(&shaped("muon", "6,4", 2)).unwrap();
+        assert_eq!((r.size, r.tensors), (48, 2));
+        assert_eq!(r.shape.as_deref(), Some(&[6, 4][..]));
+        assert_eq!(r.kind, OptimizerKind::Tensor);
+        // Muon keeps one momentum buffer per matrix, 4 bytes per parameter in f32.
+        assert_eq!(r.state_bytes_per_param, 4.0);
+        // No single-pass bound for a tensor optimizer: neither bytes nor a bare pass.
+        assert_eq!((r.bytes_per_step, r.roofline_step_seconds), (None, None));
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["shape"], serde_json::json!([6, 4]));
+        assert_eq!(v["kind"], "tensor");
+        assert!(v["roofline_step_seconds"].is_null());
+        let text = r.to_text();
+        assert!(text.contains("48 in 2 tensor(s) of shape 6×4"), "{text}");
+        assert!(text.contains("n/a: a tensor optimizer"), "{text}");
+        // Adafactor's factored second moment: one row and one column vector per
+        // 6×4 matrix (plus its step), far less than a full moment.
+        let f = measure(&shaped("adafactor", "6,4", 1)).unwrap();
+        assert!(f.state_bytes_per_param < 4.0, "{}", f.state_bytes_per_param);
+        assert!(f.state_bytes_per_param > 0.0);
+        // An element-wise optimizer on shaped tensors is measured as before.
+        let a = measure(&shaped("adam", "6,4", 1)).unwrap();
+        assert_eq!(a.bytes_per_step, Some(24 * 4 * 7));
+        assert!(a.roofline_step_seconds.is_some());
+    }
+
+    #[test]
+    fn bad_shapes_are_named() {
+        for bad in ["", "0,4", "a,b", "4,,2", "-1,3"] {
+            let e = measure(&shaped("muon", bad, 1)).unwrap_err();
+            assert!(e.starts_with(&format!("--shape {bad}:")), "{bad}: {e}");
+        }
+        let e = measure(&BenchArgs {
+            size: Some(10),
+            ..shaped("muon", "6,4", 1)
+        })
+        .unwrap_err();
+        assert!(
+            e.starts_with("--size 10: 1 tensors of shape 6,4 hold 24"),
+            "{e}"
+        );
+        let e = measure(&BenchArgs {
+            shape: None,
+            ..shaped("adam", "1", 1)
+        })
+        .unwrap_err();
+        assert!(e.contains("--size is required"), "{e}");
+        // Muon refuses a vector, naming the tensor.
+        let e = measure(&BenchArgs {
+            shape: None,
+            size: Some(24),
+            ..shaped("muon", "1", 1)
+        })
+        .unwrap_err();
+        assert!(e.starts_with("step failed"), "{e}");
+        let e = measure(&shaped("lbfgs", "6,4", 1)).unwrap_err();
+        assert!(e.contains("closure optimizer"), "{e}");
     }
 }
