@@ -1045,6 +1045,8 @@ fn run_plots_the_test_accuracy_of_a_classification_problem() {
             "run",
             "--problem",
             "rosenbrock",
+            "--optimizer",
+            "adam",
             "--steps",
             "3",
             "--plot-accuracy",
