@@ -26,10 +26,15 @@ pub fn call_from_kwargs(name: &str, kwargs: Option<&Bound<'_, PyDict>>) -> PyRes
     Ok(call)
 }
 
-/// A spec value from a Python value: bools, ints and floats, tuples, lists, strings
-/// (a name such as `"min"` or a nested spec such as `"linear(total_iters=5)"`), and
-/// gradus objects that carry a spec (`spec` attribute).
+/// A spec value from a Python value: `None` (the word `none`), bools, ints and floats,
+/// tuples, lists, strings (a name such as `"min"` or a nested spec such as
+/// `"linear(total_iters=5)"`), and gradus objects that carry a spec (`spec` attribute).
 pub fn to_value(v: &Bound<'_, PyAny>) -> Result<Value, String> {
+    // `None` inside a tuple or list (torch's `Adafactor(eps=(None, 1e-3))`) is the
+    // spec word `none`; a keyword that is `None` itself is left out before this.
+    if v.is_none() {
+        return Ok(Value::Call(Call::bare("none")));
+    }
     if v.is_instance_of::<PyBool>() {
         return Ok(Value::Bool(v.extract::<bool>().map_err(|e| e.to_string())?));
     }
@@ -69,7 +74,7 @@ pub fn to_value(v: &Bound<'_, PyAny>) -> Result<Value, String> {
         return parse(&spec).map(Value::Call).map_err(|e| e.to_string());
     }
     Err(format!(
-        "expected a number, bool, tuple, list or spec string, got {}",
+        "expected a number, bool, None, tuple, list or spec string, got {}",
         v.get_type()
             .name()
             .map(|n| n.to_string())

@@ -37,6 +37,8 @@ CONFIGS = [
     ("Rprop", dict(lr=0.01, etas=(0.4, 1.3), step_sizes=(1e-5, 1.0), maximize=True)),
     ("ASGD", dict(lr=0.01)),
     ("ASGD", dict(lr=0.01, lambd=1e-3, alpha=0.5, t0=10.0, weight_decay=0.1)),
+    ("Adafactor", dict(lr=0.01)),
+    ("Adafactor", dict(lr=0.01, beta2_decay=-0.5, eps=(1e-30, 1e-3), weight_decay=0.1, maximize=True)),
 ]
 IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)]
 
@@ -77,9 +79,57 @@ def test_matches_torch_optim_on_an_mlp_over_50_steps(name, kwargs, dtype, rtol):
 def test_every_shared_optimizer_is_covered():
     shared = {n for n in dir(gt) if isinstance(getattr(gt, n), type) and issubclass(getattr(gt, n), torch.optim.Optimizer)}
     shared = {n for n in shared if hasattr(torch.optim, n) and n != "Optimizer"}
-    # The closure optimizers are checked against torch by test_closure.py.
-    assert shared <= {n for n, _ in CONFIGS} | {"LBFGS"}
+    # The closure optimizers are checked against torch by test_closure.py; Muon (2-D
+    # weights only) and SparseAdam (sparse gradients) by their own tests below.
+    assert shared <= {n for n, _ in CONFIGS} | {"LBFGS", "Muon", "SparseAdam"}
     assert {"Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "NAdam", "RAdam", "Adamax"} <= shared
+
+
+@pytest.mark.parametrize("kwargs", [dict(lr=0.02), dict(lr=0.02, nesterov=False, weight_decay=0.0, adjust_lr_fn="match_rms_adamw")], ids=["default", "options"])
+@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-9), (torch.float32, 1e-5)], ids=["f64", "f32"])
+def test_muon_matches_torch_on_the_weight_matrices_of_an_mlp(kwargs, dtype, rtol):
+    # Muon steps 2-D weights only: a bias-free MLP. Its Gram matrices (at most 5 x 5)
+    # are small enough for gradus' bfloat16 Newton-Schulz to be torch's bit for bit.
+    def model():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(5, 16, bias=False), torch.nn.Tanh(),
+                                   torch.nn.Linear(16, 3, bias=False)).to(dtype)
+    x, y = data(dtype)
+    ref, ours = model(), model()
+    want = train(ref, torch.optim.Muon(ref.parameters(), **kwargs), x, y, 50)
+    got = train(ours, gt.Muon(ours.parameters(), **kwargs), x, y, 50)
+    assert not torch.equal(want, torch.cat([p.detach().reshape(-1) for p in model().parameters()]))
+    torch.testing.assert_close(got, want, rtol=rtol, atol=rtol * want.abs().max().item())
+
+
+def test_muon_refuses_a_vector_naming_it():
+    with pytest.raises(ValueError, match="2"):
+        opt = gt.Muon([torch.nn.Parameter(torch.zeros(4, dtype=torch.float64))], lr=0.02)
+        opt.param_groups[0]["params"][0].grad = torch.ones(4, dtype=torch.float64)
+        opt.step()
+
+
+@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-9), (torch.float32, 1e-5)], ids=["f64", "f32"])
+def test_sparse_adam_matches_torch_on_a_sparse_embedding(dtype, rtol):
+    # nn.Embedding(sparse=True): each step's gradient holds only the rows looked up.
+    def model():
+        torch.manual_seed(0)
+        return torch.nn.Embedding(20, 4, sparse=True).to(dtype)
+    g = torch.Generator().manual_seed(3)
+    batches = [torch.randint(0, 20, (6,), generator=g) for _ in range(30)]
+    targets = [torch.randn(6, 4, generator=g, dtype=dtype) for _ in range(30)]
+    out = []
+    for cls in (torch.optim.SparseAdam, gt.SparseAdam):
+        m = model()
+        opt = cls(list(m.parameters()), lr=0.01)
+        for idx, t in zip(batches, targets):
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(m(idx), t).backward()
+            opt.step()
+        out.append(m.weight.detach().clone())
+    want, got = out
+    assert not torch.equal(want, model().weight.detach())
+    torch.testing.assert_close(got, want, rtol=rtol, atol=rtol * want.abs().max().item())
 
 
 def test_signatures_are_torchs():

@@ -93,6 +93,9 @@ class GradusOptimizer(_torch.optim.Optimizer):
 
     spec_name = None  # set by each generated class
     _keys = ()  # the gradus hyperparameter keys, in positional order
+    # Whether gradients may be sparse (SparseAdam: nn.Embedding(sparse=True)); they are
+    # then made dense for the step, whose rows that are zero everywhere stay untouched.
+    _sparse_grads = False
 
     def __init__(self, params, defaults, nonfinite="propagate"):
         self._nonfinite = nonfinite
@@ -156,7 +159,7 @@ class GradusOptimizer(_torch.optim.Optimizer):
             params = group["params"]
             if not params:
                 continue
-            if not self._mixed(index, params):
+            if not self._sparse_grads and not self._mixed(index, params):
                 # One dtype: the Rust side reads the gradients and remembers the tensors.
                 dtype = params[0].dtype
                 _gradus.step_group(self._native(index, group, dtype), params, dtype, strided)
@@ -166,6 +169,8 @@ class GradusOptimizer(_torch.optim.Optimizer):
                 continue
             ps = [params[i] for i in keys]
             gs = [p.grad for p in ps]
+            if self._sparse_grads:
+                gs = [g if g.layout is strided else g.to_dense() for g in gs]
             dtype = ps[0].dtype
             if all(p.dtype is dtype for p in ps):
                 _gradus.step_tensors(self._native(index, group, dtype), keys, ps, gs, dtype, strided)
@@ -513,7 +518,14 @@ def _optimizer_class(algorithm):
     cls = type(
         name,
         (base,),
-        {"__init__": __init__, "__module__": __name__, "__doc__": doc, "spec_name": spec_name, "_keys": tuple(keys)},
+        {
+            "__init__": __init__,
+            "__module__": __name__,
+            "__doc__": doc,
+            "spec_name": spec_name,
+            "_keys": tuple(keys),
+            "_sparse_grads": spec_name == "sparse_adam",
+        },
     )
     cls.__signature__ = signature
     return name, cls
