@@ -555,8 +555,35 @@ impl Checkpoint {
             .as_ref()
             .and_then(|m| m.get(MAGIC))
             .ok_or_else(not_gradus)?;
-        let info: V2Info = serde_json::from_str(info)
+        let raw_info = info;
+        let info: V2Info = serde_json::from_str(raw_info)
             .map_err(|e| bad(format!("the checkpoint's metadata does not parse: {e}")))?;
+        // The checksum covers what the header means, not how it is spelt: a byte that
+        // changes only the spelling (a space of the header's padding turned into a
+        // tab, `1e-8` into `1E-8`) is refused here, since gradus writes one spelling.
+        let header = &bytes[8..8 + v2_header_len(bytes)?];
+        let json_end = header.iter().rposition(|&b| b == b'}').map_or(0, |i| i + 1);
+        if header[json_end..].iter().any(|&b| b != b' ') {
+            return Err(bad(
+                "the safetensors header's padding is not spaces: the file is corrupt",
+            ));
+        }
+        let canonical = serde_json::to_string(&info)
+            .map_err(|e| bad(format!("cannot encode the metadata: {e}")))?;
+        if canonical != *raw_info {
+            return Err(bad(format!(
+                "the checkpoint's metadata is not as gradus writes it (its checksum covers \
+                 the values, which parse, but {} of its {} bytes are spelt differently): \
+                 the file is corrupt",
+                canonical
+                    .bytes()
+                    .zip(raw_info.bytes())
+                    .filter(|(a, b)| a != b)
+                    .count()
+                    .max(1),
+                raw_info.len()
+            )));
+        }
         let order = &info.order;
         if order.len() != st.len() {
             return Err(bad(format!(
@@ -1320,6 +1347,35 @@ mod tests {
         }
         assert_eq!(Checkpoint::decode(&bytes).unwrap().encode().unwrap(), bytes);
         assert!(c.encode_v1().unwrap().starts_with(b"gradus-checkpoint 1 "));
+    }
+
+    #[test]
+    fn refuses_a_header_spelt_otherwise_than_gradus_writes_it() {
+        // Bytes the checksum cannot see, since it covers the values the header holds:
+        // the padding after the safetensors JSON, and a number's spelling (`1e-8` and
+        // `1E-8` are one value). Each change alone still parses; both are refused.
+        let mut c = sample();
+        // A note of the length that makes the header need padding to 8 bytes.
+        let (good, n, pad) = (0..8)
+            .find_map(|k| {
+                c.meta = serde_json::json!({"lr": 1e-8, "note": "x".repeat(k)});
+                let good = c.encode().unwrap();
+                let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+                let pad = good[8..8 + n].iter().rposition(|&b| b == b'}').unwrap() + 1;
+                (pad < n).then_some((good, n, pad))
+            })
+            .unwrap();
+        assert!(Checkpoint::decode(&good).is_ok());
+        let header = &good[8..8 + n];
+        let mut tab = good.clone();
+        tab[8 + pad] = b'\t';
+        let e = Checkpoint::decode(&tab).unwrap_err().to_string();
+        assert!(e.contains("padding is not spaces"), "{e}");
+        let at = header.windows(4).position(|w| w == b"1e-8").unwrap() + 1;
+        let mut upper = good.clone();
+        upper[8 + at] = b'E';
+        let e = Checkpoint::decode(&upper).unwrap_err().to_string();
+        assert!(e.contains("not as gradus writes it"), "{e}");
     }
 
     #[test]
