@@ -319,11 +319,13 @@ fn total_size(args: &BenchArgs, shape: Option<&[usize]>) -> Result<usize, String
         None => None,
     };
     let size = match (args.size, from_shape) {
-        (Some(n), Some(m)) if n != m => return Err(format!(
+        (Some(n), Some(m)) if n != m => {
+            return Err(format!(
             "--size {n}: {} tensors of shape {} hold {m} parameters; give that or leave --size out",
             args.tensors,
             args.shape.as_deref().unwrap_or_default()
-        )),
+        ))
+        }
         (Some(n), _) | (None, Some(n)) => n,
         (None, None) => return Err("--size is required (or --shape, which implies it)".into()),
     };
