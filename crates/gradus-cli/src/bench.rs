@@ -652,7 +652,7 @@ pub fn triad_bandwidth_gbps() -> f64 {
 mod tests {
     use super::*;
 
-    fn args(optimizer: &str, size: usize, tensors: usize) -> BenchArgs {
+    pub(super) fn args(optimizer: &str, size: usize, tensors: usize) -> BenchArgs {
         BenchArgs {
             optimizer: optimizer.into(),
             size: Some(size),
@@ -758,17 +758,9 @@ mod shape_tests {
 
     fn shaped(optimizer: &str, shape: &str, tensors: usize) -> BenchArgs {
         BenchArgs {
-            optimizer: optimizer.into(),
             size: None,
-            tensors,
-            dtype: "f32".into(),
-            threads: Some(1),
-            steps: 2,
-            warmup: 1,
-            format: "json".into(),
-            nonfinite: "error".into(),
-            clip_norm: None,
             shape: Some(shape.into()),
+            ..super::tests::args(optimizer, 1, tensors)
         }
     }
 
