@@ -150,6 +150,8 @@ pub enum TensorData {
     F64(Vec<f64>),
     /// bfloat16, as its bits (optimizer state kept with `state_dtype=bf16`).
     BF16(Vec<u16>),
+    /// Bytes (the codes of optimizer state kept with `state_dtype=q8`).
+    U8(Vec<u8>),
 }
 
 /// The element type of a checkpoint tensor: a [`DType`] or bfloat16.
@@ -161,6 +163,8 @@ pub enum TensorDtype {
     F64,
     /// bfloat16 (the upper half of an `f32`).
     BF16,
+    /// Unsigned bytes.
+    U8,
 }
 
 impl TensorDtype {
@@ -170,6 +174,7 @@ impl TensorDtype {
             TensorDtype::F32 => "f32",
             TensorDtype::F64 => "f64",
             TensorDtype::BF16 => "bf16",
+            TensorDtype::U8 => "u8",
         }
     }
 
@@ -179,6 +184,7 @@ impl TensorDtype {
             TensorDtype::F32 => 4,
             TensorDtype::F64 => 8,
             TensorDtype::BF16 => 2,
+            TensorDtype::U8 => 1,
         }
     }
 }
@@ -228,6 +234,7 @@ impl TensorData {
     /// Elements of `dtype` from little-endian bytes (a whole number of elements).
     fn from_le_bytes(dtype: TensorDtype, raw: &[u8]) -> TensorData {
         match dtype {
+            TensorDtype::U8 => TensorData::U8(raw.to_vec()),
             TensorDtype::BF16 => TensorData::BF16(
                 raw.chunks_exact(2)
                     .map(|b| u16::from_le_bytes([b[0], b[1]]))
@@ -254,6 +261,36 @@ impl Tensor {
             TensorData::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             TensorData::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             TensorData::BF16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            TensorData::U8(v) => v.clone(),
+        }
+    }
+
+    /// A byte tensor holding `data` with `shape`; refused if the shape does not fit.
+    pub fn from_u8(name: &str, shape: &[usize], data: &[u8]) -> Result<Self> {
+        if numel(shape) != Some(data.len()) {
+            return Err(bad(format!(
+                "tensor '{name}' has {} elements, which do not fill shape {}",
+                data.len(),
+                fmt_shape(shape)
+            )));
+        }
+        Ok(Tensor {
+            name: name.to_string(),
+            shape: shape.to_vec(),
+            data: TensorData::U8(data.to_vec()),
+        })
+    }
+
+    /// The bytes, refused unless the dtype is u8 and the shape `shape`.
+    pub fn to_u8(&self, shape: &[usize]) -> Result<Vec<u8>> {
+        self.check_shape(shape)?;
+        match &self.data {
+            TensorData::U8(v) => Ok(v.clone()),
+            _ => Err(bad(format!(
+                "tensor '{}' has dtype {}, expected u8",
+                self.name,
+                self.dtype()
+            ))),
         }
     }
 
@@ -328,6 +365,7 @@ impl Tensor {
             TensorData::F32(_) => TensorDtype::F32,
             TensorData::F64(_) => TensorDtype::F64,
             TensorData::BF16(_) => TensorDtype::BF16,
+            TensorData::U8(_) => TensorDtype::U8,
         }
     }
 
@@ -337,6 +375,7 @@ impl Tensor {
             TensorData::F32(v) => v.len(),
             TensorData::F64(v) => v.len(),
             TensorData::BF16(v) => v.len(),
+            TensorData::U8(v) => v.len(),
         }
     }
 
@@ -359,7 +398,9 @@ impl Tensor {
         Ok(match &self.data {
             TensorData::F32(v) => v.iter().map(|&x| T::of(x as f64)).collect(),
             TensorData::F64(v) => v.iter().map(|&x| T::of(x)).collect(),
-            TensorData::BF16(_) => unreachable!("the dtype is T's, checked above"),
+            TensorData::BF16(_) | TensorData::U8(_) => {
+                unreachable!("the dtype is T's, checked above")
+            }
         })
     }
 }
@@ -444,6 +485,7 @@ impl Checkpoint {
                     TensorDtype::F32 => safetensors::Dtype::F32,
                     TensorDtype::F64 => safetensors::Dtype::F64,
                     TensorDtype::BF16 => safetensors::Dtype::BF16,
+                    TensorDtype::U8 => safetensors::Dtype::U8,
                 };
                 safetensors::tensor::TensorView::new(dtype, t.shape.clone(), b)
                     .map(|v| (t.name.as_str(), v))
@@ -500,7 +542,9 @@ impl Checkpoint {
                     dtype: match t.dtype() {
                         TensorDtype::F32 => DType::F32,
                         TensorDtype::F64 => DType::F64,
-                        TensorDtype::BF16 => panic!("format version 1 has no bf16"),
+                        TensorDtype::BF16 | TensorDtype::U8 => {
+                            panic!("format version 1 has no bf16 or u8")
+                        }
                     },
                     shape: t.shape.clone(),
                 })
@@ -609,10 +653,11 @@ impl Checkpoint {
                 safetensors::Dtype::F32 => TensorDtype::F32,
                 safetensors::Dtype::F64 => TensorDtype::F64,
                 safetensors::Dtype::BF16 => TensorDtype::BF16,
+                safetensors::Dtype::U8 => TensorDtype::U8,
                 other => {
                     return Err(bad(format!(
-                        "tensor '{name}' has dtype {other:?}; gradus stores f32, f64 and \
-                         bf16 (optimizer state)"
+                        "tensor '{name}' has dtype {other:?}; gradus stores f32, f64, \
+                         bf16 and u8 (optimizer state)"
                     )))
                 }
             };
@@ -959,6 +1004,10 @@ struct TensorMeta {
     /// otherwise, and in older files).
     #[serde(default, skip_serializing_if = "is_false")]
     bf16: bool,
+    /// Whether the buffers are 8-bit codes with block scales (`state_dtype=q8`;
+    /// absent otherwise, and in older files).
+    #[serde(default, skip_serializing_if = "is_false")]
+    q8: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -969,6 +1018,8 @@ fn is_false(b: &bool) -> bool {
 const SCALARS: &str = "#scalars";
 /// Name of the optimizer-wide scalars.
 const GLOBALS: &str = "#globals";
+/// Suffix of the block scales of an 8-bit buffer (`<slot>#absmax`).
+const ABSMAX: &str = "#absmax";
 
 impl<T: Float> OptimizerState<T> {
     /// Adds this state to `checkpoint`: the tensors as `<prefix>/<tensor>/<slot>` (and
@@ -988,14 +1039,11 @@ impl<T: Float> OptimizerState<T> {
                 .map(|t| TensorMeta {
                     name: t.name.clone(),
                     step: t.step,
-                    len: t
-                        .slots
-                        .first()
-                        .map(Vec::len)
-                        .or(t.bf16_slots.first().map(Vec::len)),
+                    len: t.buffer_len(),
                     scalars: t.scalars.len(),
                     shapes: t.shapes.clone(),
                     bf16: !t.bf16_slots.is_empty(),
+                    q8: !t.q8_slots.is_empty(),
                 })
                 .collect(),
             globals: self.globals.len(),
@@ -1011,14 +1059,23 @@ impl<T: Float> OptimizerState<T> {
         }
         // bfloat16 buffers likewise, and in place of the others, never beside them.
         if let Some(t) = self.tensors.iter().find(|t| {
-            !t.bf16_slots.is_empty()
+            (!t.bf16_slots.is_empty()
                 && (t.bf16_slots.len() != self.slot_names.len()
                     || !t.slots.is_empty()
-                    || !t.shapes.is_empty())
+                    || !t.q8_slots.is_empty()
+                    || !t.shapes.is_empty()))
+                || (!t.q8_slots.is_empty()
+                    && (t.q8_slots.len() != self.slot_names.len()
+                        || t.q8_absmax.len() != t.q8_slots.len()
+                        || t.q8_absmax.iter().zip(&t.q8_slots).any(|(a, s)| {
+                            a.len() != crate::optim::state_dtype::q8::blocks(s.len())
+                        })
+                        || !t.slots.is_empty()
+                        || !t.shapes.is_empty()))
         }) {
             return Err(bad(format!(
-                "optimizer state: tensor '{}' has bf16 buffers that do not match the slot \
-                 names, or buffers of two types",
+                "optimizer state: tensor '{}' has bf16 or 8-bit buffers that do not match \
+                 the slot names (or their block scales), or buffers of two types",
                 t.name
             )));
         }
@@ -1064,6 +1121,19 @@ impl<T: Float> OptimizerState<T> {
                     data,
                 )?)?;
             }
+            for ((slot, codes), absmax) in self.slot_names.iter().zip(&t.q8_slots).zip(&t.q8_absmax)
+            {
+                add(Tensor::from_u8(
+                    &format!("{prefix}/{}/{slot}", t.name),
+                    &[codes.len()],
+                    codes,
+                )?)?;
+                add(Tensor::from_slice(
+                    &format!("{prefix}/{}/{slot}{ABSMAX}", t.name),
+                    &[absmax.len()],
+                    absmax,
+                )?)?;
+            }
             if !t.scalars.is_empty() {
                 add(Tensor::from_slice(
                     &format!("{prefix}/{}/{SCALARS}", t.name),
@@ -1104,9 +1174,11 @@ impl<T: Float> OptimizerState<T> {
     pub fn checkpoint_tensor_names(&self, prefix: &str) -> Vec<String> {
         let mut out = Vec::new();
         for t in &self.tensors {
-            let buffers = t.slots.len().max(t.bf16_slots.len());
-            for slot in self.slot_names.iter().take(buffers) {
+            for slot in self.slot_names.iter().take(t.buffer_count()) {
                 out.push(format!("{prefix}/{}/{slot}", t.name));
+                if !t.q8_slots.is_empty() {
+                    out.push(format!("{prefix}/{}/{slot}{ABSMAX}", t.name));
+                }
             }
             if !t.scalars.is_empty() {
                 out.push(format!("{prefix}/{}/{SCALARS}", t.name));
@@ -1165,12 +1237,30 @@ impl<T: Float> OptimizerState<T> {
                 )));
             }
             let mut bf16_slots = Vec::new();
+            let (mut q8_slots, mut q8_absmax) = (Vec::new(), Vec::new());
             let slots = match t.len {
-                Some(_) if t.bf16 && !t.shapes.is_empty() => {
+                Some(_) if (t.bf16 || t.q8) && !t.shapes.is_empty() => {
                     return Err(bad(format!(
-                        "optimizer tensor '{}': bf16 buffers are shaped like the tensor",
+                        "optimizer tensor '{}': bf16 and 8-bit buffers are shaped like the \
+                         tensor",
                         t.name
                     )))
+                }
+                Some(_) if t.bf16 && t.q8 => {
+                    return Err(bad(format!(
+                        "optimizer tensor '{}': buffers are either bf16 or 8-bit, not both",
+                        t.name
+                    )))
+                }
+                Some(len) if t.q8 && !meta.slot_names.is_empty() => {
+                    let blocks = crate::optim::state_dtype::q8::blocks(len);
+                    for slot in &meta.slot_names {
+                        let name = format!("{prefix}/{}/{slot}", t.name);
+                        q8_slots.push(lookup(name.clone())?.to_u8(&[len])?);
+                        q8_absmax
+                            .push(lookup(format!("{name}{ABSMAX}"))?.to_vec::<f32>(&[blocks])?);
+                    }
+                    Vec::new()
                 }
                 Some(len) if t.bf16 && !meta.slot_names.is_empty() => {
                     bf16_slots = meta
@@ -1213,6 +1303,8 @@ impl<T: Float> OptimizerState<T> {
                 scalars,
                 shapes: t.shapes,
                 bf16_slots,
+                q8_slots,
+                q8_absmax,
             });
         }
         // Each level's prefix is longer than its parent's, so there is no cycle; the
@@ -1270,6 +1362,7 @@ impl<T: Float> OptimizerState<T> {
             let lens = t.slots.iter().map(Vec::len);
             if let Some(l) = lens
                 .chain(t.bf16_slots.iter().map(Vec::len))
+                .chain(t.q8_slots.iter().map(Vec::len))
                 .find(|&l| l != len)
             {
                 return Err(Error::StateMismatch(format!(
@@ -1302,8 +1395,11 @@ impl<T: Float> OptimizerState<T> {
                         .collect(),
                     scalars: t.scalars.clone(),
                     shapes: t.shapes.clone(),
-                    // bfloat16 is bfloat16 whatever the parameters' type.
+                    // bfloat16 is bfloat16 whatever the parameters' type, and 8-bit
+                    // state 8-bit.
                     bf16_slots: t.bf16_slots.clone(),
+                    q8_slots: t.q8_slots.clone(),
+                    q8_absmax: t.q8_absmax.clone(),
                 })
                 .collect(),
             globals: self.globals.clone(),

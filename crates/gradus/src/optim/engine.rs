@@ -123,6 +123,34 @@ pub struct TensorState<T> {
     /// keeps its state in bfloat16 (see [`super::StateDtype`]); empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bf16_slots: Vec<Vec<u16>>,
+    /// The state buffers as 8-bit codes, in place of `slots`, when the optimizer keeps
+    /// its state quantized (`state_dtype=q8`, see [`super::state_dtype::q8`]); empty
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub q8_slots: Vec<Vec<u8>>,
+    /// The scale (absmax) of each block of [`super::state_dtype::q8::BLOCK`] elements
+    /// of each buffer in `q8_slots`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub q8_absmax: Vec<Vec<f32>>,
+}
+
+impl<T> TensorState<T> {
+    /// Elements per state buffer, whatever their storage (`None` without buffers).
+    pub fn buffer_len(&self) -> Option<usize> {
+        self.slots
+            .first()
+            .map(Vec::len)
+            .or(self.bf16_slots.first().map(Vec::len))
+            .or(self.q8_slots.first().map(Vec::len))
+    }
+
+    /// Number of state buffers, whatever their storage.
+    pub fn buffer_count(&self) -> usize {
+        self.slots
+            .len()
+            .max(self.bf16_slots.len())
+            .max(self.q8_slots.len())
+    }
 }
 
 /// The complete state of an optimizer, as saved in a checkpoint.
@@ -163,7 +191,8 @@ impl<T> OptimizerState<T> {
     }
 
     /// Bytes the state buffers occupy: every buffer at its own length and storage
-    /// (`T`, or 2 bytes for bfloat16 state), the wrapped optimizers' too. Scalars and
+    /// (`T`, 2 bytes for bfloat16 state, 1 byte and a 4-byte scale per block for 8-bit
+    /// state), the wrapped optimizers' too. Scalars and
     /// names are not counted.
     pub fn buffer_bytes(&self) -> usize {
         let own: usize = self
@@ -172,6 +201,8 @@ impl<T> OptimizerState<T> {
             .map(|t| {
                 t.slots.iter().map(Vec::len).sum::<usize>() * std::mem::size_of::<T>()
                     + t.bf16_slots.iter().map(Vec::len).sum::<usize>() * 2
+                    + t.q8_slots.iter().map(Vec::len).sum::<usize>()
+                    + t.q8_absmax.iter().map(Vec::len).sum::<usize>() * 4
             })
             .sum();
         own + self.inner.iter().map(Self::buffer_bytes).sum::<usize>()
@@ -253,6 +284,13 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
         let t = self.tensor_state(name)?;
         if self.state_dtype.is_param() {
             t.slots.get(k).cloned()
+        } else if self.state_dtype.is_q8() {
+            let codec = state_dtype::q8::codec_for(slot);
+            Some(state_dtype::q8::widen(
+                codec,
+                t.q8_slots.get(k)?,
+                t.q8_absmax.get(k)?,
+            ))
         } else {
             let b = t.bf16_slots.get(k)?;
             Some(b.iter().map(|&x| state_dtype::decode(x)).collect())
@@ -264,12 +302,7 @@ impl<R: Rule, T: Float> Elementwise<R, T> {
     /// scratch buffer.
     fn resolve(&mut self, params: &[Param<'_, T>]) -> Result<()> {
         self.table.resolve(params, &mut self.slots_of, |p, t| {
-            let len = t
-                .slots
-                .first()
-                .map(Vec::len)
-                .or(t.bf16_slots.first().map(Vec::len))
-                .unwrap_or(p.value.len());
+            let len = t.buffer_len().unwrap_or(p.value.len());
             if len != p.value.len() {
                 return Err(Error::StateShape {
                     name: p.name.to_string(),
@@ -327,6 +360,15 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                     let init = T::of(self.rule.slot_init(t.slots.len()));
                     t.slots.push(vec![init; n]);
                 }
+            } else if self.state_dtype.is_q8() {
+                while t.q8_slots.len() < nslots {
+                    let k = t.q8_slots.len();
+                    let codec = state_dtype::q8::codec_for(self.rule.slot_names()[k]);
+                    let (codes, absmax) =
+                        state_dtype::q8::fresh(codec, T::of(self.rule.slot_init(k)), n);
+                    t.q8_slots.push(codes);
+                    t.q8_absmax.push(absmax);
+                }
             } else {
                 while t.bf16_slots.len() < nslots {
                     let init = T::of(self.rule.slot_init(t.bf16_slots.len()));
@@ -379,6 +421,8 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                     TensorState {
                         slots: t.slots[..t.slots.len().min(used)].to_vec(),
                         bf16_slots: t.bf16_slots[..t.bf16_slots.len().min(used)].to_vec(),
+                        q8_slots: t.q8_slots[..t.q8_slots.len().min(used)].to_vec(),
+                        q8_absmax: t.q8_absmax[..t.q8_absmax.len().min(used)].to_vec(),
                         ..t.clone()
                     }
                 })
@@ -403,10 +447,13 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
             // The buffers are where the spec's `state_dtype` says, and only there.
             let (count, other, lens): (usize, usize, Vec<usize>) = if dtype.is_param() {
                 let lens = t.slots.iter().map(Vec::len).collect();
-                (t.slots.len(), t.bf16_slots.len(), lens)
+                (t.slots.len(), t.bf16_slots.len() + t.q8_slots.len(), lens)
+            } else if dtype.is_q8() {
+                let lens = t.q8_slots.iter().map(Vec::len).collect();
+                (t.q8_slots.len(), t.slots.len() + t.bf16_slots.len(), lens)
             } else {
                 let lens = t.bf16_slots.iter().map(Vec::len).collect();
-                (t.bf16_slots.len(), t.slots.len(), lens)
+                (t.bf16_slots.len(), t.slots.len() + t.q8_slots.len(), lens)
             };
             if other != 0 {
                 return Err(Error::StateMismatch(format!(
@@ -431,6 +478,23 @@ impl<R: Rule, T: Float> Optimizer<T> for Elementwise<R, T> {
                 return Err(Error::StateMismatch(format!(
                     "tensor '{}' has state buffers of different lengths ({} and {})",
                     t.name, lens[0], l
+                )));
+            }
+            // One scale per block of each 8-bit buffer, and none without them.
+            let blocks = lens.first().map_or(0, |&n| state_dtype::q8::blocks(n));
+            let scales_ok = if dtype.is_q8() {
+                t.q8_absmax.len() == t.q8_slots.len()
+                    && t.q8_absmax.iter().all(|a| a.len() == blocks)
+            } else {
+                t.q8_absmax.is_empty()
+            };
+            if !scales_ok {
+                return Err(Error::StateMismatch(format!(
+                    "tensor '{}': an 8-bit state buffer of {} elements needs {blocks} \
+                     block scales (one per {} elements)",
+                    t.name,
+                    lens.first().copied().unwrap_or(0),
+                    state_dtype::q8::BLOCK
                 )));
             }
             if !t.shapes.is_empty() {

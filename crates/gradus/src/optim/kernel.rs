@@ -21,7 +21,8 @@
 //! nothing once the optimizer has seen its tensors.
 
 use super::engine::{Rule, TensorState};
-use super::state_dtype::{self, Bf16, Bf16Sr, StateDtype, Store};
+use super::state_dtype::q8::{self, Codec};
+use super::state_dtype::{self, Bf16, Bf16Sr, StateDtype, Store, Q8};
 use super::Param;
 use crate::float::Float;
 use rayon::prelude::*;
@@ -154,8 +155,11 @@ pub(crate) fn first_nonfinite_in<T: Float>(params: &[Param<'_, T>]) -> Option<(u
 struct Seg<T> {
     p: *mut T,
     g: *const T,
-    /// The state slots, of the step's storage type (`T` or bfloat16 bits).
+    /// The state slots, of the step's storage type (`T`, bfloat16 bits or 8-bit codes).
     s: [*mut u8; MAX_SLOTS],
+    /// With 8-bit state: the block scales of the slots, from the segment's first
+    /// block (segments then start on block boundaries); null otherwise.
+    a: [*mut f32; MAX_SLOTS],
     len: usize,
     coeff: usize,
     /// Index of the segment's first element in its tensor, and the tensor's seed
@@ -215,6 +219,8 @@ struct Plan<'a, C, T> {
     /// Every gradient is multiplied by this in the update (clipping's coefficient; 1
     /// otherwise, which changes no bit: multiplying by one is exact in IEEE 754).
     grad_scale: T,
+    /// With 8-bit state: the quantization map of each slot.
+    codecs: [&'static Codec; MAX_SLOTS],
 }
 
 // SAFETY: each segment views a range of a buffer that no other segment overlaps
@@ -224,8 +230,8 @@ struct Plan<'a, C, T> {
 unsafe impl<C: Sync, T: Send + Sync> Sync for Plan<'_, C, T> {}
 
 /// Applies `rule` to every param (with state `tensors[slots_of[i]]`, kept as
-/// `storage`: in `TensorState::slots`, or `TensorState::bf16_slots` for bfloat16): one
-/// step.
+/// `storage`: in `TensorState::slots`, `TensorState::bf16_slots` for bfloat16, or
+/// `TensorState::q8_slots` and `q8_absmax` for 8-bit state): one step.
 pub(crate) fn run<R: Rule, T: Float>(
     rule: &R,
     params: &mut [Param<'_, T>],
@@ -266,6 +272,7 @@ pub(crate) fn run<R: Rule, T: Float>(
         // schedule set to 0 keeps its buffer, as torch does); only the first `nslots`
         // are read.
         assert!(p.grad.len() == n);
+        let mut a = [std::ptr::null_mut(); MAX_SLOTS];
         let (s, elem) = if storage.is_param() {
             assert!(t.slots.len() >= nslots);
             assert!(t.slots[..nslots].iter().all(|s| s.len() == n));
@@ -275,6 +282,21 @@ pub(crate) fn run<R: Rule, T: Float>(
                     .map_or(std::ptr::null_mut(), |s| s.as_mut_ptr().cast::<u8>())
             });
             (s, std::mem::size_of::<T>())
+        } else if storage.is_q8() {
+            assert!(t.q8_slots.len() >= nslots && t.q8_absmax.len() >= nslots);
+            assert!(t.q8_slots[..nslots].iter().all(|s| s.len() == n));
+            assert!(t.q8_absmax[..nslots]
+                .iter()
+                .all(|s| s.len() == q8::blocks(n)));
+            for (k, ak) in a.iter_mut().enumerate().take(nslots) {
+                *ak = t.q8_absmax[k].as_mut_ptr();
+            }
+            let s = std::array::from_fn(|k| {
+                t.q8_slots
+                    .get_mut(k)
+                    .map_or(std::ptr::null_mut(), |s| s.as_mut_ptr())
+            });
+            (s, 1)
         } else {
             assert!(t.bf16_slots.len() >= nslots);
             assert!(t.bf16_slots[..nslots].iter().all(|s| s.len() == n));
@@ -294,13 +316,16 @@ pub(crate) fn run<R: Rule, T: Float>(
             p: p.value.as_mut_ptr(),
             g: p.grad.as_ptr(),
             s,
+            a,
             len: 0,
             coeff: ci,
             off: 0,
             seed,
         };
-        // Chunk boundaries on cache lines of the parameter buffer.
+        // Chunk boundaries on cache lines of the parameter buffer; with 8-bit state,
+        // on quantization blocks (`ITEM` is a multiple of the block).
         let head = match base.p.align_offset(CACHE_LINE) {
+            _ if storage.is_q8() => 0,
             a if a < CACHE_LINE => a,
             _ => 0,
         };
@@ -325,6 +350,13 @@ pub(crate) fn run<R: Rule, T: Float>(
                             std::ptr::null_mut()
                         }
                     }),
+                    a: std::array::from_fn(|k| {
+                        if base.a[k].is_null() {
+                            std::ptr::null_mut()
+                        } else {
+                            base.a[k].add(start / q8::BLOCK)
+                        }
+                    }),
                     len: end - start,
                     coeff: ci,
                     off: start,
@@ -344,16 +376,19 @@ pub(crate) fn run<R: Rule, T: Float>(
     }
     items.push(segs.len());
     let total: usize = params.iter().map(|p| p.value.len()).sum();
+    let names = rule.slot_names();
     let plan = Plan {
         coeffs,
         segs,
         items,
         grad_scale,
+        codecs: std::array::from_fn(|k| names.get(k).map_or(q8::signed(), |n| q8::codec_for(n))),
     };
     match storage {
         StateDtype::Param => execute_in::<R, T, T>(&plan, total, nslots),
         StateDtype::Bf16 => execute_in::<R, T, Bf16>(&plan, total, nslots),
         StateDtype::Bf16Sr => execute_in::<R, T, Bf16Sr>(&plan, total, nslots),
+        StateDtype::Q8 => execute_in::<R, T, Q8>(&plan, total, nslots),
     }
     segs.clear();
 }
@@ -493,6 +528,27 @@ unsafe fn item_plain<R: Rule, T: Float, S: Store<T>, const N: usize>(
             )
         };
         let c = &plan.coeffs[seg.coeff];
+        if S::BLOCKWISE {
+            // SAFETY: as above; the segment's codes are bytes and it starts on a block
+            // boundary, so its scales are the next `blocks(len)` of the slot's.
+            let (codes, scales) = unsafe {
+                (
+                    std::array::from_fn::<_, N, _>(|j| {
+                        std::slice::from_raw_parts_mut(seg.s[j], seg.len)
+                    }),
+                    std::array::from_fn::<_, N, _>(|j| {
+                        std::slice::from_raw_parts_mut(seg.a[j], q8::blocks(seg.len))
+                    }),
+                )
+            };
+            let codecs = std::array::from_fn(|j| plan.codecs[j]);
+            if R::is_fast(c) {
+                sweep_q8::<R, T, N, true>(c, p, g, codes, scales, codecs, plan.grad_scale);
+            } else {
+                sweep_q8::<R, T, N, false>(c, p, g, codes, scales, codecs, plan.grad_scale);
+            }
+            continue;
+        }
         let at = (seg.seed, seg.off);
         if R::is_fast(c) {
             sweep_pair::<R, T, S, N, true>(c, p, g, s, plan.grad_scale, at);
@@ -576,6 +632,50 @@ fn update<R: Rule, T: Float, const FAST: bool>(c: &R::Coeffs<T>, p: &mut T, g: T
         R::update_fast(c, p, g, s)
     } else {
         R::update(c, p, g, s)
+    }
+}
+
+/// The 8-bit loop, block by block: decode each slot's block into a local buffer,
+/// update the elements exactly as with full state, then quantize the new block
+/// (its absmax, then its codes). Inlined into each instruction-set variant.
+#[inline(always)]
+fn sweep_q8<R: Rule, T: Float, const N: usize, const FAST: bool>(
+    c: &R::Coeffs<T>,
+    p: &mut [T],
+    g: &[T],
+    codes: [&mut [u8]; N],
+    scales: [&mut [f32]; N],
+    codecs: [&Codec; N],
+    scale: T,
+) {
+    let c = *c;
+    let n = p.len();
+    let g = &g[..n];
+    let mut buf = [[T::zero(); q8::BLOCK]; N];
+    for (b, start) in (0..n).step_by(q8::BLOCK).enumerate() {
+        let len = q8::BLOCK.min(n - start);
+        let (p, g) = (&mut p[start..start + len], &g[start..start + len]);
+        for k in 0..N {
+            let a = T::of(scales[k][b] as f64);
+            let codes = &codes[k][start..start + len];
+            for (v, &q) in buf[k][..len].iter_mut().zip(codes) {
+                *v = codecs[k].decode(q, a);
+            }
+        }
+        for i in 0..len {
+            let mut st = [T::zero(); N];
+            for k in 0..N {
+                st[k] = buf[k][i];
+            }
+            update::<R, T, FAST>(&c, &mut p[i], g[i] * scale, &mut st);
+            for k in 0..N {
+                buf[k][i] = st[k];
+            }
+        }
+        for k in 0..N {
+            scales[k][b] =
+                codecs[k].encode_block(&buf[k][..len], &mut codes[k][start..start + len]);
+        }
     }
 }
 

@@ -230,8 +230,7 @@ impl<T: Float> Lookahead<T> {
                     step: 0,
                     slots,
                     scalars: Vec::new(),
-                    shapes: Vec::new(),
-                    bf16_slots: Vec::new(),
+                    ..Default::default()
                 });
             }
         }

@@ -23,6 +23,9 @@
 //!   and a resumed run draws what an uninterrupted one would. Error below 2⁻⁷
 //!   relative (one ulp).
 //!
+//! * `q8`: 8-bit block-wise quantization with bitsandbytes' dynamic map and one
+//!   scale per 256 elements (see [`q8`]): 1.016 bytes per state element.
+//!
 //! The default, `state_dtype=param`, keeps the state in the parameters' type
 //! (bit-exact to torch) and is not written in specs.
 //!
@@ -37,7 +40,7 @@ use crate::spec::{Call, Value};
 
 crate::choice! {
     /// How an element-wise optimizer stores its state buffers.
-    pub enum StateDtype { Param = "param", Bf16 = "bf16", Bf16Sr = "bf16_sr" }
+    pub enum StateDtype { Param = "param", Bf16 = "bf16", Bf16Sr = "bf16_sr", Q8 = "q8" }
 }
 
 // `choice!` takes no variant attributes, so no `#[derive(Default)]` with `#[default]`.
@@ -52,12 +55,19 @@ impl StateDtype {
     /// The spec key.
     pub const KEY: &'static str = "state_dtype";
 
-    /// Bytes per state element, for `T` parameters.
+    /// Bytes per state element, for `T` parameters (`q8`: one code byte, plus an
+    /// `f32` scale per block of [`q8::BLOCK`] elements, not counted here).
     pub fn bytes_per_element<T: Float>(self) -> usize {
         match self {
             StateDtype::Param => std::mem::size_of::<T>(),
             StateDtype::Bf16 | StateDtype::Bf16Sr => 2,
+            StateDtype::Q8 => 1,
         }
+    }
+
+    /// Whether the state is 8-bit block-wise quantized (see [`q8`]).
+    pub fn is_q8(self) -> bool {
+        self == StateDtype::Q8
     }
 
     /// Whether the state is kept in the parameters' type.
@@ -87,6 +97,7 @@ pub(crate) fn split(call: &Call, accepts: bool) -> Result<(Call, StateDtype)> {
         "param" => StateDtype::Param,
         "bf16" => StateDtype::Bf16,
         "bf16_sr" => StateDtype::Bf16Sr,
+        "q8" => StateDtype::Q8,
         _ => {
             return Err(Error::invalid(
                 &call.name,
@@ -120,7 +131,8 @@ pub(crate) fn table_entry() -> crate::hyper::HyperParam {
         crate::hyper::Range::NONE,
         false,
         "Storage of the state buffers: param (the parameters' type, bit-exact), \
-         bf16 (bfloat16, nearest even) or bf16_sr (bfloat16, stochastic rounding).",
+         bf16 (bfloat16, nearest even), bf16_sr (bfloat16, stochastic rounding) or q8 \
+         (8 bits per element, block-wise dynamic quantization).",
     )
 }
 
@@ -244,6 +256,9 @@ pub(crate) fn noise(seed: u32, i: usize, k: usize) -> u32 {
 pub(crate) trait Store<T: Float>: Copy + Send + Sync + 'static {
     /// Whether [`Store::store`] uses its random bits (stochastic rounding).
     const SEEDED: bool = false;
+    /// Whether the storage is quantized block by block (`q8`), which the kernel
+    /// sweeps with its own loop.
+    const BLOCKWISE: bool = false;
     /// The stored value, widened to `T`.
     fn load(self) -> T;
     /// `x`, rounded to the storage; `noise` holds 16 random bits when `SEEDED`.
@@ -306,6 +321,22 @@ impl<T: Float> Store<T> for Bf16Sr {
     }
 }
 
+/// The kernel's marker for 8-bit state: its buffers are updated block by block
+/// ([`Store::BLOCKWISE`]), never element by element through `load`/`store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(transparent)]
+pub(crate) struct Q8(pub u8);
+
+impl<T: Float> Store<T> for Q8 {
+    const BLOCKWISE: bool = true;
+    fn load(self) -> T {
+        unreachable!("8-bit state is decoded block by block")
+    }
+    fn store(_x: T, _noise: u32) -> Self {
+        unreachable!("8-bit state is encoded block by block")
+    }
+}
+
 /// `x` rounded to bfloat16 as the kernel stores a fresh buffer's initial value.
 pub(crate) fn encode<T: Float>(x: T) -> u16 {
     <Bf16 as Store<T>>::store(x, 0).0
@@ -315,6 +346,8 @@ pub(crate) fn encode<T: Float>(x: T) -> u16 {
 pub fn decode<T: Float>(b: u16) -> T {
     widen(b)
 }
+
+pub mod q8;
 
 #[cfg(test)]
 mod tests;
