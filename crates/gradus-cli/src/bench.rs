@@ -475,21 +475,45 @@ fn measure_typed<T: Float>(
     drop(params);
     let state = opt.state();
     let state_slots = state.slot_names.len();
-    // bfloat16 state (`state_dtype=bf16`) is 2 bytes per element, whatever `T` is.
+    // bfloat16 state (`state_dtype=bf16`) is 2 bytes per element, whatever `T` is;
+    // 8-bit state (`q8`) 1 byte, plus an f32 scale per block.
     let bf16 = state.tensors.iter().any(|t| !t.bf16_slots.is_empty());
+    let q8 = state.tensors.iter().any(|t| !t.q8_slots.is_empty());
+    let q8_scale_bytes: u64 = state
+        .tensors
+        .iter()
+        .flat_map(|t| &t.q8_absmax)
+        .map(|a| 4 * a.len() as u64)
+        .sum();
     let state_bytes_per_param = state.buffer_bytes() as f64 / n as f64;
     drop(state);
     let min_step_seconds = times.iter().copied().fold(f64::INFINITY, f64::min);
     let median_step_seconds = median(&mut times);
     let elem = std::mem::size_of::<T>() as u64;
-    let state_elem = if bf16 { 2 } else { elem };
+    let state_elem = if q8 {
+        1
+    } else if bf16 {
+        2
+    } else {
+        elem
+    };
     let elementwise = kind == OptimizerKind::Elementwise;
-    // params read + written, grads read, each state slot read + written.
-    let bytes_per_step =
-        elementwise.then(|| n as u64 * (3 * elem + 2 * state_elem * state_slots as u64));
+    // params read + written, grads read, each state slot read + written (with 8-bit
+    // state, its block scales too).
+    let bytes_per_step = elementwise
+        .then(|| n as u64 * (3 * elem + 2 * state_elem * state_slots as u64) + 2 * q8_scale_bytes);
     drop(opt);
     let roofline_step_seconds = if !elementwise {
         None
+    } else if q8 {
+        // The scales (1.6 % of the state's bytes) are left out of the bare pass.
+        Some(match state_slots {
+            0 => roofline_seconds::<T, Bits8, 0>(&mut values, &grads, args.steps),
+            1 => roofline_seconds::<T, Bits8, 1>(&mut values, &grads, args.steps),
+            2 => roofline_seconds::<T, Bits8, 2>(&mut values, &grads, args.steps),
+            3 => roofline_seconds::<T, Bits8, 3>(&mut values, &grads, args.steps),
+            _ => roofline_seconds::<T, Bits8, 4>(&mut values, &grads, args.steps),
+        })
     } else if bf16 {
         Some(match state_slots {
             0 => roofline_seconds::<T, Bits16, 0>(&mut values, &grads, args.steps),
@@ -560,6 +584,17 @@ impl<T: Float> PassElem<T> for Bits16 {
     #[inline(always)]
     fn bump(self, g: T) -> Self {
         Bits16(self.0.wrapping_add(u16::from(g > T::zero())))
+    }
+}
+
+/// A byte: the size of 8-bit state's codes.
+#[derive(Clone, Copy, Default)]
+struct Bits8(u8);
+
+impl<T: Float> PassElem<T> for Bits8 {
+    #[inline(always)]
+    fn bump(self, g: T) -> Self {
+        Bits8(self.0.wrapping_add(u8::from(g > T::zero())))
     }
 }
 

@@ -656,11 +656,7 @@ fn sweep_q8<R: Rule, T: Float, const N: usize, const FAST: bool>(
         let len = q8::BLOCK.min(n - start);
         let (p, g) = (&mut p[start..start + len], &g[start..start + len]);
         for k in 0..N {
-            let a = T::of(scales[k][b] as f64);
-            let codes = &codes[k][start..start + len];
-            for (v, &q) in buf[k][..len].iter_mut().zip(codes) {
-                *v = codecs[k].decode(q, a);
-            }
+            codecs[k].decode_block(&codes[k][start..start + len], scales[k][b], &mut buf[k][..len]);
         }
         for i in 0..len {
             let mut st = [T::zero(); N];
@@ -674,7 +670,7 @@ fn sweep_q8<R: Rule, T: Float, const N: usize, const FAST: bool>(
         }
         for k in 0..N {
             scales[k][b] =
-                codecs[k].encode_block(&buf[k][..len], &mut codes[k][start..start + len]);
+                codecs[k].encode_block_fast(&mut buf[k][..len], &mut codes[k][start..start + len]);
         }
     }
 }

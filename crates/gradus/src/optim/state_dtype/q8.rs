@@ -56,6 +56,11 @@ const LO_BITS: u32 = (127 - 24) << 23;
 /// 1.0: everything from it up (and NaN) shares the last bucket.
 const ONE_BITS: u32 = 127 << 23;
 const BUCKETS: usize = (((ONE_BITS - LO_BITS) >> SHIFT) + 1) as usize;
+/// The lookup table's length: a power of two, so that a masked index needs no check.
+const LUT_LEN: usize = BUCKETS.next_power_of_two();
+/// A bucket entry without a midpoint compares against this (above any 16-bit
+/// remainder).
+const NO_MIDPOINT: u32 = 1 << SHIFT;
 
 /// One quantization map and its encoder tables.
 #[derive(Debug)]
@@ -70,55 +75,83 @@ pub struct Codec {
     /// `thr[p]`: midpoint of `mags[p]` and `mags[p + 1]`, rounded to f32; NaN for the
     /// last (no comparison reaches it).
     thr: Vec<f32>,
-    /// For each bucket of magnitudes: the number of midpoints at or below its start.
-    lut: Vec<u8>,
+    /// For each bucket of magnitudes (the bits of a magnitude in `[2^-24, 1]` shifted
+    /// by [`SHIFT`]): `count << 17 | at`, where `count` is the number of midpoints
+    /// at or below the bucket's start and `at` the low bits of the one midpoint inside
+    /// the bucket ([`NO_MIDPOINT`] if none). A magnitude's index is `count` plus
+    /// whether its low bits reach `at`: one load and one comparison.
+    lut: Box<[u32; LUT_LEN]>,
+    /// Decade tables of the decoder: magnitude index `p` (plus [`Codec::offset`]) is
+    /// `e = 2^d + j`, and its magnitude is `j × step[d] + first[d]` (one fused
+    /// multiply-add in `f32`).
+    first: [f32; 8],
+    step: [f32; 8],
+    /// 0 for the signed map, 1 for the unsigned one.
+    offset: u32,
+    /// The magnitude index of 1.
+    top: u32,
 }
 
-/// The magnitudes of bitsandbytes' dynamic map: 0, the decade midpoints, 1.
-fn dynamic_magnitudes(signed: bool) -> Vec<f32> {
-    let mut m = vec![0.0f32];
-    for i in 0..7 {
-        let n = if signed { 1u32 << i } else { 1u32 << (i + 1) };
-        let scale = 10f64.powi(i - 6);
-        for j in 0..n {
-            let mid = 0.1 + 0.9 * (2 * j + 1) as f64 / (2 * n) as f64;
-            m.push((scale * mid) as f32);
-        }
+/// The magnitude of index `p` of a map with decade tables `first`, `step`: exactly
+/// what the vectorized decoder computes.
+#[inline(always)]
+fn magnitude(p: u32, offset: u32, top: u32, first: &[f32; 8], step: &[f32; 8]) -> f32 {
+    let e = p + offset;
+    let d = ((e as f32).to_bits() >> 23).wrapping_sub(127) & 7;
+    let j = e.wrapping_sub(1 << d) as i32 as f32;
+    let m = j.mul_add(step[d as usize], first[d as usize]);
+    if p == 0 {
+        0.0
+    } else if p == top {
+        1.0
+    } else {
+        m
     }
-    m.push(1.0);
-    m.sort_by(f32::total_cmp);
-    m
 }
 
 impl Codec {
     fn new(signed: bool) -> Codec {
-        let mags = dynamic_magnitudes(signed);
-        assert_eq!(mags.len(), if signed { 129 } else { 256 });
-        let top = mags.len() - 1;
+        // bitsandbytes' create_dynamic_map: decade i = 0..7 holds the midpoints of n_i
+        // equal intervals of [0.1, 1], times 10^(i-6).
+        let offset = if signed { 0 } else { 1 };
+        let (mut first, mut step) = ([0.0f32; 8], [0.0f32; 8]);
+        for i in 0..7 {
+            let d = i + offset as usize;
+            let n = (1u32 << d) as f64;
+            let scale = 10f64.powi(i as i32 - 6);
+            first[d] = (scale * (0.1 + 0.9 / (2.0 * n))) as f32;
+            step[d] = (scale * 0.9 / n) as f32;
+        }
+        let top: u32 = if signed { 128 } else { 255 };
+        let mags: Vec<f32> = (0..=top)
+            .map(|p| magnitude(p, offset, top, &first, &step))
+            .collect();
+        assert!(mags.windows(2).all(|w| w[0] < w[1]), "the map is sorted");
+        let top = top as usize;
         let mut thr: Vec<f32> = mags
             .windows(2)
             .map(|w| ((w[0] as f64 + w[1] as f64) / 2.0) as f32)
             .collect();
         thr.push(f32::NAN);
-        assert!(
-            thr[0] > f32::from_bits(LO_BITS),
-            "the first bucket holds a midpoint"
-        );
-        let lut: Vec<u8> = (0..BUCKETS)
-            .map(|k| {
-                let start = f32::from_bits(LO_BITS + ((k as u32) << SHIFT));
-                thr[..top].iter().filter(|&&t| t <= start).count() as u8
-            })
-            .collect();
-        // Each bucket holds at most one midpoint: the lookup plus one comparison is
-        // then the exact count.
-        for k in 0..BUCKETS - 1 {
-            let end = f32::from_bits(LO_BITS + ((k as u32 + 1) << SHIFT));
-            let b = lut[k] as usize;
-            assert!(
-                b + 1 >= top || thr[b + 1] >= end,
-                "bucket {k} holds two midpoints"
-            );
+        assert!(thr[0] > f32::from_bits(LO_BITS + NO_MIDPOINT), "the first bucket holds a midpoint");
+        let mut lut = Box::new([0u32; LUT_LEN]);
+        for (k, entry) in lut.iter_mut().enumerate().take(BUCKETS) {
+            let start = LO_BITS + ((k as u32) << SHIFT);
+            let end = start + NO_MIDPOINT;
+            let count = thr[..top]
+                .iter()
+                .filter(|&&t| t <= f32::from_bits(start))
+                .count();
+            let inside = |b: usize| b < top && thr[b].to_bits() < end;
+            // At most one midpoint per bucket: the lookup plus one comparison is then
+            // the exact count.
+            assert!(!inside(count + 1), "bucket {k} holds two midpoints");
+            let at = if k + 1 < BUCKETS && inside(count) {
+                thr[count].to_bits() - start
+            } else {
+                NO_MIDPOINT
+            };
+            *entry = (count as u32) << 17 | at;
         }
         let mut values = [0.0f32; 256];
         if signed {
@@ -139,24 +172,32 @@ impl Codec {
             mags,
             thr,
             lut,
+            first,
+            step,
+            offset,
+            top: top as u32,
         }
+    }
+
+    /// The code of magnitude index `p` with sign `neg`.
+    #[inline(always)]
+    fn code(&self, p: u32, neg: bool) -> u8 {
+        let q = match (self.signed, neg) {
+            (true, false) => 127 + p,
+            (true, true) => 127 - p.min(127),
+            (false, false) => p,
+            (false, true) => 0,
+        };
+        q as u8
     }
 
     /// The code of `x` (a value already divided by its block's absmax).
     #[inline(always)]
     pub fn encode(&self, x: f32) -> u8 {
-        let a = x.abs();
-        let bits = a.to_bits().clamp(LO_BITS, ONE_BITS);
-        let k = ((bits - LO_BITS) >> SHIFT) as usize;
-        let b = self.lut[k.min(BUCKETS - 1)];
-        let t = self.thr[(b as usize).min(self.thr.len() - 1)];
-        let p = b + (a >= t) as u8;
-        match (self.signed, x.is_sign_negative()) {
-            (true, false) => 127 + p,
-            (true, true) => 127 - p.min(127),
-            (false, false) => p,
-            (false, true) => 0,
-        }
+        let bits = (x.to_bits() & 0x7FFF_FFFF).clamp(LO_BITS, ONE_BITS);
+        let e = self.lut[((bits - LO_BITS) >> SHIFT) as usize & (LUT_LEN - 1)];
+        let p = (e >> 17) + ((bits & (NO_MIDPOINT - 1)) >= (e & 0x1FFFF)) as u32;
+        self.code(p, x.is_sign_negative())
     }
 
     /// [`Codec::encode`] the slow way: a binary search over the midpoints.
@@ -172,13 +213,7 @@ impl Codec {
                 hi = mid - 1;
             }
         }
-        let p = lo as u8;
-        match (self.signed, x.is_sign_negative()) {
-            (true, false) => 127 + p,
-            (true, true) => 127 - p.min(127),
-            (false, false) => p,
-            (false, true) => 0,
-        }
+        self.code(lo as u32, x.is_sign_negative())
     }
 
     /// The value of `code`, times the block's `absmax`, in `T`.
@@ -187,27 +222,96 @@ impl Codec {
         T::of(self.values[code as usize] as f64) * absmax
     }
 
+    /// Decodes a block of `f32` state: `out[i] = values[codes[i]] × absmax`.
+    #[inline(always)]
+    pub fn decode_f32(&self, codes: &[u8], absmax: f32, out: &mut [f32]) {
+        let out = &mut out[..codes.len()];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has AVX2 and FMA, checked just above.
+                return unsafe { simd::decode(self, codes, absmax, out) };
+            }
+        }
+        for (o, &q) in out.iter_mut().zip(codes) {
+            *o = self.values[q as usize] * absmax;
+        }
+    }
+
+    /// Decodes a block into `out` (as long as `codes`): vectorized for `f32`.
+    #[inline(always)]
+    pub fn decode_block<T: Float>(&self, codes: &[u8], absmax: f32, out: &mut [T]) {
+        if let Some(out) = as_f32(out) {
+            return self.decode_f32(codes, absmax, out);
+        }
+        let a = T::of(absmax as f64);
+        for (o, &q) in out.iter_mut().zip(codes) {
+            *o = self.decode(q, a);
+        }
+    }
+
+    /// [`Codec::encode_block`], vectorized for `f32`.
+    #[inline(always)]
+    pub fn encode_block_fast<T: Float>(&self, v: &mut [T], codes: &mut [u8]) -> f32 {
+        match as_f32(v) {
+            Some(v) => self.encode_block_f32(v, codes),
+            None => self.encode_block(v, codes),
+        }
+    }
+
+    /// The largest magnitude of a block, as stored: NaN if the block holds one.
+    #[inline(always)]
+    fn absmax<T: Float>(v: &[T]) -> f32 {
+        let mut amax = T::zero();
+        let mut nan = false;
+        for &x in v {
+            let a = x.abs();
+            amax = if a > amax { a } else { amax };
+            nan |= x.is_nan();
+        }
+        if nan {
+            f32::NAN
+        } else {
+            amax.f64() as f32
+        }
+    }
+
+    /// The multiplier that normalizes a block of scale `stored` (0 for a block of
+    /// zeros or a non-finite scale: all its codes are then the code of 0).
+    #[inline(always)]
+    fn inverse<T: Float>(stored: f32) -> T {
+        if stored > 0.0 && stored.is_finite() {
+            T::one() / T::of(stored as f64)
+        } else {
+            T::zero()
+        }
+    }
+
     /// Quantizes one block: returns its absmax (rounded to `f32`) and writes the
     /// codes of `v` into `codes` (as long as `v`).
     #[inline(always)]
     pub fn encode_block<T: Float>(&self, v: &[T], codes: &mut [u8]) -> f32 {
         let codes = &mut codes[..v.len()];
-        let mut amax = T::zero();
-        for &x in v {
-            // Not `max`: a NaN propagates (and then stores zeros), it is not skipped.
-            let a = x.abs();
-            amax = if a > amax || a.is_nan() { a } else { amax };
-        }
-        let stored = amax.f64() as f32;
-        let inv = if stored > 0.0 && stored.is_finite() {
-            T::one() / T::of(stored as f64)
-        } else {
-            T::zero()
-        };
+        let stored = Self::absmax(v);
+        let inv: T = Self::inverse(stored);
         for (c, &x) in codes.iter_mut().zip(v) {
             *c = self.encode((x * inv).f64() as f32);
         }
         stored
+    }
+
+    /// [`Codec::encode_block`] for `f32` state, vectorized where the CPU allows.
+    #[inline(always)]
+    pub fn encode_block_f32(&self, v: &[f32], codes: &mut [u8]) -> f32 {
+        let codes = &mut codes[..v.len()];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has AVX2 and FMA, checked just above.
+                return unsafe { simd::encode_block(self, v, codes) };
+            }
+        }
+        self.encode_block(v, codes)
     }
 
     /// The largest distance, relative to absmax, between a value in `[-1, 1]` (or
@@ -224,6 +328,17 @@ impl Codec {
                 0.0
             })
             + 2f64.powi(-22)
+    }
+}
+
+/// `v` as `f32`s, if `T` is `f32`.
+#[inline(always)]
+fn as_f32<T: Float>(v: &mut [T]) -> Option<&mut [f32]> {
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        // SAFETY: `T` is `f32`, checked just above.
+        Some(unsafe { &mut *(v as *mut [T] as *mut [f32]) })
+    } else {
+        None
     }
 }
 
@@ -278,6 +393,133 @@ pub fn widen<T: Float>(codec: &Codec, codes: &[u8], absmax: &[f32]) -> Vec<T> {
         .zip(absmax)
         .flat_map(|(c, &a)| c.iter().map(move |&q| codec.decode(q, T::of(a as f64))))
         .collect()
+}
+
+/// The AVX2 block codecs: the same functions as the scalar ones, eight lanes at a time.
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// The CPU supports AVX2 and FMA; `out` is as long as `codes`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn decode(c: &Codec, codes: &[u8], absmax: f32, out: &mut [f32]) {
+        let n = codes.len();
+        let full = n / 8 * 8;
+        let first = _mm256_loadu_ps(c.first.as_ptr());
+        let step = _mm256_loadu_ps(c.step.as_ptr());
+        let scale = _mm256_set1_ps(absmax);
+        let (offset, top) = (_mm256_set1_epi32(c.offset as i32), _mm256_set1_epi32(c.top as i32));
+        let (one, zero) = (_mm256_set1_epi32(1), _mm256_setzero_si256());
+        let mid = _mm256_set1_epi32(127);
+        let mut i = 0;
+        while i < full {
+            // SAFETY: i + 8 <= n for both slices.
+            let q = _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(codes.as_ptr().add(i).cast()) });
+            let (p, neg) = if c.signed {
+                let neg = _mm256_cmpgt_epi32(mid, q);
+                (_mm256_abs_epi32(_mm256_sub_epi32(q, mid)), neg)
+            } else {
+                (q, zero)
+            };
+            let e = _mm256_add_epi32(p, offset);
+            let d = _mm256_and_si256(
+                _mm256_sub_epi32(_mm256_srli_epi32::<23>(_mm256_castps_si256(_mm256_cvtepi32_ps(e))), mid),
+                _mm256_set1_epi32(7),
+            );
+            let j = _mm256_cvtepi32_ps(_mm256_sub_epi32(e, _mm256_sllv_epi32(one, d)));
+            let m = _mm256_fmadd_ps(
+                j,
+                _mm256_permutevar8x32_ps(step, d),
+                _mm256_permutevar8x32_ps(first, d),
+            );
+            let m = _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(p, zero)), m);
+            let m = _mm256_blendv_ps(m, _mm256_set1_ps(1.0), _mm256_castsi256_ps(_mm256_cmpeq_epi32(p, top)));
+            let m = _mm256_xor_ps(m, _mm256_and_ps(_mm256_castsi256_ps(neg), _mm256_set1_ps(-0.0)));
+            // SAFETY: as above.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_mul_ps(m, scale)) };
+            i += 8;
+        }
+        for k in full..n {
+            out[k] = c.values[codes[k] as usize] * absmax;
+        }
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2 and FMA; `codes` is as long as `v`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn encode_block(c: &Codec, v: &[f32], codes: &mut [u8]) -> f32 {
+        let n = v.len();
+        let full = n / 8 * 8;
+        let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF));
+        let mut amax = _mm256_setzero_ps();
+        let mut nan = _mm256_setzero_ps();
+        let mut i = 0;
+        while i < full {
+            // SAFETY: i + 8 <= n.
+            let x = unsafe { _mm256_loadu_ps(v.as_ptr().add(i)) };
+            // max(a, amax) takes amax when a is NaN; NaNs are collected apart.
+            amax = _mm256_max_ps(_mm256_and_ps(x, abs), amax);
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x));
+            i += 8;
+        }
+        let mut lanes = [0.0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), amax);
+        let mut m = lanes.iter().fold(0.0f32, |m, &a| if a > m { a } else { m });
+        let mut any_nan = _mm256_movemask_ps(nan) != 0;
+        for &x in &v[full..] {
+            let a = x.abs();
+            m = if a > m { a } else { m };
+            any_nan |= x.is_nan();
+        }
+        let stored = if any_nan { f32::NAN } else { m };
+        let inv = _mm256_set1_ps(Codec::inverse::<f32>(stored));
+        let (lo, one) = (_mm256_set1_epi32(LO_BITS as i32), _mm256_set1_epi32(ONE_BITS as i32));
+        let low = _mm256_set1_epi32((NO_MIDPOINT - 1) as i32);
+        let at_mask = _mm256_set1_epi32(0x1FFFF);
+        let mask = _mm256_set1_epi32((LUT_LEN - 1) as i32);
+        let mid = _mm256_set1_epi32(127);
+        let pick = _mm256_setr_epi8(
+            0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        );
+        let mut i = 0;
+        while i < full {
+            // SAFETY: i + 8 <= n.
+            let x = _mm256_mul_ps(unsafe { _mm256_loadu_ps(v.as_ptr().add(i)) }, inv);
+            let xb = _mm256_castps_si256(x);
+            let neg = _mm256_srai_epi32::<31>(xb);
+            let bits = _mm256_min_epi32(_mm256_max_epi32(_mm256_and_si256(xb, _mm256_castps_si256(abs)), lo), one);
+            let k = _mm256_and_si256(_mm256_srli_epi32::<{ SHIFT as i32 }>(_mm256_sub_epi32(bits, lo)), mask);
+            // SAFETY: every index is masked to the table's length.
+            let e = unsafe { _mm256_i32gather_epi32::<4>(c.lut.as_ptr().cast(), k) };
+            let reach = _mm256_cmpgt_epi32(
+                _mm256_add_epi32(_mm256_and_si256(bits, low), _mm256_set1_epi32(1)),
+                _mm256_and_si256(e, at_mask),
+            );
+            let p = _mm256_sub_epi32(_mm256_srli_epi32::<17>(e), reach);
+            let q = if c.signed {
+                _mm256_blendv_epi8(
+                    _mm256_add_epi32(mid, p),
+                    _mm256_sub_epi32(mid, _mm256_min_epi32(p, mid)),
+                    neg,
+                )
+            } else {
+                _mm256_andnot_si256(neg, p)
+            };
+            let b = _mm256_shuffle_epi8(q, pick);
+            let w = _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256::<1>(b));
+            // SAFETY: i + 8 <= n.
+            unsafe { _mm_storel_epi64(codes.as_mut_ptr().add(i).cast(), w) };
+            i += 8;
+        }
+        let inv = Codec::inverse::<f32>(stored);
+        for k in full..n {
+            codes[k] = c.encode(v[k] * inv);
+        }
+        stored
+    }
 }
 
 #[cfg(test)]
