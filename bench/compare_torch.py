@@ -160,8 +160,8 @@ def main():
                     help="with --guards: also time this (older) gradus binary, plain and checked")
     ap.add_argument("--state-dtypes", action="store_true",
                     help="instead of the main table: torch fused (f32 state) against gradus "
-                         "with state_dtype=param, bf16 and bf16_sr (no gradient check on "
-                         "either side), and the bare passes with f32 and bf16 state")
+                         "with state_dtype=param, bf16, bf16_sr and q8 (no gradient check on "
+                         "either side), and the bare passes with f32, bf16 and 8-bit state")
     a = ap.parse_args()
 
     binary = a.gradus
@@ -285,20 +285,21 @@ def with_state_dtype(spec, dtype):
 
 
 def state_dtype_table(a, binary, shapes, only):
-    """Low-precision state: torch fused (f32 state) against gradus with f32, bf16 and
-    stochastically rounded bf16 state, alternating within each repeat; no gradient
-    check on either side."""
-    dtypes = ["param", "bf16", "bf16_sr"]
+    """Low-precision state: torch fused (f32 state) against gradus with f32, bf16,
+    stochastically rounded bf16 and 8-bit state, alternating within each repeat; no
+    gradient check on either side; and the bare passes with the same bytes."""
+    dtypes = ["param", "bf16", "bf16_sr", "q8"]
+    bare = ["param", "bf16", "q8"]
     print("| optimizer | params x tensors | torch fused | gradus f32 state | gradus bf16 "
-          "| gradus bf16_sr | bare pass f32 state | bare pass bf16 state "
-          "| bf16 vs torch fused | bf16_sr vs torch fused | f32 state vs bare | bf16 vs bare "
-          "| state bytes/param f32 / bf16 |")
+          "| gradus bf16_sr | gradus q8 | bare pass f32 / bf16 / q8 state "
+          "| bf16 vs torch fused | bf16_sr vs torch fused | q8 vs torch fused "
+          "| step vs bare f32 / bf16 / q8 | state bytes/param f32 / bf16 / q8 |")
     print("|" + "---|" * 13)
     for size, tensors in shapes:
         for name, spec, cls, kw, paths in OPTIMIZERS:
             if (only and name not in only) or "fused" not in paths:
                 continue
-            m = {k: [] for k in ["tf", "bare_param", "bare_bf16"] + dtypes}
+            m = {k: [] for k in ["tf"] + ["bare_" + d for d in bare] + dtypes}
             state_bytes = {}
             for _ in range(a.repeats):
                 m["tf"].append(torch_median_step(cls, kw, "fused", size, tensors, a.steps, a.warmup))
@@ -309,15 +310,15 @@ def state_dtype_table(a, binary, shapes, only):
                         sys.exit(f"gradus bench failed: {err}")
                     m[d].append(rep["median_step_seconds"])
                     state_bytes[d] = rep["state_bytes_per_param"]
-                    if d in ("param", "bf16"):
+                    if d in bare:
                         m["bare_" + d].append(rep["roofline_step_seconds"])
             med = {k: statistics.median(v) for k, v in m.items()}
             print(f"| {name} | {size} x {tensors} | " + " | ".join(
-                fmt_ms(med[k]).strip()
-                for k in ("tf", "param", "bf16", "bf16_sr", "bare_param", "bare_bf16"))
-                + f" | {med['tf'] / med['bf16']:.2f}x | {med['tf'] / med['bf16_sr']:.2f}x"
-                + f" | {med['bare_param'] / med['param']:.2f} | {med['bare_bf16'] / med['bf16']:.2f}"
-                + f" | {state_bytes['param']} / {state_bytes['bf16']} |")
+                fmt_ms(med[k]).strip() for k in ("tf", "param", "bf16", "bf16_sr", "q8"))
+                + " | " + " / ".join(fmt_ms(med["bare_" + d]).strip() for d in bare)
+                + "".join(f" | {med['tf'] / med[d]:.2f}x" for d in ("bf16", "bf16_sr", "q8"))
+                + " | " + " / ".join(f"{med['bare_' + d] / med[d]:.2f}" for d in bare)
+                + " | " + " / ".join(f"{state_bytes[d]:.3g}" for d in bare) + " |")
             sys.stdout.flush()
 
 

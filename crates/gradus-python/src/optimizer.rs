@@ -746,18 +746,26 @@ impl PyOptimizer {
     }
 }
 
-/// A clear error for state kept in bfloat16 (`state_dtype=bf16`): the Python state
-/// dicts carry NumPy arrays of the parameters' dtype only, so such state would be lost.
+/// A clear error for state kept in bfloat16 or 8 bits (`state_dtype=bf16`, `q8`): the
+/// Python state dicts carry NumPy arrays of the parameters' dtype only, so such state
+/// would be lost.
 fn refuse_bf16_state<'a, T: 'a>(
     mut tensors: impl Iterator<Item = &'a TensorState<T>>,
     spec: &str,
 ) -> PyResult<()> {
-    match tensors.find(|t| !t.bf16_slots.is_empty()) {
-        Some(t) => Err(PyValueError::new_err(format!(
-            "state_dict: {spec} keeps tensor '{}' in bfloat16 (state_dtype=bf16), which \
-             gradus' Python state dicts do not carry yet; use state_dtype=param to save state",
-            t.name
-        ))),
+    match tensors.find(|t| !t.bf16_slots.is_empty() || !t.q8_slots.is_empty()) {
+        Some(t) => {
+            let how = if t.q8_slots.is_empty() {
+                "in bfloat16 (state_dtype=bf16)"
+            } else {
+                "in 8 bits (state_dtype=q8)"
+            };
+            Err(PyValueError::new_err(format!(
+                "state_dict: {spec} keeps tensor '{}' {how}, which gradus' Python state \
+                 dicts do not carry yet; use state_dtype=param to save state",
+                t.name
+            )))
+        }
         None => Ok(()),
     }
 }

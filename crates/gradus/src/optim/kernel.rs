@@ -656,7 +656,11 @@ fn sweep_q8<R: Rule, T: Float, const N: usize, const FAST: bool>(
         let len = q8::BLOCK.min(n - start);
         let (p, g) = (&mut p[start..start + len], &g[start..start + len]);
         for k in 0..N {
-            codecs[k].decode_block(&codes[k][start..start + len], scales[k][b], &mut buf[k][..len]);
+            codecs[k].decode_block(
+                &codes[k][start..start + len],
+                scales[k][b],
+                &mut buf[k][..len],
+            );
         }
         for i in 0..len {
             let mut st = [T::zero(); N];

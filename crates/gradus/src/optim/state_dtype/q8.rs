@@ -133,7 +133,10 @@ impl Codec {
             .map(|w| ((w[0] as f64 + w[1] as f64) / 2.0) as f32)
             .collect();
         thr.push(f32::NAN);
-        assert!(thr[0] > f32::from_bits(LO_BITS + NO_MIDPOINT), "the first bucket holds a midpoint");
+        assert!(
+            thr[0] > f32::from_bits(LO_BITS + NO_MIDPOINT),
+            "the first bucket holds a midpoint"
+        );
         let mut lut = Box::new([0u32; LUT_LEN]);
         for (k, entry) in lut.iter_mut().enumerate().take(BUCKETS) {
             let start = LO_BITS + ((k as u32) << SHIFT);
@@ -410,7 +413,10 @@ mod simd {
         let first = _mm256_loadu_ps(c.first.as_ptr());
         let step = _mm256_loadu_ps(c.step.as_ptr());
         let scale = _mm256_set1_ps(absmax);
-        let (offset, top) = (_mm256_set1_epi32(c.offset as i32), _mm256_set1_epi32(c.top as i32));
+        let (offset, top) = (
+            _mm256_set1_epi32(c.offset as i32),
+            _mm256_set1_epi32(c.top as i32),
+        );
         let (one, zero) = (_mm256_set1_epi32(1), _mm256_setzero_si256());
         let mid = _mm256_set1_epi32(127);
         let mut i = 0;
@@ -425,7 +431,10 @@ mod simd {
             };
             let e = _mm256_add_epi32(p, offset);
             let d = _mm256_and_si256(
-                _mm256_sub_epi32(_mm256_srli_epi32::<23>(_mm256_castps_si256(_mm256_cvtepi32_ps(e))), mid),
+                _mm256_sub_epi32(
+                    _mm256_srli_epi32::<23>(_mm256_castps_si256(_mm256_cvtepi32_ps(e))),
+                    mid,
+                ),
                 _mm256_set1_epi32(7),
             );
             let j = _mm256_cvtepi32_ps(_mm256_sub_epi32(e, _mm256_sllv_epi32(one, d)));
@@ -435,8 +444,15 @@ mod simd {
                 _mm256_permutevar8x32_ps(first, d),
             );
             let m = _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(p, zero)), m);
-            let m = _mm256_blendv_ps(m, _mm256_set1_ps(1.0), _mm256_castsi256_ps(_mm256_cmpeq_epi32(p, top)));
-            let m = _mm256_xor_ps(m, _mm256_and_ps(_mm256_castsi256_ps(neg), _mm256_set1_ps(-0.0)));
+            let m = _mm256_blendv_ps(
+                m,
+                _mm256_set1_ps(1.0),
+                _mm256_castsi256_ps(_mm256_cmpeq_epi32(p, top)),
+            );
+            let m = _mm256_xor_ps(
+                m,
+                _mm256_and_ps(_mm256_castsi256_ps(neg), _mm256_set1_ps(-0.0)),
+            );
             // SAFETY: as above.
             unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_mul_ps(m, scale)) };
             i += 8;
@@ -475,7 +491,10 @@ mod simd {
         }
         let stored = if any_nan { f32::NAN } else { m };
         let inv = _mm256_set1_ps(Codec::inverse::<f32>(stored));
-        let (lo, one) = (_mm256_set1_epi32(LO_BITS as i32), _mm256_set1_epi32(ONE_BITS as i32));
+        let (lo, one) = (
+            _mm256_set1_epi32(LO_BITS as i32),
+            _mm256_set1_epi32(ONE_BITS as i32),
+        );
         let low = _mm256_set1_epi32((NO_MIDPOINT - 1) as i32);
         let at_mask = _mm256_set1_epi32(0x1FFFF);
         let mask = _mm256_set1_epi32((LUT_LEN - 1) as i32);
@@ -490,8 +509,14 @@ mod simd {
             let x = _mm256_mul_ps(unsafe { _mm256_loadu_ps(v.as_ptr().add(i)) }, inv);
             let xb = _mm256_castps_si256(x);
             let neg = _mm256_srai_epi32::<31>(xb);
-            let bits = _mm256_min_epi32(_mm256_max_epi32(_mm256_and_si256(xb, _mm256_castps_si256(abs)), lo), one);
-            let k = _mm256_and_si256(_mm256_srli_epi32::<{ SHIFT as i32 }>(_mm256_sub_epi32(bits, lo)), mask);
+            let bits = _mm256_min_epi32(
+                _mm256_max_epi32(_mm256_and_si256(xb, _mm256_castps_si256(abs)), lo),
+                one,
+            );
+            let k = _mm256_and_si256(
+                _mm256_srli_epi32::<{ SHIFT as i32 }>(_mm256_sub_epi32(bits, lo)),
+                mask,
+            );
             // SAFETY: every index is masked to the table's length.
             let e = unsafe { _mm256_i32gather_epi32::<4>(c.lut.as_ptr().cast(), k) };
             let reach = _mm256_cmpgt_epi32(

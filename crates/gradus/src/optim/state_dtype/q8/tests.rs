@@ -388,3 +388,45 @@ fn the_widened_slot_is_the_decoded_state() {
         );
     }
 }
+
+#[test]
+fn the_vectorized_block_codecs_equal_the_scalar_ones() {
+    // Blocks of every length up to one block, over the samples and non-finite values:
+    // whichever code path this CPU takes, it computes the scalar functions.
+    let mut xs: Vec<f32> = samples().into_iter().map(|x| x * 3.5).collect();
+    xs.extend([
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        -f32::MAX,
+        1e-40,
+    ]);
+    for c in [signed(), unsigned()] {
+        let all: Vec<u8> = (0..=255).collect();
+        let mut out = vec![0.0f32; 256];
+        for absmax in [1.0f32, 0.37, 3e-20, 0.0] {
+            c.decode_f32(&all, absmax, &mut out);
+            for (q, o) in all.iter().zip(&out) {
+                assert_eq!(
+                    o.to_bits(),
+                    (c.values[*q as usize] * absmax).to_bits(),
+                    "{q}"
+                );
+            }
+        }
+        for (n, chunk) in xs.chunks(BLOCK).enumerate() {
+            // Partial blocks too, and one block holding a NaN (its scale is NaN).
+            let len = chunk.len() - n % 9;
+            let v = &chunk[..len];
+            let (mut fast, mut slow) = (vec![0u8; len], vec![0u8; len]);
+            let a = c.encode_block_f32(v, &mut fast);
+            let b = c.encode_block(v, &mut slow);
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{a} {b}"
+            );
+            assert_eq!(fast, slow, "signed={} block {n}", c.signed);
+        }
+    }
+}
