@@ -23,13 +23,13 @@
 //! `torch.linspace` in `f32`; the two may differ in the last bit).
 //!
 //! # Rounding
-//! To nearest: a normalized value is given the code of the largest map value whose
-//! midpoint with its lower neighbour (rounded to `f32`) it reaches. The largest
-//! relative gap of the maps is in their top decade, so a stored element is within
-//! `0.0071 × absmax` (signed) or `0.0036 × absmax` (unsigned) of the value written
-//! ([`max_error`]). The search is a table lookup on the value's exponent and top 7
-//! fraction bits, then one comparison: exact (equal to a binary search over the
-//! midpoints, as the tests check) and without branches.
+//! To nearest: the encoder finds a normalized magnitude's decade by comparing it with
+//! the midpoints between decades (computed in `f64` from the map's values, rounded
+//! to `f32`), then its index within the decade by rounding `(a − first) / step` to
+//! the nearest integer, all in `f32`, without tables, so that it vectorizes. A value
+//! within a few ulps of a midpoint may take either neighbour. The largest gaps of
+//! the maps are in their top decade, so a stored element is within `0.0071 × absmax`
+//! (signed) or `0.0036 × absmax` (unsigned) of the value written ([`Codec::max_error`]).
 //!
 //! The division by absmax is a multiplication by its reciprocal, as bitsandbytes
 //! does. A block that is all zeros has absmax 0 and stores the code of 0. A
@@ -47,21 +47,6 @@ pub fn blocks(n: usize) -> usize {
     n.div_ceil(BLOCK)
 }
 
-/// Fraction bits of the lookup key (2^7 buckets per binade).
-const KEY_FRACTION_BITS: u32 = 7;
-const SHIFT: u32 = 23 - KEY_FRACTION_BITS;
-/// Magnitudes below 2^-24 share the first bucket (every map's smallest midpoint is
-/// above it, checked when the table is built).
-const LO_BITS: u32 = (127 - 24) << 23;
-/// 1.0: everything from it up (and NaN) shares the last bucket.
-const ONE_BITS: u32 = 127 << 23;
-const BUCKETS: usize = (((ONE_BITS - LO_BITS) >> SHIFT) + 1) as usize;
-/// The lookup table's length: a power of two, so that a masked index needs no check.
-const LUT_LEN: usize = BUCKETS.next_power_of_two();
-/// A bucket entry without a midpoint compares against this (above any 16-bit
-/// remainder).
-const NO_MIDPOINT: u32 = 1 << SHIFT;
-
 /// One quantization map and its encoder tables.
 #[derive(Debug)]
 pub struct Codec {
@@ -75,12 +60,14 @@ pub struct Codec {
     /// `thr[p]`: midpoint of `mags[p]` and `mags[p + 1]`, rounded to f32; NaN for the
     /// last (no comparison reaches it).
     thr: Vec<f32>,
-    /// For each bucket of magnitudes (the bits of a magnitude in `[2^-24, 1]` shifted
-    /// by [`SHIFT`]): `count << 17 | at`, where `count` is the number of midpoints
-    /// at or below the bucket's start and `at` the low bits of the one midpoint inside
-    /// the bucket ([`NO_MIDPOINT`] if none). A magnitude's index is `count` plus
-    /// whether its low bits reach `at`: one load and one comparison.
-    lut: Box<[u32; LUT_LEN]>,
+    /// The encoder's decade boundaries: the midpoint between 0 and the smallest
+    /// value, the midpoints between the decades (between the largest value of decade
+    /// `i − 1` and the smallest of decade `i`, `i = 1..7`), and the midpoint between
+    /// the largest value below 1 and 1.
+    bounds: [f32; 8],
+    /// `1 / step[d]`, rounded to f32: the encoder's within-decade index is
+    /// `round((a − first[d]) × inv_step[d])`.
+    inv_step: [f32; 8],
     /// Decade tables of the decoder: magnitude index `p` (plus [`Codec::offset`]) is
     /// `e = 2^d + j`, and its magnitude is `j × step[d] + first[d]` (one fused
     /// multiply-add in `f32`).
@@ -133,29 +120,20 @@ impl Codec {
             .map(|w| ((w[0] as f64 + w[1] as f64) / 2.0) as f32)
             .collect();
         thr.push(f32::NAN);
-        assert!(
-            thr[0] > f32::from_bits(LO_BITS + NO_MIDPOINT),
-            "the first bucket holds a midpoint"
-        );
-        let mut lut = Box::new([0u32; LUT_LEN]);
-        for (k, entry) in lut.iter_mut().enumerate().take(BUCKETS) {
-            let start = LO_BITS + ((k as u32) << SHIFT);
-            let end = start + NO_MIDPOINT;
-            let count = thr[..top]
-                .iter()
-                .filter(|&&t| t <= f32::from_bits(start))
-                .count();
-            let inside = |b: usize| b < top && thr[b].to_bits() < end;
-            // At most one midpoint per bucket: the lookup plus one comparison is then
-            // the exact count.
-            assert!(!inside(count + 1), "bucket {k} holds two midpoints");
-            let at = if k + 1 < BUCKETS && inside(count) {
-                thr[count].to_bits() - start
+        let first_of = |i: usize| {
+            if signed {
+                1usize << i
             } else {
-                NO_MIDPOINT
-            };
-            *entry = (count as u32) << 17 | at;
+                (2usize << i) - 1
+            }
+        };
+        let mut bounds = [0.0f32; 8];
+        bounds[0] = thr[0];
+        for (i, b) in bounds.iter_mut().enumerate().take(7).skip(1) {
+            *b = thr[first_of(i) - 1];
         }
+        bounds[7] = thr[top - 1];
+        let inv_step = step.map(|s| if s > 0.0 { 1.0 / s } else { 0.0 });
         let mut values = [0.0f32; 256];
         if signed {
             // [-mags[127], ..., -mags[1], 0, mags[1], ..., mags[128] = 1]
@@ -174,7 +152,8 @@ impl Codec {
             values,
             mags,
             thr,
-            lut,
+            bounds,
+            inv_step,
             first,
             step,
             offset,
@@ -194,12 +173,27 @@ impl Codec {
         q as u8
     }
 
-    /// The code of `x` (a value already divided by its block's absmax).
+    /// The code of `x` (a value already divided by its block's absmax): the decade
+    /// by comparison with the decade boundaries, then the nearest index within the
+    /// decade by rounding (the nearest value up to the rounding of `x` at a midpoint).
     #[inline(always)]
     pub fn encode(&self, x: f32) -> u8 {
-        let bits = (x.to_bits() & 0x7FFF_FFFF).clamp(LO_BITS, ONE_BITS);
-        let e = self.lut[((bits - LO_BITS) >> SHIFT) as usize & (LUT_LEN - 1)];
-        let p = (e >> 17) + ((bits & (NO_MIDPOINT - 1)) >= (e & 0x1FFFF)) as u32;
+        let a = x.abs();
+        let mut i = 0;
+        for &b in &self.bounds[1..7] {
+            i += (a >= b) as u32;
+        }
+        let d = (i + self.offset) as usize & 7;
+        let t = (a - self.first[d]) * self.inv_step[d];
+        let n = 1u32 << d;
+        let j = (t.round_ties_even() as i32).clamp(0, n as i32 - 1) as u32;
+        let p = if !(a >= self.bounds[0]) {
+            0
+        } else if a >= self.bounds[7] {
+            self.top
+        } else {
+            n - self.offset + j
+        };
         self.code(p, x.is_sign_negative())
     }
 
@@ -491,13 +485,17 @@ mod simd {
         }
         let stored = if any_nan { f32::NAN } else { m };
         let inv = _mm256_set1_ps(Codec::inverse::<f32>(stored));
-        let (lo, one) = (
-            _mm256_set1_epi32(LO_BITS as i32),
-            _mm256_set1_epi32(ONE_BITS as i32),
+        let (first, inv_step) = (
+            _mm256_loadu_ps(c.first.as_ptr()),
+            _mm256_loadu_ps(c.inv_step.as_ptr()),
         );
-        let low = _mm256_set1_epi32((NO_MIDPOINT - 1) as i32);
-        let at_mask = _mm256_set1_epi32(0x1FFFF);
-        let mask = _mm256_set1_epi32((LUT_LEN - 1) as i32);
+        let (offset, top) = (
+            _mm256_set1_epi32(c.offset as i32),
+            _mm256_set1_epi32(c.top as i32),
+        );
+        let (one, zero) = (_mm256_set1_epi32(1), _mm256_setzero_si256());
+        let (lowest, highest) = (_mm256_set1_ps(c.bounds[0]), _mm256_set1_ps(c.bounds[7]));
+        let inner: [__m256; 6] = std::array::from_fn(|k| _mm256_set1_ps(c.bounds[k + 1]));
         let mid = _mm256_set1_epi32(127);
         let pick = _mm256_setr_epi8(
             0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1,
@@ -507,23 +505,31 @@ mod simd {
         while i < full {
             // SAFETY: i + 8 <= n.
             let x = _mm256_mul_ps(unsafe { _mm256_loadu_ps(v.as_ptr().add(i)) }, inv);
-            let xb = _mm256_castps_si256(x);
-            let neg = _mm256_srai_epi32::<31>(xb);
-            let bits = _mm256_min_epi32(
-                _mm256_max_epi32(_mm256_and_si256(xb, _mm256_castps_si256(abs)), lo),
-                one,
+            let neg = _mm256_srai_epi32::<31>(_mm256_castps_si256(x));
+            let a = _mm256_and_ps(x, abs);
+            let mut dec = offset;
+            for b in inner {
+                dec = _mm256_sub_epi32(dec, _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(a, b)));
+            }
+            let t = _mm256_mul_ps(
+                _mm256_sub_ps(a, _mm256_permutevar8x32_ps(first, dec)),
+                _mm256_permutevar8x32_ps(inv_step, dec),
             );
-            let k = _mm256_and_si256(
-                _mm256_srli_epi32::<{ SHIFT as i32 }>(_mm256_sub_epi32(bits, lo)),
-                mask,
+            let size = _mm256_sllv_epi32(one, dec);
+            let j = _mm256_min_epi32(
+                _mm256_max_epi32(_mm256_cvtps_epi32(t), zero),
+                _mm256_sub_epi32(size, one),
             );
-            // SAFETY: every index is masked to the table's length.
-            let e = unsafe { _mm256_i32gather_epi32::<4>(c.lut.as_ptr().cast(), k) };
-            let reach = _mm256_cmpgt_epi32(
-                _mm256_add_epi32(_mm256_and_si256(bits, low), _mm256_set1_epi32(1)),
-                _mm256_and_si256(e, at_mask),
+            let p = _mm256_add_epi32(_mm256_sub_epi32(size, offset), j);
+            let p = _mm256_and_si256(
+                p,
+                _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(a, lowest)),
             );
-            let p = _mm256_sub_epi32(_mm256_srli_epi32::<17>(e), reach);
+            let p = _mm256_blendv_epi8(
+                p,
+                top,
+                _mm256_castps_si256(_mm256_cmp_ps::<_CMP_GE_OQ>(a, highest)),
+            );
             let q = if c.signed {
                 _mm256_blendv_epi8(
                     _mm256_add_epi32(mid, p),
