@@ -265,20 +265,34 @@ impl Tensor {
         }
     }
 
-    /// A byte tensor holding `data` with `shape`; refused if the shape does not fit.
-    pub fn from_u8(name: &str, shape: &[usize], data: &[u8]) -> Result<Self> {
-        if numel(shape) != Some(data.len()) {
+    /// A tensor called `name` holding `data` (of `len` elements) with `shape`; refused
+    /// if the shape does not fit the data.
+    fn filled(name: &str, shape: &[usize], len: usize, data: TensorData) -> Result<Self> {
+        if numel(shape) != Some(len) {
             return Err(bad(format!(
-                "tensor '{name}' has {} elements, which do not fill shape {}",
-                data.len(),
+                "tensor '{name}' has {len} elements, which do not fill shape {}",
                 fmt_shape(shape)
             )));
         }
         Ok(Tensor {
             name: name.to_string(),
             shape: shape.to_vec(),
-            data: TensorData::U8(data.to_vec()),
+            data,
         })
+    }
+
+    /// The error for a tensor read as `expected` that has another dtype.
+    fn wrong_dtype(&self, expected: &str) -> Error {
+        bad(format!(
+            "tensor '{}' has dtype {}, expected {expected}",
+            self.name,
+            self.dtype()
+        ))
+    }
+
+    /// A byte tensor holding `data` with `shape`; refused if the shape does not fit.
+    pub fn from_u8(name: &str, shape: &[usize], data: &[u8]) -> Result<Self> {
+        Self::filled(name, shape, data.len(), TensorData::U8(data.to_vec()))
     }
 
     /// The bytes, refused unless the dtype is u8 and the shape `shape`.
@@ -286,29 +300,14 @@ impl Tensor {
         self.check_shape(shape)?;
         match &self.data {
             TensorData::U8(v) => Ok(v.clone()),
-            _ => Err(bad(format!(
-                "tensor '{}' has dtype {}, expected u8",
-                self.name,
-                self.dtype()
-            ))),
+            _ => Err(self.wrong_dtype("u8")),
         }
     }
 
     /// A bfloat16 tensor holding the bits `data` with `shape`; refused if the shape
     /// does not fit the data.
     pub fn from_bf16(name: &str, shape: &[usize], data: &[u16]) -> Result<Self> {
-        if numel(shape) != Some(data.len()) {
-            return Err(bad(format!(
-                "tensor '{name}' has {} elements, which do not fill shape {}",
-                data.len(),
-                fmt_shape(shape)
-            )));
-        }
-        Ok(Tensor {
-            name: name.to_string(),
-            shape: shape.to_vec(),
-            data: TensorData::BF16(data.to_vec()),
-        })
+        Self::filled(name, shape, data.len(), TensorData::BF16(data.to_vec()))
     }
 
     /// The bfloat16 bits, refused unless the dtype is bfloat16 and the shape `shape`.
@@ -316,11 +315,7 @@ impl Tensor {
         self.check_shape(shape)?;
         match &self.data {
             TensorData::BF16(v) => Ok(v.clone()),
-            _ => Err(bad(format!(
-                "tensor '{}' has dtype {}, expected bf16",
-                self.name,
-                self.dtype()
-            ))),
+            _ => Err(self.wrong_dtype("bf16")),
         }
     }
 
