@@ -187,7 +187,7 @@ impl Codec {
         let t = (a - self.first[d]) * self.inv_step[d];
         let n = 1u32 << d;
         let j = (t.round_ties_even() as i32).clamp(0, n as i32 - 1) as u32;
-        let p = if !(a >= self.bounds[0]) {
+        let p = if a.is_nan() || a < self.bounds[0] {
             0
         } else if a >= self.bounds[7] {
             self.top
