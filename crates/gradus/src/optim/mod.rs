@@ -81,7 +81,7 @@ pub use newton::{Newton, NewtonConfig, MAX_NEWTON_DIM};
 pub use partition::{Partition, PartitionConfig};
 pub use prodigy::{Prodigy, ProdigyConfig};
 pub use radam::{RAdam, RAdamConfig};
-pub use registry::{build, build_from_call, catalog, names};
+pub use registry::{build, build_from_call, catalog, names, INSTANCES};
 pub use rmsprop::{RMSprop, RMSpropConfig};
 pub use rprop::{Rprop, RpropConfig};
 pub use sam::{Sam, SamConfig};

@@ -145,6 +145,27 @@ pub fn build<T: Float>(spec: &str) -> Result<Box<dyn Optimizer<T>>> {
     build_from_call(&parse(spec)?)
 }
 
+/// The builders for both element types, compiled once here.
+///
+/// In builds at opt-level 0 or 1 (`cargo test`, the dev profile) rustc shares generic
+/// instances between crates: a dependent that calls `build::<f32>` links this crate's
+/// copy, and through its vtables every optimizer's step, instead of compiling the whole
+/// optimizer library again (every test binary did, about two minutes each). Optimized
+/// builds inline across crates as usual. Nothing calls this; naming the instances is
+/// what makes rustc compile them here.
+#[doc(hidden)]
+pub static INSTANCES: (Builders<f32>, Builders<f64>) = (
+    (build::<f32>, build_from_call::<f32>),
+    (build::<f64>, build_from_call::<f64>),
+);
+
+/// [`build`] and [`build_from_call`] for one element type.
+#[doc(hidden)]
+pub type Builders<T> = (
+    fn(&str) -> Result<Box<dyn Optimizer<T>>>,
+    fn(&Call) -> Result<Box<dyn Optimizer<T>>>,
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
