@@ -49,5 +49,6 @@ fn _gradus(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tensors::step_group, m)?)?;
     m.add_function(wrap_pyfunction!(tensors::tensor_states, m)?)?;
     m.add_function(wrap_pyfunction!(tensors::load_tensor_states, m)?)?;
+    m.add_function(wrap_pyfunction!(tensors::optimizer_extras, m)?)?;
     Ok(())
 }

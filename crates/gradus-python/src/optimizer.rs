@@ -46,7 +46,7 @@ pub(crate) struct Inner {
     /// Whether the element type is settled (a step or a loaded state has fixed it).
     dtype_fixed: bool,
     /// The shape each tensor had at its last step, so state arrays come back shaped.
-    shapes: HashMap<String, Vec<usize>>,
+    pub(crate) shapes: HashMap<String, Vec<usize>>,
     /// What the last `gradus.torch` step of this optimizer's group knew of its tensors.
     pub(crate) group: crate::tensors::GroupCache,
 }
@@ -288,7 +288,7 @@ fn state_array<'py, T: Element + Copy>(
     }
 }
 
-fn state_to_python<'py, T: Float + Element>(
+pub(crate) fn state_to_python<'py, T: Float + Element>(
     py: Python<'py>,
     s: &OptimizerState<T>,
     shapes: &HashMap<String, Vec<usize>>,
@@ -326,7 +326,11 @@ fn state_to_python<'py, T: Float + Element>(
     Ok(d)
 }
 
-fn item<'py>(d: &Bound<'py, PyDict>, key: &str, what: &str) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn item<'py>(
+    d: &Bound<'py, PyDict>,
+    key: &str,
+    what: &str,
+) -> PyResult<Bound<'py, PyAny>> {
     d.get_item(key)?
         .ok_or_else(|| PyValueError::new_err(format!("{what} has no '{key}'")))
 }
@@ -351,7 +355,7 @@ fn flat_values<T: Float + Element>(
 }
 
 /// Reads a state dict of the form `state_dict()` writes, tensors given in `T`.
-fn state_from_python<T: Float + Element>(
+pub(crate) fn state_from_python<T: Float + Element>(
     d: &Bound<'_, PyDict>,
     shapes: &mut HashMap<String, Vec<usize>>,
 ) -> PyResult<OptimizerState<T>> {

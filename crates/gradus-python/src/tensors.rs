@@ -4,7 +4,9 @@
 //! torch.
 
 use crate::errors;
-use crate::optimizer::{tensor_state_tuple, with_typed, PyOptimizer, Typed};
+use crate::optimizer::{
+    item, state_from_python, state_to_python, tensor_state_tuple, with_typed, PyOptimizer, Typed,
+};
 use gradus::optim::{OptimizerKind, OptimizerState, Param, StepOutcome, TensorState};
 use gradus::Float;
 use numpy::{Element, PyArrayDyn, PyArrayMethods};
@@ -374,10 +376,39 @@ pub fn tensor_states<'py>(
     Ok(out)
 }
 
+/// The state torch's per-parameter layout has no place for: `{"skipped": n,
+/// "globals": [...], "inner": [state dict, ...]}` (Prodigy's `d`, Lookahead's counter,
+/// the states of the optimizers a combinator wraps, in `Optimizer.state_dict()`'s
+/// form), or `None` when the optimizer has none.
+#[pyfunction]
+pub fn optimizer_extras<'py>(
+    py: Python<'py>,
+    optimizer: &Bound<'py, PyOptimizer>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let opt = optimizer.borrow();
+    let inner = opt.lock();
+    with_typed!(&inner.typed, o => {
+        let s = o.state();
+        if s.skipped == 0 && s.globals.is_empty() && s.inner.is_empty() {
+            return Ok(None);
+        }
+        let d = PyDict::new(py);
+        d.set_item("skipped", s.skipped)?;
+        d.set_item("globals", &s.globals)?;
+        let list = PyList::empty(py);
+        for i in &s.inner {
+            list.append(state_to_python(py, i, &inner.shapes)?)?;
+        }
+        d.set_item("inner", list)?;
+        Ok(Some(d))
+    })
+}
+
 fn merge_states<T: Float + Element>(
     opt: &mut Box<dyn gradus::optim::Optimizer<T>>,
     states: &Bound<'_, PyList>,
     replace: bool,
+    extras: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<()> {
     let mut s: OptimizerState<T> = opt.state();
     if replace {
@@ -419,19 +450,35 @@ fn merge_states<T: Float + Element>(
             None => s.tensors.push(fresh),
         }
     }
+    if let Some(x) = extras {
+        let what = "the optimizer-wide state ('gradus' in a param group)";
+        s.skipped = item(x, "skipped", what)?.extract()?;
+        s.globals = item(x, "globals", what)?.extract()?;
+        let mut shapes = std::collections::HashMap::new();
+        s.inner = Vec::new();
+        for (i, sub) in item(x, "inner", what)?.try_iter()?.enumerate() {
+            let sub = sub?;
+            let sub = sub.cast::<PyDict>().map_err(|_| {
+                PyTypeError::new_err(format!("{what}: 'inner'[{i}] must be a state dict"))
+            })?;
+            s.inner.push(state_from_python::<T>(sub, &mut shapes)?);
+        }
+    }
     opt.load_state(s).map_err(errors::core)
 }
 
 /// Replaces (or adds) the state of the tensors in `states`, a list of
 /// `(name, step, {slot: array}, scalars)`, keeping every other tensor's, or, with
-/// `replace=True` (a closure optimizer's global state), none of them.
+/// `replace=True` (a closure optimizer's global state), none of them. `extras`, as
+/// [`optimizer_extras`] returns it, replaces the optimizer-wide state.
 #[pyfunction]
-#[pyo3(signature = (optimizer, dtype, states, *, replace=false))]
+#[pyo3(signature = (optimizer, dtype, states, *, replace=false, extras=None))]
 pub fn load_tensor_states(
     optimizer: &Bound<'_, PyOptimizer>,
     dtype: &str,
     states: &Bound<'_, PyList>,
     replace: bool,
+    extras: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<()> {
     let elem = match dtype {
         "float32" => gradus::DType::F32,
@@ -441,7 +488,7 @@ pub fn load_tensor_states(
     opt.settle(elem, "state")?;
     let mut inner = opt.lock();
     match &mut inner.typed {
-        Typed::F32(o) => merge_states(o, states, replace),
-        Typed::F64(o) => merge_states(o, states, replace),
+        Typed::F32(o) => merge_states(o, states, replace, extras),
+        Typed::F64(o) => merge_states(o, states, replace, extras),
     }
 }

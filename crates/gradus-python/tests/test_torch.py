@@ -307,3 +307,178 @@ def test_tensors_replaced_between_steps_are_seen():
     p.grad = torch.ones(3, dtype=torch.float32)
     with pytest.raises(TypeError, match="parameter 1 is torch.float64, expected torch.float32"):
         opt.step()
+
+
+# Every gradus.torch optimizer that steps from .grad, with settings under which its
+# optimizer-wide state (if any) changes within a few steps.
+RESUMABLE = {
+    "Prodigy": dict(),
+    "Lookahead": dict(k=3),
+    "Partition": dict(),
+    "Lamb": dict(lr=0.01),
+    "Lars": dict(lr=0.01),
+    "Lion": dict(lr=1e-3),
+    "Muon": dict(lr=0.01),
+    "Shampoo": dict(lr=0.01),
+    "Soap": dict(lr=0.01),
+    "ScheduleFreeAdamW": dict(lr=0.01),
+    "ScheduleFreeSgd": dict(lr=0.05),
+    "SparseAdam": dict(lr=0.01),
+    "ASGD": dict(lr=0.01, t0=2.0),
+    "Adafactor": dict(lr=0.01),
+    "Rprop": dict(lr=0.01),
+}
+
+
+def assert_same(a, b):
+    """Nested dicts, lists, tensors and plain values, equal exactly."""
+    assert type(a) is type(b) or {type(a), type(b)} <= {list, tuple}, (a, b)
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert_same(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for u, v in zip(a, b):
+            assert_same(u, v)
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b)
+    else:
+        assert a == b
+
+
+def resumable_params(name, model):
+    # Muon steps matrices only.
+    return [p for p in model.parameters() if p.ndim == 2] if name == "Muon" else list(model.parameters())
+
+
+def test_every_optimizer_is_checked_for_resuming():
+    torch_names = {n for n, _ in CONFIGS}
+    closure = {n for n in gt.__all__ if isinstance(getattr(gt, n), type) and issubclass(getattr(gt, n), gt.ClosureOptimizer)}
+    generated = {n for n in gt.__all__ if getattr(getattr(gt, n), "spec_name", None)}
+    assert generated - torch_names - closure <= set(RESUMABLE), generated - torch_names - closure - set(RESUMABLE)
+
+
+@pytest.mark.parametrize("name", sorted(RESUMABLE))
+def test_resuming_from_a_saved_state_dict_equals_an_uninterrupted_run(name, tmp_path):
+    kwargs = RESUMABLE[name]
+    x, y = data(torch.float64)
+    cls = getattr(gt, name)
+
+    def run(model, opt, steps):
+        return train(model, opt, x, y, steps)
+
+    full_model = mlp(torch.float64)
+    full = run(full_model, cls(resumable_params(name, full_model), **kwargs), 12)
+
+    model = mlp(torch.float64)
+    opt = cls(resumable_params(name, model), **kwargs)
+    run(model, opt, 7)
+    path = tmp_path / "ckpt.pt"
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict()}, path)
+    ckpt = torch.load(path, weights_only=True)  # plain values and tensors only
+    model2 = mlp(torch.float64)
+    model2.load_state_dict(ckpt["model"])
+    opt2 = cls(resumable_params(name, model2), **kwargs)
+    opt2.load_state_dict(ckpt["opt"])
+    # What was loaded is what is saved again, before the next step.
+    assert_same(opt2.state_dict()["param_groups"], ckpt["opt"]["param_groups"])
+    resumed = run(model2, opt2, 5)
+    assert torch.equal(resumed, full)
+
+
+def test_optimizer_wide_state_is_in_the_param_groups():
+    model = mlp(torch.float64)
+    x, y = data(torch.float64)
+    opt = gt.Prodigy(model.parameters())
+    train(model, opt, x, y, 3)
+    extras = opt.state_dict()["param_groups"][0]["gradus"]["float64"]
+    # Prodigy's d grew from d0 = 1e-6; three steps were counted.
+    d = extras["globals"][0]
+    assert d > 1e-6
+    assert extras["skipped"] == 0 and extras["inner"] == []
+    # The live param groups carry no copy of it.
+    assert "gradus" not in opt.param_groups[0]
+    wrapped = gt.Lookahead(model.parameters(), k=3)
+    train(model, wrapped, x, y, 2)
+    inner = wrapped.state_dict()["param_groups"][0]["gradus"]["float64"]["inner"]
+    assert [s["algorithm"] for s in inner] == ["adam"]
+    assert all(isinstance(v["exp_avg"], torch.Tensor) for v in inner[0]["state"].values())
+    with pytest.raises(ValueError, match="matches no group"):
+        bad = wrapped.state_dict()
+        bad["param_groups"][0]["gradus"] = {"float16": bad["param_groups"][0]["gradus"]["float64"]}
+        fresh = gt.Lookahead(model.parameters(), k=3)
+        fresh.load_state_dict(bad)
+        train(model, fresh, x, y, 1)
+
+
+def sam_reference(model, x, y, rho, steps, lr, momentum):
+    """pytorch-optimizer's SAM step (4.1) written out over torch.optim.SGD: ascend to
+    w + rho g / |g|, take the gradient there, restore w (the saved copy, as the
+    reference does) and step SGD from it with that gradient."""
+    base = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    params = list(model.parameters())
+    for _ in range(steps):
+        base.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        with torch.no_grad():
+            # The reference's norm is float32 even for float64 weights (see gradus' sam docs).
+            norm = torch.norm(torch.stack([p.grad.norm(p=2).float() for p in params]), p=2)
+            scale = (rho / (norm + 1e-12)).to(torch.float64)
+            old = [p.detach().clone() for p in params]
+            for p in params:
+                p.add_(p.grad * scale)
+        base.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        with torch.no_grad():
+            for p, w in zip(params, old):
+                p.copy_(w)
+        base.step()
+    return torch.cat([p.detach().reshape(-1) for p in params])
+
+
+def sam_train(model, opt, x, y, steps):
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model(x), y).backward()
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def test_sam_steps_with_a_closure_as_pytorch_optimizers_sam(tmp_path):
+    x, y = data(torch.float64)
+    ref_model = mlp(torch.float64)
+    expected = sam_reference(ref_model, x, y, rho=0.05, steps=10, lr=0.01, momentum=0.9)
+    model = mlp(torch.float64)
+    opt = gt.Sam(model.parameters(), inner="sgd(lr=0.01, momentum=0.9)", rho=0.05)
+    got = sam_train(model, opt, x, y, 10)
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
+
+    # Resuming mid-run: the inner SGD's momentum travels in the state dict.
+    model = mlp(torch.float64)
+    opt = gt.Sam(model.parameters(), inner="sgd(lr=0.01, momentum=0.9)", rho=0.05)
+    sam_train(model, opt, x, y, 6)
+    path = tmp_path / "sam.pt"
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict()}, path)
+    ckpt = torch.load(path, weights_only=True)
+    model2 = mlp(torch.float64)
+    model2.load_state_dict(ckpt["model"])
+    opt2 = gt.Sam(model2.parameters(), inner="sgd(lr=0.01, momentum=0.9)", rho=0.05)
+    opt2.load_state_dict(ckpt["opt"])
+    assert torch.equal(sam_train(model2, opt2, x, y, 4), got)
+
+
+def test_sam_needs_a_closure_and_the_gradient_first():
+    model = mlp(torch.float64)
+    opt = gt.Sam(model.parameters())
+    with pytest.raises(ValueError, match="needs a closure"):
+        opt.step()
+    with pytest.raises(ValueError, match="call loss.backward"):
+        opt.step(lambda: None)

@@ -22,7 +22,12 @@ and the buffers, named as torch names them, shaped like ``p``); assigning
 ``opt.state[p] = {...}`` (as ``ZeroRedundancyOptimizer`` does) or
 ``load_state_dict`` loads it before the next step. ``state_dict()`` has torch's
 format, so checkpoints, ``ZeroRedundancyOptimizer`` and ``torch.save`` work as with
-torch's optimizers.
+torch's optimizers. State that belongs to no single parameter (Prodigy's ``d``,
+Lookahead's step counter, the states of the optimizers ``Lookahead``, ``Partition`` and
+``Sam`` wrap, the count of skipped steps) goes into each param group of the state dict
+under the key ``"gradus"``, per dtype, as plain values and tensors (so
+``torch.load(weights_only=True)`` reads it); resuming from it equals an uninterrupted
+run.
 
 Non-finite gradients: by default the update is applied as torch applies it
 (``nonfinite="propagate"``); ``nonfinite="error"`` refuses the step with a
@@ -32,13 +37,14 @@ Non-finite gradients: by default the update is applied as torch applies it
 import collections.abc as _abc
 import inspect as _inspect
 
+import numpy as _np
 import torch as _torch
 
 from . import _gradus
 from . import optimizers as _optimizers
 from ._names import class_name as _class_name
 
-__all__ = ["GradusOptimizer", "ClosureOptimizer", "SecondOrderOptimizer"]
+__all__ = ["GradusOptimizer", "ClosureOptimizer", "SecondOrderOptimizer", "SamOptimizer"]
 
 # torch's implementation switches: accepted and ignored (gradus has one CPU kernel).
 _IGNORED = {"foreach": None, "fused": None}
@@ -57,6 +63,32 @@ def _plain(value):
 
 def _dtype_name(dtype):
     return "float32" if dtype is _torch.float32 else "float64"
+
+
+_DTYPES = {"float32": _torch.float32, "float64": _torch.float64}
+
+
+def _as_tensors(value):
+    """``value`` with every NumPy array made a torch tensor (which ``torch.load(...,
+    weights_only=True)`` reads, unlike arrays)."""
+    if isinstance(value, dict):
+        return {k: _as_tensors(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_tensors(v) for v in value]
+    if isinstance(value, _np.ndarray):
+        return _torch.from_numpy(value)
+    return value
+
+
+def _as_arrays(value, dtype):
+    """The inverse of :func:`_as_tensors`: tensors become NumPy arrays of ``dtype``."""
+    if isinstance(value, dict):
+        return {k: _as_arrays(v, dtype) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_arrays(v, dtype) for v in value]
+    if isinstance(value, _torch.Tensor):
+        return value.detach().to(device="cpu", dtype=dtype).contiguous().numpy()
+    return value
 
 
 class _State(_abc.MutableMapping):
@@ -93,6 +125,8 @@ class GradusOptimizer(_torch.optim.Optimizer):
 
     spec_name = None  # set by each generated class
     _keys = ()  # the gradus hyperparameter keys, in positional order
+    # Whether the rule works on whole tensors (its buffers have shapes of their own).
+    _per_tensor = False
     # Whether gradients may be sparse (SparseAdam: nn.Embedding(sparse=True)); they are
     # then made dense for the step, whose rows that are zero everywhere stay untouched.
     _sparse_grads = False
@@ -101,6 +135,7 @@ class GradusOptimizer(_torch.optim.Optimizer):
         self._nonfinite = nonfinite
         self._natives = {}  # (group index, torch dtype) -> (gradus.Optimizer, last hyperparameters)
         self._pending = {}  # param -> torch-format state waiting to be loaded
+        self._pending_extras = {}  # (group index, dtype name) -> optimizer-wide state waiting
         self._dtype_mix = {}  # group index -> ((id, len) of its params list, mixed?)
         # Check the policy name before any work.
         _gradus.build(self.spec_name, nonfinite=nonfinite)
@@ -152,7 +187,7 @@ class GradusOptimizer(_torch.optim.Optimizer):
         if closure is not None:
             with _torch.enable_grad():
                 loss = closure()
-        if self._pending:
+        if self._pending or self._pending_extras:
             self._load_pending()
         strided = _torch.strided
         for index, group in enumerate(self.param_groups):
@@ -217,9 +252,12 @@ class GradusOptimizer(_torch.optim.Optimizer):
                 entry = {"step": _torch.tensor(float(step))}
                 for slot, values in slots.items():
                     tensor = _torch.from_numpy(values)
-                    # Buffers of the parameter's size take its shape (per-tensor rules
-                    # may keep others, such as Adafactor's row and column moments).
-                    entry[slot] = tensor.view_as(p) if tensor.numel() == p.numel() else tensor
+                    # An element-wise rule's buffers come flat and take the parameter's
+                    # shape; a per-tensor rule's come in their own shapes (Adafactor's
+                    # row and column moments, Prodigy's flat p0), which loading needs.
+                    if not self._per_tensor and tensor.numel() == p.numel():
+                        tensor = tensor.view_as(p)
+                    entry[slot] = tensor
                 if scalars:
                     entry["scalars"] = list(scalars)
                 out[p] = entry
@@ -239,17 +277,44 @@ class GradusOptimizer(_torch.optim.Optimizer):
             dtype = param.dtype
             if "step" not in entry:
                 raise ValueError(f"the state of parameter {i} of group {gi} has no 'step'")
+            # A per-tensor rule checks each buffer's shape; the others take them flat.
+            shaped = (lambda v: v.contiguous()) if self._per_tensor else (lambda v: v.reshape(-1))
             slots = {
-                k: v.detach().to(device="cpu", dtype=dtype).reshape(-1).numpy()
+                k: shaped(v.detach().to(device="cpu", dtype=dtype)).numpy()
                 for k, v in entry.items()
                 if isinstance(v, _torch.Tensor) and k != "step"
             }
             scalars = [float(s) for s in entry.get("scalars", [])]
             batches.setdefault((gi, dtype), []).append((str(i), int(round(float(entry["step"]))), slots, scalars))
+        for gi, name in self._pending_extras:
+            if gi >= len(self.param_groups) or name not in _DTYPES:
+                raise ValueError(f"the state dict's 'gradus' state of group {gi} for {name!r} matches no group and dtype")
+            batches.setdefault((gi, _DTYPES[name]), [])
         for (gi, dtype), states in batches.items():
             native = self._native(gi, self.param_groups[gi], dtype)
-            _gradus.load_tensor_states(native, _dtype_name(dtype), states)
+            extras = self._pending_extras.get((gi, _dtype_name(dtype)))
+            if extras is not None:
+                extras = _as_arrays(extras, dtype)
+            _gradus.load_tensor_states(native, _dtype_name(dtype), states, extras=extras)
         self._pending = {}
+        self._pending_extras = {}
+
+    def _extras(self):
+        """The optimizer-wide state, ``{(group index, dtype name): {...}}`` with tensors
+        for arrays: what is waiting to be loaded, then what the optimizers hold."""
+        out = dict(self._pending_extras)
+        for (gi, dtype), (native, _) in self._natives.items():
+            extras = _gradus.optimizer_extras(native)
+            if extras is not None:
+                out[(gi, _dtype_name(dtype))] = _as_tensors(extras)
+        return out
+
+    def _with_extras(self, groups):
+        """Copies of ``groups`` (packed param groups) carrying the optimizer-wide state."""
+        groups = [dict(g) for g in groups]
+        for (gi, name), extras in self._extras().items():
+            groups[gi].setdefault("gradus", {})[name] = extras
+        return groups
 
     def state_dict(self):
         """torch's ``state_dict()``: ``{"state": {index: {...}}, "param_groups": [...]}``,
@@ -259,9 +324,11 @@ class GradusOptimizer(_torch.optim.Optimizer):
         state.update(self._pending)
         self.state = state
         try:
-            return super().state_dict()
+            out = super().state_dict()
         finally:
             self.state = live
+        out["param_groups"] = self._with_extras(out["param_groups"])
+        return out
 
     def __setstate__(self, state):
         # Reached from load_state_dict (and unpickling): the loaded state replaces all
@@ -271,11 +338,16 @@ class GradusOptimizer(_torch.optim.Optimizer):
         self._natives = {}
         self._dtype_mix = {}
         self._pending = {p: v for p, v in loaded.items() if isinstance(p, _torch.Tensor) and len(v) > 0}
+        self._pending_extras = {}
+        for gi, group in enumerate(self.param_groups):
+            for name, extras in (group.pop("gradus", None) or {}).items():
+                self._pending_extras[(gi, name)] = extras
         self.state = _State(self)
 
     def __getstate__(self):
         state = super().__getstate__()
         state["state"] = dict(self.state.items())
+        state["param_groups"] = self._with_extras(state["param_groups"])
         return state
 
 
@@ -317,7 +389,7 @@ class ClosureOptimizer(GradusOptimizer):
     def _begin(self, closure):
         if closure is None:
             raise ValueError(f"{type(self).__name__}.step needs a closure that re-evaluates the model and returns the loss")
-        if self._pending:
+        if self._pending or self._pending_extras:
             self._load_pending()
         params = self.param_groups[0]["params"]
         native = self._native(0, self.param_groups[0], params[0].dtype) if params else None
@@ -361,6 +433,7 @@ class ClosureOptimizer(GradusOptimizer):
             native = self._native(0, self.param_groups[0], param.dtype)
             _gradus.load_tensor_states(native, _dtype_name(param.dtype), self._from_torch(entry, param), replace=True)
         self._pending = {}
+        GradusOptimizer._load_pending(self)  # the optimizer-wide state, if any
 
     def _to_torch(self, states, p0):
         (_, n_iter, slots, scalars), history = states[0], states[1:]
@@ -460,8 +533,58 @@ class SecondOrderOptimizer(ClosureOptimizer):
         return [("newton", int(round(float(entry["step"]))), {}, [])]
 
 
+class SamOptimizer(ClosureOptimizer):
+    """The base of ``gradus.torch.Sam``: sharpness-aware minimization around an inner
+    optimizer, stepped as pytorch-optimizer's ``SAM.step(closure)``.
+
+    ::
+
+        loss = loss_fn(model(x), y); loss.backward()   # the gradient at w, in .grad
+        opt.step(lambda: (opt.zero_grad(), loss_fn(model(x), y).backward()))
+
+    The gradients at the current weights must already be in ``.grad``; the closure
+    re-evaluates them at the perturbed weights (zero_grad, forward, backward) and may
+    return the loss, which ``step`` returns. One parameter group of one dtype (the
+    perturbation spans all parameters at once). The inner optimizer's state is
+    optimizer-wide: it is in the state dict under each group's ``"gradus"`` key, and
+    ``opt.state[p]`` is empty."""
+
+    _exported = GradusOptimizer._exported
+    _load_pending = GradusOptimizer._load_pending
+
+    @_torch.no_grad()
+    def step(self, closure=None):
+        params, native = self._begin(closure)
+        if not params:
+            with _torch.enable_grad():
+                return closure()
+        if all(p.grad is None for p in params):
+            raise ValueError(
+                f"{type(self).__name__}.step(closure) takes the gradient at the current weights from .grad: "
+                "call loss.backward() before step() (as pytorch-optimizer's SAM)"
+            )
+        pairs = {}
+        for i, p in enumerate(params):
+            g = p.grad if p.grad is not None else _torch.zeros_like(p)
+            if g.layout is not _torch.strided:
+                g = g.to_dense()
+            pairs[str(i)] = (_array(p), g.detach().reshape(p.shape).contiguous().numpy())
+        losses = []
+
+        def evaluate():
+            with _torch.enable_grad():
+                loss = closure()
+            losses.append(loss)
+            return (float(loss) if loss is not None else 0.0), [_flat_grad(p, p.grad) for p in params]
+
+        native.step(pairs, evaluate)
+        return losses[0] if losses else None
+
+
 # The algorithms that need the Hessian as well as the loss.
 _SECOND_ORDER = {"newton"}
+# The combinators that evaluate the gradient again at other weights.
+_SAM = {"sam"}
 
 
 def _torch_signature(name):
@@ -515,6 +638,8 @@ def _optimizer_class(algorithm):
     base = GradusOptimizer
     if algorithm["kind"] == "closure":
         base = SecondOrderOptimizer if spec_name in _SECOND_ORDER else ClosureOptimizer
+    elif spec_name in _SAM:
+        base = SamOptimizer
     cls = type(
         name,
         (base,),
@@ -525,6 +650,7 @@ def _optimizer_class(algorithm):
             "spec_name": spec_name,
             "_keys": tuple(keys),
             "_sparse_grads": spec_name == "sparse_adam",
+            "_per_tensor": algorithm["kind"] == "tensor",
         },
     )
     cls.__signature__ = signature
