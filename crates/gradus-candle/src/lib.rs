@@ -45,8 +45,9 @@
 //! borrowed at once), read-locks the gradients, and calls gradus's
 //! [`Optimizer::step`] once over all the tensors,
 //! exactly as the slice API does. No parameter or gradient is copied (gradients are
-//! copied only when clipping is on, into buffers reused from step to step, since the
-//! [`GradStore`] is borrowed immutably).
+//! copied only when clipping by value, into buffers reused from step to step, since the
+//! [`GradStore`] is borrowed immutably; clipping by norm applies its coefficient inside
+//! the update).
 //!
 //! [`UpdateMode::Copy`] does what one would do without that hook: read every variable
 //! into a `Vec` (`to_vec1`), step, and write it back with [`Var::set`] (a new tensor
