@@ -225,9 +225,13 @@ impl Codec {
         let out = &mut out[..codes.len()];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU has AVX2 and FMA, checked just above.
-                return unsafe { simd::decode(self, codes, absmax, out) };
+            match simd::level() {
+                // SAFETY: `level` found the features each variant is compiled for.
+                simd::Level::Avx512 => {
+                    return unsafe { simd::decode_avx512(self, codes, absmax, out) }
+                }
+                simd::Level::Avx2 => return unsafe { simd::decode_avx2(self, codes, absmax, out) },
+                simd::Level::Scalar => {}
             }
         }
         for (o, &q) in out.iter_mut().zip(codes) {
@@ -303,9 +307,11 @@ impl Codec {
         let codes = &mut codes[..v.len()];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU has AVX2 and FMA, checked just above.
-                return unsafe { simd::encode_block(self, v, codes) };
+            match simd::level() {
+                // SAFETY: `level` found the features each variant is compiled for.
+                simd::Level::Avx512 => return unsafe { simd::encode_block_avx512(self, v, codes) },
+                simd::Level::Avx2 => return unsafe { simd::encode_block_avx2(self, v, codes) },
+                simd::Level::Scalar => {}
             }
         }
         self.encode_block(v, codes)
@@ -393,15 +399,82 @@ pub fn widen<T: Float>(codec: &Codec, codes: &[u8], absmax: &[f32]) -> Vec<T> {
 }
 
 /// The AVX2 block codecs: the same functions as the scalar ones, eight lanes at a time.
+///
+/// Each is compiled twice from one body: for AVX2 + FMA, and for AVX2 + FMA with
+/// AVX-512F/VL, where the same 256-bit intrinsics get 32 vector registers instead of
+/// 16 (the AVX2 encoder spills its constants to the stack) and mask registers for its
+/// compares. Both variants execute the same operations, so they store the same codes.
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use super::*;
     use std::arch::x86_64::*;
+    use std::sync::OnceLock;
+
+    /// The widest variant the CPU runs.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(super) enum Level {
+        Scalar,
+        Avx2,
+        Avx512,
+    }
+
+    /// Detects the CPU's features once.
+    #[inline(always)]
+    pub(super) fn level() -> Level {
+        static LEVEL: OnceLock<Level> = OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            let avx2 =
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+            if avx2
+                && std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+            {
+                Level::Avx512
+            } else if avx2 {
+                Level::Avx2
+            } else {
+                Level::Scalar
+            }
+        })
+    }
 
     /// # Safety
     /// The CPU supports AVX2 and FMA; `out` is as long as `codes`.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn decode(c: &Codec, codes: &[u8], absmax: f32, out: &mut [f32]) {
+    pub(super) unsafe fn decode_avx2(c: &Codec, codes: &[u8], absmax: f32, out: &mut [f32]) {
+        // SAFETY: the caller's guarantees are the body's.
+        unsafe { decode(c, codes, absmax, out) }
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2, FMA, AVX-512F and AVX-512VL; `out` is as long as `codes`.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) unsafe fn decode_avx512(c: &Codec, codes: &[u8], absmax: f32, out: &mut [f32]) {
+        // SAFETY: the caller's guarantees are the body's.
+        unsafe { decode(c, codes, absmax, out) }
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2 and FMA; `codes` is as long as `v`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn encode_block_avx2(c: &Codec, v: &[f32], codes: &mut [u8]) -> f32 {
+        // SAFETY: the caller's guarantees are the body's.
+        unsafe { encode_block(c, v, codes) }
+    }
+
+    /// # Safety
+    /// The CPU supports AVX2, FMA, AVX-512F and AVX-512VL; `codes` is as long as `v`.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) unsafe fn encode_block_avx512(c: &Codec, v: &[f32], codes: &mut [u8]) -> f32 {
+        // SAFETY: the caller's guarantees are the body's.
+        unsafe { encode_block(c, v, codes) }
+    }
+
+    /// # Safety
+    /// Only inlined into a function compiled with AVX2 and FMA; `out` is as long as
+    /// `codes`.
+    #[inline(always)]
+    unsafe fn decode(c: &Codec, codes: &[u8], absmax: f32, out: &mut [f32]) {
         let n = codes.len();
         let full = n / 8 * 8;
         let first = _mm256_loadu_ps(c.first.as_ptr());
@@ -457,9 +530,10 @@ mod simd {
     }
 
     /// # Safety
-    /// The CPU supports AVX2 and FMA; `codes` is as long as `v`.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn encode_block(c: &Codec, v: &[f32], codes: &mut [u8]) -> f32 {
+    /// Only inlined into a function compiled with AVX2 and FMA; `codes` is as long
+    /// as `v`.
+    #[inline(always)]
+    unsafe fn encode_block(c: &Codec, v: &[f32], codes: &mut [u8]) -> f32 {
         let n = v.len();
         let full = n / 8 * 8;
         let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF));

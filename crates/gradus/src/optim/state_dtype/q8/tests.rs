@@ -443,3 +443,48 @@ fn the_vectorized_block_codecs_equal_the_scalar_ones() {
         }
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn both_compiled_simd_variants_equal_the_scalar_codecs() {
+    // The AVX2 and the AVX-512VL builds of the same body, each where this CPU runs it,
+    // on every code and on blocks of the samples (full and partial).
+    let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+    let avx512 = avx2
+        && std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512vl");
+    type Decode = unsafe fn(&Codec, &[u8], f32, &mut [f32]);
+    type Encode = unsafe fn(&Codec, &[f32], &mut [u8]) -> f32;
+    let mut variants: Vec<(&str, Decode, Encode)> = Vec::new();
+    if avx2 {
+        variants.push(("avx2", simd::decode_avx2, simd::encode_block_avx2));
+    }
+    if avx512 {
+        variants.push(("avx512", simd::decode_avx512, simd::encode_block_avx512));
+    }
+    let mut xs: Vec<f32> = samples().into_iter().map(|x| x * 0.73).collect();
+    xs.extend([f32::INFINITY, -f32::MAX, 1e-40, -7.5]);
+    for (name, decode, encode) in variants {
+        for c in [signed(), unsigned()] {
+            let all: Vec<u8> = (0..=255).collect();
+            let mut out = vec![0.0f32; 256];
+            for absmax in [1.0f32, 0.37, 3e-20] {
+                // SAFETY: the CPU has the variant's features, checked above.
+                unsafe { decode(c, &all, absmax, &mut out) };
+                for (q, o) in all.iter().zip(&out) {
+                    let want = c.values[*q as usize] * absmax;
+                    assert_eq!(o.to_bits(), want.to_bits(), "{name} code {q}");
+                }
+            }
+            for (n, chunk) in xs.chunks(BLOCK).enumerate() {
+                let v = &chunk[..chunk.len() - n % 7];
+                let (mut fast, mut slow) = (vec![0u8; v.len()], vec![0u8; v.len()]);
+                // SAFETY: as above; `fast` is as long as `v`.
+                let a = unsafe { encode(c, v, &mut fast) };
+                let b = c.encode_block(v, &mut slow);
+                assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+                assert_eq!(fast, slow, "{name} signed={} block {n}", c.signed);
+            }
+        }
+    }
+}
