@@ -449,10 +449,8 @@ fn the_vectorized_block_codecs_equal_the_scalar_ones() {
 fn both_compiled_simd_variants_equal_the_scalar_codecs() {
     // The AVX2 and the AVX-512VL builds of the same body, each where this CPU runs it,
     // on every code and on blocks of the samples (full and partial).
-    let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-    let avx512 = avx2
-        && std::is_x86_feature_detected!("avx512f")
-        && std::is_x86_feature_detected!("avx512vl");
+    let level = simd::level();
+    let (avx2, avx512) = (level != simd::Level::Scalar, level == simd::Level::Avx512);
     type Decode = unsafe fn(&Codec, &[u8], f32, &mut [f32]);
     type Encode = unsafe fn(&Codec, &[f32], &mut [u8]) -> f32;
     let mut variants: Vec<(&str, Decode, Encode)> = Vec::new();
