@@ -172,7 +172,7 @@ unsafe fn max_abs_avx2<T: Float>(c: &[T]) -> f64 {
 fn sum_squares<T: Float>(c: &[T]) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") {
+        if crate::cpu::level() >= crate::cpu::Level::Avx2 {
             // SAFETY: the CPU supports AVX2, checked just above.
             return unsafe { sum_squares_avx2(c) };
         }
@@ -183,7 +183,7 @@ fn sum_squares<T: Float>(c: &[T]) -> f64 {
 fn max_abs<T: Float>(c: &[T]) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") {
+        if crate::cpu::level() >= crate::cpu::Level::Avx2 {
             // SAFETY: the CPU supports AVX2, checked just above.
             return unsafe { max_abs_avx2(c) };
         }

@@ -36,6 +36,7 @@
 pub mod catalog;
 pub mod checkpoint;
 pub mod clip;
+mod cpu;
 pub mod error;
 pub mod float;
 pub mod hyper;

@@ -99,7 +99,7 @@ unsafe fn any_nonfinite_avx2<T: Float>(g: &[T]) -> bool {
 pub(crate) fn any_nonfinite<T: Float>(g: &[T]) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") {
+        if crate::cpu::level() >= crate::cpu::Level::Avx2 {
             // SAFETY: the CPU supports AVX2, checked just above.
             return unsafe { any_nonfinite_avx2(g) };
         }
@@ -437,11 +437,10 @@ fn item_fn<R: Rule, T: Float, S: Store<T>, const N: usize>() -> ItemFn<R::Coeffs
     {
         // The rules' fused multiply-adds (`mul_add`) become single instructions with
         // FMA; without it they are (correctly rounded, equal, slower) library calls.
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
-            return item_avx512::<R, T, S, N>;
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            return item_avx2::<R, T, S, N>;
+        match crate::cpu::level() {
+            crate::cpu::Level::Avx512 => return item_avx512::<R, T, S, N>,
+            crate::cpu::Level::Avx2 => return item_avx2::<R, T, S, N>,
+            crate::cpu::Level::Scalar => {}
         }
     }
     item_plain::<R, T, S, N>

@@ -36,6 +36,8 @@
 //! non-finite state element cannot be stored (its block's scale becomes non-finite);
 //! the default non-finite check keeps such gradients from reaching the state.
 
+#[cfg(target_arch = "x86_64")]
+use crate::cpu::Level;
 use crate::float::Float;
 use std::sync::OnceLock;
 
@@ -73,6 +75,16 @@ pub struct Codec {
     /// multiply-add in `f32`).
     first: [f32; 8],
     step: [f32; 8],
+    /// The decade search of the 512-bit encoder, by binade: a normalized magnitude `a`
+    /// with biased exponent `E` (`2^(E−127) ≤ a < 2^(E−126)`) has binade index
+    /// `E − 96` (taken modulo 32; magnitudes below 2⁻³¹ lie under `bounds[0]` and are
+    /// encoded as 0 whatever the tables say). `bin_dec[k]`: [`Codec::offset`] plus the
+    /// number of inner decade boundaries (`bounds[1..7]`) at or below the binade's
+    /// least value; `bin_thr[k]`: the one inner boundary strictly inside the binade,
+    /// or +inf. The decade of `a` is then `bin_dec[k] + (a ≥ bin_thr[k])`, the same
+    /// count of boundaries as the compare chain, in one table look-up.
+    bin_dec: [i32; 32],
+    bin_thr: [f32; 32],
     /// 0 for the signed map, 1 for the unsigned one.
     offset: u32,
     /// The magnitude index of 1.
@@ -134,6 +146,25 @@ impl Codec {
         }
         bounds[7] = thr[top - 1];
         let inv_step = step.map(|s| if s > 0.0 { 1.0 / s } else { 0.0 });
+        let (mut bin_dec, mut bin_thr) = ([0i32; 32], [f32::INFINITY; 32]);
+        for k in 0..32 {
+            let lo = 2f32.powi(k as i32 - 31);
+            let inner = &bounds[1..7];
+            bin_dec[k] = offset as i32 + inner.iter().filter(|&&b| b <= lo).count() as i32;
+            let inside: Vec<f32> = inner
+                .iter()
+                .copied()
+                .filter(|&b| lo < b && b < 2.0 * lo)
+                .collect();
+            assert!(inside.len() <= 1, "decades are wider than binades");
+            if let Some(&b) = inside.first() {
+                bin_thr[k] = b;
+            }
+        }
+        assert!(
+            bounds[0] >= 2f32.powi(-31),
+            "the binade tables cover the map"
+        );
         let mut values = [0.0f32; 256];
         if signed {
             // [-mags[127], ..., -mags[1], 0, mags[1], ..., mags[128] = 1]
@@ -156,6 +187,8 @@ impl Codec {
             inv_step,
             first,
             step,
+            bin_dec,
+            bin_thr,
             offset,
             top: top as u32,
         }
@@ -225,13 +258,11 @@ impl Codec {
         let out = &mut out[..codes.len()];
         #[cfg(target_arch = "x86_64")]
         {
-            match simd::level() {
+            match crate::cpu::level() {
                 // SAFETY: `level` found the features each variant is compiled for.
-                simd::Level::Avx512 => {
-                    return unsafe { simd::decode_avx512(self, codes, absmax, out) }
-                }
-                simd::Level::Avx2 => return unsafe { simd::decode_avx2(self, codes, absmax, out) },
-                simd::Level::Scalar => {}
+                Level::Avx512 => return unsafe { simd::decode_avx512(self, codes, absmax, out) },
+                Level::Avx2 => return unsafe { simd::decode_avx2(self, codes, absmax, out) },
+                Level::Scalar => {}
             }
         }
         for (o, &q) in out.iter_mut().zip(codes) {
@@ -307,11 +338,11 @@ impl Codec {
         let codes = &mut codes[..v.len()];
         #[cfg(target_arch = "x86_64")]
         {
-            match simd::level() {
+            match crate::cpu::level() {
                 // SAFETY: `level` found the features each variant is compiled for.
-                simd::Level::Avx512 => return unsafe { simd::encode_block_avx512(self, v, codes) },
-                simd::Level::Avx2 => return unsafe { simd::encode_block_avx2(self, v, codes) },
-                simd::Level::Scalar => {}
+                Level::Avx512 => return unsafe { simd::encode_block_avx512(self, v, codes) },
+                Level::Avx2 => return unsafe { simd::encode_block_avx2(self, v, codes) },
+                Level::Scalar => {}
             }
         }
         self.encode_block(v, codes)
@@ -398,58 +429,22 @@ pub fn widen<T: Float>(codec: &Codec, codes: &[u8], absmax: &[f32]) -> Vec<T> {
         .collect()
 }
 
-/// The AVX2 block codecs: the same functions as the scalar ones, eight lanes at a time.
+/// The vectorized block codecs: the same functions as the scalar ones, eight lanes
+/// at a time with AVX2 and sixteen with AVX-512F.
 ///
-/// Each is compiled twice from one body: for AVX2 + FMA, and for AVX2 + FMA with
-/// AVX-512F/VL, where the same 256-bit intrinsics get 32 vector registers instead of
-/// 16 (the AVX2 encoder spills its constants to the stack) and mask registers for its
-/// compares. Both variants execute the same operations, so they store the same codes.
+/// Both variants execute the operations of the scalar code in `f32`, so they store
+/// the same codes and decode the same values. The 512-bit encoder finds the decade
+/// with one table look-up by binade ([`Codec::bin_dec`]) where the AVX2 one compares
+/// with the six decade boundaries.
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use super::*;
     use std::arch::x86_64::*;
-    use std::sync::OnceLock;
-
-    /// The widest variant the CPU runs.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub(super) enum Level {
-        Scalar,
-        Avx2,
-        Avx512,
-    }
-
-    /// Detects the CPU's features once.
-    #[inline(always)]
-    pub(super) fn level() -> Level {
-        static LEVEL: OnceLock<Level> = OnceLock::new();
-        *LEVEL.get_or_init(|| {
-            let avx2 =
-                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-            if avx2
-                && std::is_x86_feature_detected!("avx512f")
-                && std::is_x86_feature_detected!("avx512vl")
-            {
-                Level::Avx512
-            } else if avx2 {
-                Level::Avx2
-            } else {
-                Level::Scalar
-            }
-        })
-    }
 
     /// # Safety
     /// The CPU supports AVX2 and FMA; `out` is as long as `codes`.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn decode_avx2(c: &Codec, codes: &[u8], absmax: f32, out: &mut [f32]) {
-        // SAFETY: the caller's guarantees are the body's.
-        unsafe { decode(c, codes, absmax, out) }
-    }
-
-    /// # Safety
-    /// The CPU supports AVX2, FMA, AVX-512F and AVX-512VL; `out` is as long as `codes`.
-    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-    pub(super) unsafe fn decode_avx512(c: &Codec, codes: &[u8], absmax: f32, out: &mut [f32]) {
         // SAFETY: the caller's guarantees are the body's.
         unsafe { decode(c, codes, absmax, out) }
     }
@@ -462,12 +457,209 @@ mod simd {
         unsafe { encode_block(c, v, codes) }
     }
 
+    /// `out[i] = values[codes[i]] × absmax`, sixteen at a time: the decade and the
+    /// index within it from the code's bits, the magnitude by one fused multiply-add
+    /// (as [`magnitude`]), then the sign and the scale.
+    ///
     /// # Safety
-    /// The CPU supports AVX2, FMA, AVX-512F and AVX-512VL; `codes` is as long as `v`.
-    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    /// The CPU supports AVX-512F, AVX2 and FMA; `out` is as long as `codes`.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) unsafe fn decode_avx512(c: &Codec, codes: &[u8], absmax: f32, out: &mut [f32]) {
+        if c.signed {
+            // SAFETY: forwarded from the caller.
+            unsafe { decode_zmm::<true>(c, codes, absmax, out) }
+        } else {
+            // SAFETY: forwarded from the caller.
+            unsafe { decode_zmm::<false>(c, codes, absmax, out) }
+        }
+    }
+
+    /// # Safety
+    /// Only inlined into a function compiled with AVX-512F, AVX2 and FMA; `out` is as
+    /// long as `codes`; `SIGNED` is `c.signed`.
+    #[inline(always)]
+    unsafe fn decode_zmm<const SIGNED: bool>(
+        c: &Codec,
+        codes: &[u8],
+        absmax: f32,
+        out: &mut [f32],
+    ) {
+        let n = codes.len();
+        let full = n / 16 * 16;
+        // The decade tables hold 8 entries; the decade never exceeds 7.
+        // SAFETY: each table holds 8 `f32`s.
+        let (first, step) = unsafe {
+            (
+                _mm512_zextps256_ps512(_mm256_loadu_ps(c.first.as_ptr())),
+                _mm512_zextps256_ps512(_mm256_loadu_ps(c.step.as_ptr())),
+            )
+        };
+        let scale = _mm512_set1_ps(absmax);
+        let (offset, top) = (
+            _mm512_set1_epi32(c.offset as i32),
+            _mm512_set1_epi32(c.top as i32),
+        );
+        let (one, zero, seven) = (
+            _mm512_set1_epi32(1),
+            _mm512_setzero_si512(),
+            _mm512_set1_epi32(7),
+        );
+        let (mid, sign, unit) = (
+            _mm512_set1_epi32(127),
+            _mm512_set1_epi32(i32::MIN),
+            _mm512_set1_ps(1.0),
+        );
+        let mut i = 0;
+        while i < full {
+            // SAFETY: i + 16 <= n for both slices.
+            let q = _mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(codes.as_ptr().add(i).cast()) });
+            let (p, neg) = if SIGNED {
+                (
+                    _mm512_abs_epi32(_mm512_sub_epi32(q, mid)),
+                    _mm512_cmplt_epi32_mask(q, mid),
+                )
+            } else {
+                (q, 0)
+            };
+            let e = _mm512_add_epi32(p, offset);
+            let d = _mm512_and_si512(
+                _mm512_sub_epi32(
+                    _mm512_srli_epi32::<23>(_mm512_castps_si512(_mm512_cvtepi32_ps(e))),
+                    mid,
+                ),
+                seven,
+            );
+            let j = _mm512_cvtepi32_ps(_mm512_sub_epi32(e, _mm512_sllv_epi32(one, d)));
+            let m = _mm512_fmadd_ps(
+                j,
+                _mm512_permutexvar_ps(d, step),
+                _mm512_permutexvar_ps(d, first),
+            );
+            let m = _mm512_maskz_mov_ps(_mm512_cmpneq_epi32_mask(p, zero), m);
+            let m = _mm512_mask_mov_ps(m, _mm512_cmpeq_epi32_mask(p, top), unit);
+            let m = if SIGNED {
+                _mm512_castsi512_ps(_mm512_mask_xor_epi32(
+                    _mm512_castps_si512(m),
+                    neg,
+                    _mm512_castps_si512(m),
+                    sign,
+                ))
+            } else {
+                m
+            };
+            // SAFETY: as above.
+            unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(i), _mm512_mul_ps(m, scale)) };
+            i += 16;
+        }
+        for k in full..n {
+            out[k] = c.values[codes[k] as usize] * absmax;
+        }
+    }
+
+    /// [`Codec::encode_block`], sixteen lanes at a time.
+    ///
+    /// # Safety
+    /// The CPU supports AVX-512F, AVX2 and FMA; `codes` is as long as `v`.
+    #[target_feature(enable = "avx512f,avx2,fma")]
     pub(super) unsafe fn encode_block_avx512(c: &Codec, v: &[f32], codes: &mut [u8]) -> f32 {
-        // SAFETY: the caller's guarantees are the body's.
-        unsafe { encode_block(c, v, codes) }
+        if c.signed {
+            // SAFETY: forwarded from the caller.
+            unsafe { encode_zmm::<true>(c, v, codes) }
+        } else {
+            // SAFETY: forwarded from the caller.
+            unsafe { encode_zmm::<false>(c, v, codes) }
+        }
+    }
+
+    /// # Safety
+    /// Only inlined into a function compiled with AVX-512F, AVX2 and FMA; `codes` is
+    /// as long as `v`; `SIGNED` is `c.signed`.
+    #[inline(always)]
+    unsafe fn encode_zmm<const SIGNED: bool>(c: &Codec, v: &[f32], codes: &mut [u8]) -> f32 {
+        let n = v.len();
+        let full = n / 16 * 16;
+        let mut amax = _mm512_setzero_ps();
+        let mut nan: __mmask16 = 0;
+        let mut i = 0;
+        while i < full {
+            // SAFETY: i + 16 <= n.
+            let x = unsafe { _mm512_loadu_ps(v.as_ptr().add(i)) };
+            // max(a, amax) takes amax when a is NaN; NaNs are collected apart.
+            amax = _mm512_max_ps(_mm512_abs_ps(x), amax);
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
+            i += 16;
+        }
+        let mut m = _mm512_reduce_max_ps(amax);
+        let mut any_nan = nan != 0;
+        for &x in &v[full..] {
+            let a = x.abs();
+            m = if a > m { a } else { m };
+            any_nan |= x.is_nan();
+        }
+        let stored = if any_nan { f32::NAN } else { m };
+        let inv = Codec::inverse::<f32>(stored);
+        let vinv = _mm512_set1_ps(inv);
+        // The decade tables hold 8 entries; the decade never exceeds 7.
+        let (first, inv_step) = (
+            _mm512_zextps256_ps512(unsafe { _mm256_loadu_ps(c.first.as_ptr()) }),
+            _mm512_zextps256_ps512(unsafe { _mm256_loadu_ps(c.inv_step.as_ptr()) }),
+        );
+        // SAFETY: the binade tables hold 32 entries, two registers each.
+        let (dec_lo, dec_hi, thr_lo, thr_hi) = unsafe {
+            (
+                _mm512_loadu_si512(c.bin_dec.as_ptr().cast()),
+                _mm512_loadu_si512(c.bin_dec.as_ptr().add(16).cast()),
+                _mm512_loadu_ps(c.bin_thr.as_ptr()),
+                _mm512_loadu_ps(c.bin_thr.as_ptr().add(16)),
+            )
+        };
+        let (offset, top) = (
+            _mm512_set1_epi32(c.offset as i32),
+            _mm512_set1_epi32(c.top as i32),
+        );
+        let (one, zero) = (_mm512_set1_epi32(1), _mm512_setzero_si512());
+        let (lowest, highest) = (_mm512_set1_ps(c.bounds[0]), _mm512_set1_ps(c.bounds[7]));
+        let (mid, base) = (_mm512_set1_epi32(127), _mm512_set1_epi32(96));
+        let mut i = 0;
+        while i < full {
+            // SAFETY: i + 16 <= n.
+            let x = _mm512_mul_ps(unsafe { _mm512_loadu_ps(v.as_ptr().add(i)) }, vinv);
+            let neg = _mm512_cmplt_epi32_mask(_mm512_castps_si512(x), zero);
+            let a = _mm512_abs_ps(x);
+            let bin = _mm512_sub_epi32(_mm512_srli_epi32::<23>(_mm512_castps_si512(a)), base);
+            let below = _mm512_permutex2var_epi32(dec_lo, bin, dec_hi);
+            let up =
+                _mm512_cmp_ps_mask::<_CMP_GE_OQ>(a, _mm512_permutex2var_ps(thr_lo, bin, thr_hi));
+            let dec = _mm512_mask_add_epi32(below, up, below, one);
+            let t = _mm512_mul_ps(
+                _mm512_sub_ps(a, _mm512_permutexvar_ps(dec, first)),
+                _mm512_permutexvar_ps(dec, inv_step),
+            );
+            let size = _mm512_sllv_epi32(one, dec);
+            let j = _mm512_min_epi32(
+                _mm512_max_epi32(_mm512_cvtps_epi32(t), zero),
+                _mm512_sub_epi32(size, one),
+            );
+            let p = _mm512_add_epi32(_mm512_sub_epi32(size, offset), j);
+            let p = _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask::<_CMP_GE_OQ>(a, lowest), p);
+            let p = _mm512_mask_mov_epi32(p, _mm512_cmp_ps_mask::<_CMP_GE_OQ>(a, highest), top);
+            let q = if SIGNED {
+                _mm512_mask_blend_epi32(
+                    neg,
+                    _mm512_add_epi32(mid, p),
+                    _mm512_sub_epi32(mid, _mm512_min_epi32(p, mid)),
+                )
+            } else {
+                _mm512_maskz_mov_epi32(!neg, p)
+            };
+            // SAFETY: i + 16 <= n.
+            unsafe { _mm_storeu_si128(codes.as_mut_ptr().add(i).cast(), _mm512_cvtepi32_epi8(q)) };
+            i += 16;
+        }
+        for k in full..n {
+            codes[k] = c.encode(v[k] * inv);
+        }
+        stored
     }
 
     /// # Safety
