@@ -24,7 +24,7 @@ use super::engine::{Rule, TensorState};
 use super::state_dtype::q8::{self, Codec};
 use super::state_dtype::{self, Bf16, Bf16Sr, StateDtype, Store, Q8};
 use super::Param;
-use crate::float::Float;
+use crate::float::{DType, Float};
 use rayon::prelude::*;
 
 /// A step touching at least this many elements in total runs its work items in
@@ -661,6 +661,11 @@ fn sweep_q8<R: Rule, T: Float, const N: usize, const FAST: bool>(
                 &mut buf[k][..len],
             );
         }
+        // For f32 state, each block's absmax is carried along by the update loop (an
+        // integer maximum of the sign-cleared bits, see `Codec::scale_of_bits`), which
+        // saves the encoder a pass over the block.
+        let carried = T::DTYPE == DType::F32;
+        let mut amax = [0u32; N];
         for i in 0..len {
             let mut st = [T::zero(); N];
             for k in 0..N {
@@ -669,11 +674,21 @@ fn sweep_q8<R: Rule, T: Float, const N: usize, const FAST: bool>(
             update::<R, T, FAST>(&c, &mut p[i], g[i] * scale, &mut st);
             for k in 0..N {
                 buf[k][i] = st[k];
+                if carried {
+                    // Exact for f32 (the round trip through f64 compiles to nothing).
+                    amax[k] = amax[k].max((st[k].f64() as f32).to_bits() & 0x7FFF_FFFF);
+                }
             }
         }
         for k in 0..N {
-            scales[k][b] =
-                codecs[k].encode_block_fast(&mut buf[k][..len], &mut codes[k][start..start + len]);
+            let (v, out) = (&mut buf[k][..len], &mut codes[k][start..start + len]);
+            scales[k][b] = if carried {
+                let stored = Codec::scale_of_bits(amax[k]);
+                codecs[k].encode_scaled_fast(v, stored, out);
+                stored
+            } else {
+                codecs[k].encode_block_fast(v, out)
+            };
         }
     }
 }

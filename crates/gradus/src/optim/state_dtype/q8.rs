@@ -323,13 +323,60 @@ impl Codec {
     /// codes of `v` into `codes` (as long as `v`).
     #[inline(always)]
     pub fn encode_block<T: Float>(&self, v: &[T], codes: &mut [u8]) -> f32 {
-        let codes = &mut codes[..v.len()];
         let stored = Self::absmax(v);
+        self.encode_scaled(v, stored, codes);
+        stored
+    }
+
+    /// The codes of `v` (into `codes`, as long as `v`) in a block of scale `stored`.
+    #[inline(always)]
+    fn encode_scaled<T: Float>(&self, v: &[T], stored: f32, codes: &mut [u8]) {
+        let codes = &mut codes[..v.len()];
         let inv: T = Self::inverse(stored);
         for (c, &x) in codes.iter_mut().zip(v) {
             *c = self.encode((x * inv).f64() as f32);
         }
-        stored
+    }
+
+    /// The scale a block is stored with, from the largest of its elements' `f32` bit
+    /// patterns with the sign cleared (`bits & 0x7FFF_FFFF`): the patterns of
+    /// magnitudes order as the magnitudes do and every NaN's lies above +inf's, so
+    /// this is [`Codec::encode_block`]'s absmax, found by an integer maximum that the
+    /// kernel's update loop carries along.
+    #[inline(always)]
+    pub fn scale_of_bits(bits: u32) -> f32 {
+        if bits > f32::INFINITY.to_bits() {
+            f32::NAN
+        } else {
+            f32::from_bits(bits)
+        }
+    }
+
+    /// [`Codec::encode_block`] of a block whose scale `stored` the caller found with
+    /// [`Codec::scale_of_bits`]; vectorized for `f32`.
+    #[inline(always)]
+    pub fn encode_scaled_fast<T: Float>(&self, v: &mut [T], stored: f32, codes: &mut [u8]) {
+        let Some(v) = as_f32(v) else {
+            return self.encode_scaled(v, stored, codes);
+        };
+        let codes = &mut codes[..v.len()];
+        #[cfg(target_arch = "x86_64")]
+        {
+            let known = Some(stored);
+            match crate::cpu::level() {
+                // SAFETY: `level` found the features each variant is compiled for.
+                Level::Avx512 => {
+                    unsafe { simd::encode_block_avx512(self, v, codes, known) };
+                    return;
+                }
+                Level::Avx2 => {
+                    unsafe { simd::encode_block_avx2(self, v, codes, known) };
+                    return;
+                }
+                Level::Scalar => {}
+            }
+        }
+        self.encode_scaled(v, stored, codes)
     }
 
     /// [`Codec::encode_block`] for `f32` state, vectorized where the CPU allows.
@@ -340,8 +387,8 @@ impl Codec {
         {
             match crate::cpu::level() {
                 // SAFETY: `level` found the features each variant is compiled for.
-                Level::Avx512 => return unsafe { simd::encode_block_avx512(self, v, codes) },
-                Level::Avx2 => return unsafe { simd::encode_block_avx2(self, v, codes) },
+                Level::Avx512 => return unsafe { simd::encode_block_avx512(self, v, codes, None) },
+                Level::Avx2 => return unsafe { simd::encode_block_avx2(self, v, codes, None) },
                 Level::Scalar => {}
             }
         }
@@ -449,12 +496,20 @@ mod simd {
         unsafe { decode(c, codes, absmax, out) }
     }
 
+    /// [`Codec::encode_block`]; with `known`, the block's scale is that (as
+    /// [`Codec::scale_of_bits`] found it) and is not computed again.
+    ///
     /// # Safety
     /// The CPU supports AVX2 and FMA; `codes` is as long as `v`.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn encode_block_avx2(c: &Codec, v: &[f32], codes: &mut [u8]) -> f32 {
+    pub(super) unsafe fn encode_block_avx2(
+        c: &Codec,
+        v: &[f32],
+        codes: &mut [u8],
+        known: Option<f32>,
+    ) -> f32 {
         // SAFETY: the caller's guarantees are the body's.
-        unsafe { encode_block(c, v, codes) }
+        unsafe { encode_block(c, v, codes, known) }
     }
 
     /// `out[i] = values[codes[i]] × absmax`, sixteen at a time: the decade and the
@@ -556,26 +611,34 @@ mod simd {
         }
     }
 
-    /// [`Codec::encode_block`], sixteen lanes at a time.
+    /// [`Codec::encode_block`], sixteen lanes at a time; `known` as in
+    /// [`encode_block_avx2`].
     ///
     /// # Safety
     /// The CPU supports AVX-512F, AVX2 and FMA; `codes` is as long as `v`.
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(super) unsafe fn encode_block_avx512(c: &Codec, v: &[f32], codes: &mut [u8]) -> f32 {
+    pub(super) unsafe fn encode_block_avx512(
+        c: &Codec,
+        v: &[f32],
+        codes: &mut [u8],
+        known: Option<f32>,
+    ) -> f32 {
         if c.signed {
             // SAFETY: forwarded from the caller.
-            unsafe { encode_zmm::<true>(c, v, codes) }
+            unsafe { encode_zmm::<true>(c, v, codes, known) }
         } else {
             // SAFETY: forwarded from the caller.
-            unsafe { encode_zmm::<false>(c, v, codes) }
+            unsafe { encode_zmm::<false>(c, v, codes, known) }
         }
     }
 
+    /// The largest magnitude of a block, as stored (NaN if it holds one), sixteen
+    /// lanes at a time.
+    ///
     /// # Safety
-    /// Only inlined into a function compiled with AVX-512F, AVX2 and FMA; `codes` is
-    /// as long as `v`; `SIGNED` is `c.signed`.
+    /// Only inlined into a function compiled with AVX-512F.
     #[inline(always)]
-    unsafe fn encode_zmm<const SIGNED: bool>(c: &Codec, v: &[f32], codes: &mut [u8]) -> f32 {
+    unsafe fn absmax_zmm(v: &[f32]) -> f32 {
         let n = v.len();
         let full = n / 16 * 16;
         let mut amax = _mm512_setzero_ps();
@@ -596,7 +659,27 @@ mod simd {
             m = if a > m { a } else { m };
             any_nan |= x.is_nan();
         }
-        let stored = if any_nan { f32::NAN } else { m };
+        if any_nan {
+            f32::NAN
+        } else {
+            m
+        }
+    }
+
+    /// # Safety
+    /// Only inlined into a function compiled with AVX-512F, AVX2 and FMA; `codes` is
+    /// as long as `v`; `SIGNED` is `c.signed`.
+    #[inline(always)]
+    unsafe fn encode_zmm<const SIGNED: bool>(
+        c: &Codec,
+        v: &[f32],
+        codes: &mut [u8],
+        known: Option<f32>,
+    ) -> f32 {
+        let n = v.len();
+        let full = n / 16 * 16;
+        // SAFETY: forwarded from the caller.
+        let stored = known.unwrap_or_else(|| unsafe { absmax_zmm(v) });
         let inv = Codec::inverse::<f32>(stored);
         let vinv = _mm512_set1_ps(inv);
         // The decade tables hold 8 entries; the decade never exceeds 7.
@@ -721,11 +804,13 @@ mod simd {
         }
     }
 
+    /// The largest magnitude of a block, as stored (NaN if it holds one), eight lanes
+    /// at a time.
+    ///
     /// # Safety
-    /// Only inlined into a function compiled with AVX2 and FMA; `codes` is as long
-    /// as `v`.
+    /// Only inlined into a function compiled with AVX2.
     #[inline(always)]
-    unsafe fn encode_block(c: &Codec, v: &[f32], codes: &mut [u8]) -> f32 {
+    unsafe fn absmax8(v: &[f32]) -> f32 {
         let n = v.len();
         let full = n / 8 * 8;
         let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF));
@@ -749,7 +834,23 @@ mod simd {
             m = if a > m { a } else { m };
             any_nan |= x.is_nan();
         }
-        let stored = if any_nan { f32::NAN } else { m };
+        if any_nan {
+            f32::NAN
+        } else {
+            m
+        }
+    }
+
+    /// # Safety
+    /// Only inlined into a function compiled with AVX2 and FMA; `codes` is as long
+    /// as `v`.
+    #[inline(always)]
+    unsafe fn encode_block(c: &Codec, v: &[f32], codes: &mut [u8], known: Option<f32>) -> f32 {
+        let n = v.len();
+        let full = n / 8 * 8;
+        let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF));
+        // SAFETY: forwarded from the caller.
+        let stored = known.unwrap_or_else(|| unsafe { absmax8(v) });
         let inv = _mm256_set1_ps(Codec::inverse::<f32>(stored));
         let (first, inv_step) = (
             _mm256_loadu_ps(c.first.as_ptr()),

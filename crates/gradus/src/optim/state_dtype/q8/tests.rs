@@ -447,6 +447,18 @@ fn the_vectorized_block_codecs_equal_the_scalar_ones() {
             let (mut fast, mut slow) = (vec![0u8; len], vec![0u8; len]);
             let a = c.encode_block_f32(v, &mut fast);
             let b = c.encode_block(v, &mut slow);
+            // The scale from the largest sign-cleared bit pattern is the absmax.
+            let bits = v
+                .iter()
+                .map(|x| x.to_bits() & 0x7FFF_FFFF)
+                .max()
+                .unwrap_or(0);
+            let known = Codec::scale_of_bits(bits);
+            assert!(known.to_bits() == b.to_bits() || (known.is_nan() && b.is_nan()));
+            let mut given = v.to_vec();
+            let mut scaled = vec![0u8; len];
+            c.encode_scaled_fast(&mut given, known, &mut scaled);
+            assert_eq!(scaled, slow, "signed={} block {n}, scale given", c.signed);
             assert!(
                 a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
                 "{a} {b}"
@@ -464,7 +476,7 @@ fn both_compiled_simd_variants_equal_the_scalar_codecs() {
     use crate::cpu::{level, Level};
     let (avx2, avx512) = (level() >= Level::Avx2, level() >= Level::Avx512);
     type Decode = unsafe fn(&Codec, &[u8], f32, &mut [f32]);
-    type Encode = unsafe fn(&Codec, &[f32], &mut [u8]) -> f32;
+    type Encode = unsafe fn(&Codec, &[f32], &mut [u8], Option<f32>) -> f32;
     let mut variants: Vec<(&str, Decode, Encode)> = Vec::new();
     if avx2 {
         variants.push(("avx2", simd::decode_avx2, simd::encode_block_avx2));
@@ -490,10 +502,23 @@ fn both_compiled_simd_variants_equal_the_scalar_codecs() {
                 let v = &chunk[..chunk.len() - n % 7];
                 let (mut fast, mut slow) = (vec![0u8; v.len()], vec![0u8; v.len()]);
                 // SAFETY: as above; `fast` is as long as `v`.
-                let a = unsafe { encode(c, v, &mut fast) };
+                let a = unsafe { encode(c, v, &mut fast, None) };
                 let b = c.encode_block(v, &mut slow);
                 assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
                 assert_eq!(fast, slow, "{name} signed={} block {n}", c.signed);
+                // With the scale given, as the kernel's update loop finds it.
+                let bits = v
+                    .iter()
+                    .map(|x| x.to_bits() & 0x7FFF_FFFF)
+                    .max()
+                    .unwrap_or(0);
+                let known = Codec::scale_of_bits(bits);
+                assert!(known.to_bits() == b.to_bits() || (known.is_nan() && b.is_nan()));
+                let mut given = vec![0u8; v.len()];
+                // SAFETY: as above; `given` is as long as `v`.
+                let k = unsafe { encode(c, v, &mut given, Some(known)) };
+                assert!(k.to_bits() == known.to_bits() || k.is_nan());
+                assert_eq!(given, slow, "{name} with its scale, block {n}");
             }
         }
     }
