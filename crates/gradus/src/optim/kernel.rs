@@ -635,8 +635,9 @@ fn update<R: Rule, T: Float, const FAST: bool>(c: &R::Coeffs<T>, p: &mut T, g: T
 }
 
 /// The 8-bit loop, block by block: decode each slot's block into a local buffer,
-/// update the elements exactly as with full state, then quantize the new block
-/// (its absmax, then its codes). Inlined into each instruction-set variant.
+/// update the elements exactly as with full state (for `f32`, taking the new block's
+/// absmax on the way), then quantize the new block. Inlined into each instruction-set
+/// variant.
 #[inline(always)]
 fn sweep_q8<R: Rule, T: Float, const N: usize, const FAST: bool>(
     c: &R::Coeffs<T>,
