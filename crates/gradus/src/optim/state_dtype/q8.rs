@@ -652,14 +652,19 @@ mod simd {
             nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
             i += 16;
         }
-        let mut m = _mm512_reduce_max_ps(amax);
-        let mut any_nan = nan != 0;
-        for &x in &v[full..] {
+        absmax_tail(&v[full..], _mm512_reduce_max_ps(amax), nan != 0)
+    }
+
+    /// The absmax of a block from its vector part's maximum `m` and NaN flag `nan`,
+    /// and the elements left over after the vector loop.
+    #[inline(always)]
+    fn absmax_tail(tail: &[f32], mut m: f32, mut nan: bool) -> f32 {
+        for &x in tail {
             let a = x.abs();
             m = if a > m { a } else { m };
-            any_nan |= x.is_nan();
+            nan |= x.is_nan();
         }
-        if any_nan {
+        if nan {
             f32::NAN
         } else {
             m
@@ -827,18 +832,8 @@ mod simd {
         }
         let mut lanes = [0.0f32; 8];
         _mm256_storeu_ps(lanes.as_mut_ptr(), amax);
-        let mut m = lanes.iter().fold(0.0f32, |m, &a| if a > m { a } else { m });
-        let mut any_nan = _mm256_movemask_ps(nan) != 0;
-        for &x in &v[full..] {
-            let a = x.abs();
-            m = if a > m { a } else { m };
-            any_nan |= x.is_nan();
-        }
-        if any_nan {
-            f32::NAN
-        } else {
-            m
-        }
+        let m = lanes.iter().fold(0.0f32, |m, &a| if a > m { a } else { m });
+        absmax_tail(&v[full..], m, _mm256_movemask_ps(nan) != 0)
     }
 
     /// # Safety
