@@ -161,12 +161,11 @@ pub fn bf16_to_f32(b: u16) -> f32 {
 #[inline(always)]
 pub fn f32_to_bf16(x: f32) -> u16 {
     let b = x.to_bits();
-    let rounded = b.wrapping_add(0x7FFF + ((b >> 16) & 1)) >> 16;
-    if x.is_nan() {
-        ((b >> 16) | 0x0040) as u16
-    } else {
-        rounded as u16
-    }
+    // The select is on the 32-bit words and the shift comes after it, so a vector
+    // loop blends once and narrows once (not a narrowing per branch).
+    let rounded = b.wrapping_add(0x7FFF + ((b >> 16) & 1));
+    let word = if x.is_nan() { b | 0x0040_0000 } else { rounded };
+    (word >> 16) as u16
 }
 
 /// Rounds `x` to bfloat16 directly (no double rounding through `f32`), to nearest
