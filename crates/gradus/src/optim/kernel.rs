@@ -568,7 +568,8 @@ fn sweep_pair<R: Rule, T: Float, S: Store<T>, const N: usize, const FAST: bool>(
     scale: T,
     (seed, off): (u32, usize),
 ) {
-    if p.len() < PAIR_MIN || N > 2 {
+    // Stochastic rounding's hash needs registers of its own: paired, the loop spills.
+    if p.len() < PAIR_MIN || N > 2 || S::SEEDED {
         return sweep_plain::<R, T, S, N, FAST>(c, p, g, s, scale, (seed, off));
     }
     let c = *c;

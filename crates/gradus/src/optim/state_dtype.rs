@@ -195,15 +195,11 @@ pub fn f64_to_bf16(x: f64) -> u16 {
 pub fn f32_to_bf16_stochastic(x: f32, noise: u32) -> u16 {
     let b = x.to_bits();
     // Adding up to one ulp minus one to the magnitude's bits, then truncating, rounds
-    // up with probability (discarded bits) / 2^16. Infinity has no discarded bits.
-    let rounded = b.wrapping_add(noise & 0xFFFF) >> 16;
-    if x.is_nan() {
-        ((b >> 16) | 0x0040) as u16
-    } else if x.is_infinite() {
-        (b >> 16) as u16
-    } else {
-        rounded as u16
-    }
+    // up with probability (discarded bits) / 2^16. Infinity has no discarded bits, so
+    // it stays infinity. As in `f32_to_bf16`, the select is on the 32-bit words.
+    let rounded = b.wrapping_add(noise & 0xFFFF);
+    let word = if x.is_nan() { b | 0x0040_0000 } else { rounded };
+    (word >> 16) as u16
 }
 
 /// [`f32_to_bf16_stochastic`] from `f64`: the 16 bits below bfloat16's last place are

@@ -448,13 +448,7 @@ fn the_vectorized_block_codecs_equal_the_scalar_ones() {
             let a = c.encode_block_f32(v, &mut fast);
             let b = c.encode_block(v, &mut slow);
             // The scale from the largest sign-cleared bit pattern is the absmax.
-            let bits = v
-                .iter()
-                .map(|x| x.to_bits() & 0x7FFF_FFFF)
-                .max()
-                .unwrap_or(0);
-            let known = Codec::scale_of_bits(bits);
-            assert!(known.to_bits() == b.to_bits() || (known.is_nan() && b.is_nan()));
+            let known = scale_from_bits(v, b);
             let mut given = v.to_vec();
             let mut scaled = vec![0u8; len];
             c.encode_scaled_fast(&mut given, known, &mut scaled);
@@ -507,13 +501,7 @@ fn both_compiled_simd_variants_equal_the_scalar_codecs() {
                 assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
                 assert_eq!(fast, slow, "{name} signed={} block {n}", c.signed);
                 // With the scale given, as the kernel's update loop finds it.
-                let bits = v
-                    .iter()
-                    .map(|x| x.to_bits() & 0x7FFF_FFFF)
-                    .max()
-                    .unwrap_or(0);
-                let known = Codec::scale_of_bits(bits);
-                assert!(known.to_bits() == b.to_bits() || (known.is_nan() && b.is_nan()));
+                let known = scale_from_bits(v, b);
                 let mut given = vec![0u8; v.len()];
                 // SAFETY: as above; `given` is as long as `v`.
                 let k = unsafe { encode(c, v, &mut given, Some(known)) };
@@ -522,4 +510,20 @@ fn both_compiled_simd_variants_equal_the_scalar_codecs() {
             }
         }
     }
+}
+
+/// The scale the kernel's update loop gives the encoder for block `v` (from the
+/// largest sign-cleared bit pattern), checked against `absmax`, the scalar codec's.
+fn scale_from_bits(v: &[f32], absmax: f32) -> f32 {
+    let bits = v
+        .iter()
+        .map(|x| x.to_bits() & 0x7FFF_FFFF)
+        .max()
+        .unwrap_or(0);
+    let known = Codec::scale_of_bits(bits);
+    assert!(
+        known.to_bits() == absmax.to_bits() || (known.is_nan() && absmax.is_nan()),
+        "scale {known} from the bits, absmax {absmax}"
+    );
+    known
 }
