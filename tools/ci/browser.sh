@@ -19,6 +19,17 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm
 fi
 
+# `--prepare`: only the installs (Debian's packages and npm's playwright-core), which
+# need the network and not the Rust build (tools/test-all.sh runs them while `cargo
+# test` compiles).
+if [ "${1:-}" = "--prepare" ]; then
+    cd crates/gradus-cli/tests/browser
+    if [ ! -d node_modules/playwright-core ]; then
+        npm ci --no-audit --no-fund
+    fi
+    exit 0
+fi
+
 if [ -z "${GRADUS_BIN:-}" ]; then
     cargo build --locked -p gradus-cli
     GRADUS_BIN="$PWD/target/debug/gradus"

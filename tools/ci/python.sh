@@ -10,7 +10,13 @@ venv="${GRADUS_PY_VENV:-$(mktemp -d)/venv}"
 python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --upgrade pip
 # torch's CPU build is enough (no accelerator here); the default index's wheel works too.
+# On a venv that already has them (see --prepare) this only checks the versions.
 "$venv/bin/pip" install --quiet maturin numpy pytest torch
+# `--prepare`: only the installs above, which need the network and not the Rust build
+# (tools/test-all.sh runs them while `cargo test` compiles).
+if [ "${1:-}" = "--prepare" ]; then
+    exit 0
+fi
 # The tests need no release build: the dev profile (optimized, see Cargo.toml) reuses
 # what `cargo test --workspace` compiled, which saves CI a second full compile.
 # Users' `pip install ./crates/gradus-python` builds the release profile as usual.
