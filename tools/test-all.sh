@@ -18,8 +18,10 @@ step() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
 prep="$(mktemp -d)"
 export GRADUS_PY_VENV="${GRADUS_PY_VENV:-$prep/venv}"
 pids=()
-# If a part fails and the script stops, the installs still running stop with it.
-trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+# If a part fails and the script stops, it first waits for the installs still running
+# (an apt-get or pip cut off halfway would leave a broken install behind); the exit
+# status stays the failure's.
+trap 'wait' EXIT
 for part in python browser; do
     if [ -f "tools/ci/$part.sh" ]; then
         bash "tools/ci/$part.sh" --prepare >"$prep/$part.log" 2>&1 &
